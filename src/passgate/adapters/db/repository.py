@@ -1,0 +1,441 @@
+"""Repositories and the unit of work on SQLAlchemy Core.
+
+Tenant scoping lives here and only here: ``TenantRepository`` adds
+``org_id = :org`` to every statement it builds, so no service or route can
+forget it. The operator's unit of work (``org_id is None``) cannot hand out
+tenant repositories at all.
+"""
+
+from __future__ import annotations
+
+import builtins
+import dataclasses
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
+from types import TracebackType
+from typing import Any, Generic, TypeVar, cast
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from passgate.adapters.db import tables as t
+from passgate.adapters.db.engine import IMMEDIATE
+from passgate.domain import model as m
+from passgate.domain.errors import NotFound, PermissionDenied
+from passgate.services.ports import EventQuery
+
+T = TypeVar("T")
+
+TABLES: dict[type[Any], sa.Table] = {
+    m.Subscription: t.subscriptions,
+    m.Place: t.places,
+    m.Door: t.doors,
+    m.Reader: t.readers,
+    m.Group: t.groups,
+    m.Member: t.members,
+    m.AccessRight: t.access_rights,
+    m.AccessSchedule: t.schedules,
+    m.ApiKey: t.api_keys,
+    m.Webhook: t.webhooks,
+}
+
+
+def _row_to(entity_type: type[T], row: sa.RowMapping) -> T:
+    names = {f.name for f in dataclasses.fields(cast(Any, entity_type))}
+    return entity_type(**{k: v for k, v in row.items() if k in names})
+
+
+def _values(entity: Any) -> dict[str, Any]:
+    return dataclasses.asdict(entity)
+
+
+class TenantRepository(Generic[T]):
+    def __init__(
+        self, conn: sa.Connection, table: sa.Table, entity_type: type[T], org_id: str
+    ) -> None:
+        self._conn = conn
+        self._table = table
+        self._type = entity_type
+        self._org_id = org_id
+        self._label = table.name.rstrip("s").replace("_", " ")
+
+    def _scoped(self, stmt: Any) -> Any:
+        return stmt.where(self._table.c.org_id == self._org_id)
+
+    def _where(self, stmt: Any, filters: Mapping[str, Any]) -> Any:
+        stmt = self._scoped(stmt)
+        for key, value in filters.items():
+            stmt = stmt.where(self._table.c[key] == value)
+        return stmt
+
+    def find(self, entity_id: str) -> T | None:
+        row = (
+            self._conn.execute(
+                self._scoped(sa.select(self._table)).where(self._table.c.id == entity_id)
+            )
+            .mappings()
+            .first()
+        )
+        return None if row is None else _row_to(self._type, row)
+
+    def get(self, entity_id: str) -> T:
+        found = self.find(entity_id)
+        if found is None:
+            # The id is not echoed back: a caller probing ids learns nothing new.
+            raise NotFound(f"{self._label} not found", field=f"{self._label.replace(' ', '_')}_id")
+        return found
+
+    def list(
+        self,
+        *,
+        filters: Mapping[str, Any] | None = None,
+        search: tuple[Sequence[str], str] | None = None,
+        limit: int = 50,
+        offset: int = 0,
+        newest_first: bool = False,
+    ) -> tuple[builtins.list[T], int]:
+        base = self._where(sa.select(self._table), filters or {})
+        if search is not None and search[1]:
+            pattern = (
+                "%" + search[1].lower().replace("\\", "").replace("%", "").replace("_", "") + "%"
+            )
+            base = base.where(
+                sa.or_(*(sa.func.lower(self._table.c[col]).like(pattern) for col in search[0]))
+            )
+        total = self._conn.execute(
+            sa.select(sa.func.count()).select_from(base.subquery())
+        ).scalar_one()
+        order = (
+            (self._table.c.created_at.desc(), self._table.c.id.desc())
+            if newest_first
+            else (self._table.c.created_at, self._table.c.id)
+        )
+        rows = self._conn.execute(base.order_by(*order).limit(limit).offset(offset)).mappings()
+        return [_row_to(self._type, r) for r in rows], int(total)
+
+    def all_where(self, **filters: Any) -> builtins.list[T]:
+        rows = self._conn.execute(self._where(sa.select(self._table), filters)).mappings()
+        return [_row_to(self._type, r) for r in rows]
+
+    def count(self, **filters: Any) -> int:
+        stmt = self._where(sa.select(sa.func.count()).select_from(self._table), filters)
+        return int(self._conn.execute(stmt).scalar_one())
+
+    def add(self, entity: T) -> None:
+        values = _values(entity)
+        if values["org_id"] != self._org_id:
+            raise PermissionDenied("entity belongs to another organization")
+        self._conn.execute(sa.insert(self._table).values(**values))
+
+    def update(self, entity: T) -> None:
+        values = _values(entity)
+        entity_id = values.pop("id")
+        if values.pop("org_id") != self._org_id:
+            raise PermissionDenied("entity belongs to another organization")
+        stmt = self._scoped(sa.update(self._table)).where(self._table.c.id == entity_id)
+        if self._conn.execute(stmt.values(**values)).rowcount != 1:
+            raise NotFound(f"{self._label} not found")
+
+    def delete(self, entity_id: str) -> None:
+        stmt = self._scoped(sa.delete(self._table)).where(self._table.c.id == entity_id)
+        if self._conn.execute(stmt).rowcount != 1:
+            raise NotFound(f"{self._label} not found")
+
+    def delete_where(self, **filters: Any) -> int:
+        return int(self._conn.execute(self._where(sa.delete(self._table), filters)).rowcount)
+
+
+class SqlOrganizations:
+    def __init__(self, conn: sa.Connection, org_id: str | None) -> None:
+        self._conn = conn
+        self._org_id = org_id
+
+    def _visible(self, stmt: Any) -> Any:
+        # A tenant unit of work sees its own organization only.
+        return stmt if self._org_id is None else stmt.where(t.organizations.c.id == self._org_id)
+
+    def get(self, org_id: str) -> m.Organization:
+        stmt = self._visible(sa.select(t.organizations)).where(t.organizations.c.id == org_id)
+        row = self._conn.execute(stmt).mappings().first()
+        if row is None:
+            raise NotFound("organization not found", field="org_id")
+        return _row_to(m.Organization, row)
+
+    def find_by_slug(self, slug: str) -> m.Organization | None:
+        stmt = self._visible(sa.select(t.organizations)).where(t.organizations.c.slug == slug)
+        row = self._conn.execute(stmt).mappings().first()
+        return None if row is None else _row_to(m.Organization, row)
+
+    def list(self, *, limit: int, offset: int) -> tuple[list[m.Organization], int]:
+        base = self._visible(sa.select(t.organizations))
+        total = self._conn.execute(
+            sa.select(sa.func.count()).select_from(base.subquery())
+        ).scalar_one()
+        rows = self._conn.execute(
+            base.order_by(t.organizations.c.created_at, t.organizations.c.id)
+            .limit(limit)
+            .offset(offset)
+        ).mappings()
+        return [_row_to(m.Organization, r) for r in rows], int(total)
+
+    def add(self, org: m.Organization) -> None:
+        if self._org_id is not None:
+            raise PermissionDenied("only the operator creates organizations")
+        self._conn.execute(sa.insert(t.organizations).values(**_values(org)))
+
+    def update(self, org: m.Organization) -> None:
+        values = _values(org)
+        org_id = values.pop("id")
+        stmt = self._visible(sa.update(t.organizations)).where(t.organizations.c.id == org_id)
+        if self._conn.execute(stmt.values(**values)).rowcount != 1:
+            raise NotFound("organization not found", field="org_id")
+
+
+class SqlGroupDoors:
+    def __init__(self, conn: sa.Connection, org_id: str) -> None:
+        self._conn = conn
+        self._org_id = org_id
+        self._t = t.group_doors
+
+    def doors_of(self, group_id: str) -> list[str]:
+        stmt = sa.select(self._t.c.door_id).where(
+            self._t.c.org_id == self._org_id, self._t.c.group_id == group_id
+        )
+        return sorted(self._conn.execute(stmt).scalars())
+
+    def groups_of_door(self, door_id: str) -> list[str]:
+        stmt = sa.select(self._t.c.group_id).where(
+            self._t.c.org_id == self._org_id, self._t.c.door_id == door_id
+        )
+        return sorted(self._conn.execute(stmt).scalars())
+
+    def replace(self, group_id: str, door_ids: Iterable[str]) -> None:
+        self._conn.execute(
+            sa.delete(self._t).where(
+                self._t.c.org_id == self._org_id, self._t.c.group_id == group_id
+            )
+        )
+        rows = [{"org_id": self._org_id, "group_id": group_id, "door_id": d} for d in door_ids]
+        if rows:
+            self._conn.execute(sa.insert(self._t), rows)
+
+    def delete_for_door(self, door_id: str) -> None:
+        self._conn.execute(
+            sa.delete(self._t).where(self._t.c.org_id == self._org_id, self._t.c.door_id == door_id)
+        )
+
+
+class SqlEvents:
+    def __init__(self, conn: sa.Connection, org_id: str | None) -> None:
+        self._conn = conn
+        self._org_id = org_id
+
+    def add(self, event: m.Event) -> bool:
+        if self._org_id is not None and event.org_id != self._org_id:
+            raise PermissionDenied("event belongs to another organization")
+        insert = _insert_ignoring_duplicates(self._conn, t.events, "idempotency_key")
+        # RETURNING tells whether the row went in; rowcount is unreliable for
+        # ON CONFLICT inserts across drivers.
+        inserted = self._conn.execute(insert.values(**_values(event)).returning(t.events.c.id))
+        return inserted.first() is not None
+
+    def get(self, event_id: str) -> m.Event:
+        stmt = sa.select(t.events).where(t.events.c.id == event_id)
+        if self._org_id is not None:
+            stmt = stmt.where(t.events.c.org_id == self._org_id)
+        row = self._conn.execute(stmt).mappings().first()
+        if row is None:
+            raise NotFound("event not found", field="event_id")
+        return _row_to(m.Event, row)
+
+    def list(self, query: EventQuery, *, limit: int, offset: int) -> tuple[list[m.Event], int]:
+        c = t.events.c
+        stmt = sa.select(t.events)
+        if self._org_id is not None:
+            stmt = stmt.where(c.org_id == self._org_id)
+        for name in ("category", "type", "door_id", "member_id", "reader_id", "granted", "reason"):
+            value = getattr(query, name)
+            if value is not None:
+                stmt = stmt.where(c[name] == value)
+        if query.since is not None:
+            stmt = stmt.where(c.occurred_at >= query.since)
+        if query.until is not None:
+            stmt = stmt.where(c.occurred_at < query.until)
+        total = self._conn.execute(
+            sa.select(sa.func.count()).select_from(stmt.subquery())
+        ).scalar_one()
+        rows = self._conn.execute(
+            stmt.order_by(c.occurred_at.desc(), c.id.desc()).limit(limit).offset(offset)
+        ).mappings()
+        return [_row_to(m.Event, r) for r in rows], int(total)
+
+
+def _insert_ignoring_duplicates(conn: sa.Connection, table: sa.Table, key: str) -> Any:
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table).on_conflict_do_nothing(index_elements=[key])
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(table).on_conflict_do_nothing(index_elements=[key])
+
+
+class SqlOutbox:
+    def __init__(self, conn: sa.Connection, org_id: str | None) -> None:
+        self._conn = conn
+        self._org_id = org_id
+
+    def add(self, message: m.OutboxMessage) -> None:
+        if self._org_id is not None and message.org_id != self._org_id:
+            raise PermissionDenied("outbox message belongs to another organization")
+        values = _values(message)
+        values.pop("id")
+        self._conn.execute(sa.insert(t.outbox).values(**values))
+
+    def claim(
+        self, topic: str, *, worker_id: str, now: datetime, lease_s: float, limit: int
+    ) -> list[m.OutboxMessage]:
+        c = t.outbox.c
+        due = (
+            sa.select(c.id)
+            .where(
+                c.topic == topic,
+                c.delivered_at.is_(None),
+                c.failed_at.is_(None),
+                c.next_attempt_at <= now,
+                sa.or_(c.locked_until.is_(None), c.locked_until < now),
+            )
+            .order_by(c.id)
+            .limit(limit)
+        )
+        if self._conn.dialect.name == "postgresql":
+            due = due.with_for_update(skip_locked=True)
+        ids = list(self._conn.execute(due).scalars())
+        if not ids:
+            return []
+        lease = now + timedelta(seconds=lease_s)
+        self._conn.execute(
+            sa.update(t.outbox).where(c.id.in_(ids)).values(locked_until=lease, locked_by=worker_id)
+        )
+        rows = self._conn.execute(
+            sa.select(t.outbox).where(c.id.in_(ids)).order_by(c.id)
+        ).mappings()
+        return [_row_to(m.OutboxMessage, r) for r in rows]
+
+    def mark_delivered(self, message_id: int, now: datetime) -> None:
+        self._set(message_id, delivered_at=now, locked_until=None, locked_by=None)
+
+    def mark_retry(self, message_id: int, *, error: str, next_attempt_at: datetime) -> None:
+        self._set(
+            message_id,
+            attempts=t.outbox.c.attempts + 1,
+            last_error=error[:500],
+            next_attempt_at=next_attempt_at,
+            locked_until=None,
+            locked_by=None,
+        )
+
+    def mark_failed(self, message_id: int, *, error: str, now: datetime) -> None:
+        self._set(
+            message_id,
+            attempts=t.outbox.c.attempts + 1,
+            last_error=error[:500],
+            failed_at=now,
+            locked_until=None,
+            locked_by=None,
+        )
+
+    def _set(self, message_id: int, **values: Any) -> None:
+        self._conn.execute(sa.update(t.outbox).where(t.outbox.c.id == message_id).values(**values))
+
+    def pending(self, topic: str | None = None) -> list[m.OutboxMessage]:
+        c = t.outbox.c
+        stmt = sa.select(t.outbox).where(c.delivered_at.is_(None), c.failed_at.is_(None))
+        if topic is not None:
+            stmt = stmt.where(c.topic == topic)
+        if self._org_id is not None:
+            stmt = stmt.where(c.org_id == self._org_id)
+        return [
+            _row_to(m.OutboxMessage, r) for r in self._conn.execute(stmt.order_by(c.id)).mappings()
+        ]
+
+
+class SqlUnitOfWork:
+    """One transaction; commits when the block ends cleanly, rolls back otherwise."""
+
+    def __init__(self, engine: Engine, org_id: str | None, *, write: bool = True) -> None:
+        self._engine = engine
+        self.org_id = org_id
+        self._write = write
+        self._conn: sa.Connection | None = None
+        self._tx: sa.RootTransaction | None = None
+
+    def __enter__(self) -> SqlUnitOfWork:
+        conn = self._engine.connect()
+        if self._write:
+            conn = conn.execution_options(**{IMMEDIATE: True})
+        self._conn = conn
+        self._tx = conn.begin()
+        self.organizations = SqlOrganizations(conn, self.org_id)
+        self.events = SqlEvents(conn, self.org_id)
+        self.outbox = SqlOutbox(conn, self.org_id)
+        if self.org_id is not None:
+            self.group_doors = SqlGroupDoors(conn, self.org_id)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        assert self._conn is not None and self._tx is not None
+        try:
+            if exc_type is None and self._write:
+                self._tx.commit()
+            else:
+                self._tx.rollback()
+        finally:
+            self._conn.close()
+
+    def find_api_key(self, key_id: str) -> m.ApiKey | None:
+        """Unscoped look-up by key id: authentication runs before the tenant is known."""
+        assert self._conn is not None
+        row = (
+            self._conn.execute(sa.select(t.api_keys).where(t.api_keys.c.id == key_id))
+            .mappings()
+            .first()
+        )
+        return None if row is None else _row_to(m.ApiKey, row)
+
+    def touch_api_key(self, key_id: str, now: datetime) -> None:
+        assert self._conn is not None
+        self._conn.execute(
+            sa.update(t.api_keys).where(t.api_keys.c.id == key_id).values(last_used_at=now)
+        )
+
+    def active_webhooks(self, org_id: str) -> list[m.Webhook]:
+        """Webhooks of ``org_id`` (the event's organization), for fan-out in any unit of work."""
+        assert self._conn is not None
+        if self.org_id is not None and org_id != self.org_id:
+            raise PermissionDenied("webhooks of another organization")
+        c = t.webhooks.c
+        rows = self._conn.execute(
+            sa.select(t.webhooks).where(c.org_id == org_id, c.active.is_(True))
+        ).mappings()
+        return [_row_to(m.Webhook, r) for r in rows]
+
+    def repo(self, entity_type: type[T]) -> TenantRepository[T]:
+        if self._conn is None:
+            raise RuntimeError("unit of work used outside its `with` block")
+        if self.org_id is None:
+            raise PermissionDenied("tenant data needs an organization-scoped unit of work")
+        return TenantRepository(self._conn, TABLES[entity_type], entity_type, self.org_id)
+
+
+class SqlUnitOfWorkFactory:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def __call__(self, org_id: str | None, *, write: bool = True) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self.engine, org_id, write=write)

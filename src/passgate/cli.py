@@ -1,0 +1,319 @@
+"""The `passgate` command line. Every option can also be set through PASSGATE_* variables."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+from pydantic import ValidationError as SettingsError
+
+from passgate import __version__
+from passgate.config import Settings
+from passgate.domain.errors import PassgateError
+from passgate.services.actors import Actor, ActorKind
+
+CLI_OPERATOR = Actor(
+    kind=ActorKind.OPERATOR, id="operator-cli", name="passgate cli", org_id=None, role="owner"
+)
+
+
+def _settings(**overrides: Any) -> Settings:
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except SettingsError as exc:
+        raise click.ClickException(
+            "invalid configuration: " + "; ".join(e["msg"] for e in exc.errors())
+        ) from exc
+
+
+def _container(settings: Settings) -> Any:
+    from passgate.bootstrap import build_container
+
+    return build_container(settings)
+
+
+def _run(fn: Any) -> Any:
+    try:
+        return fn()
+    except PassgateError as exc:
+        where = f" ({exc.field})" if exc.field else ""
+        raise click.ClickException(f"{exc.code}{where}: {exc.message}") from exc
+
+
+def _require_secret(settings: Settings) -> None:
+    try:
+        settings.require_secret_key()
+    except ValueError as exc:
+        raise click.ClickException(f"{exc} (or pass --dev for a local trial)") from exc
+
+
+def _parse_time(value: str | None, name: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise click.BadParameter(
+            "use ISO 8601, e.g. 2026-01-01T00:00:00+00:00", param_hint=name
+        ) from exc
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+database_option = click.option(
+    "--database-url",
+    envvar="PASSGATE_DATABASE_URL",
+    default=None,
+    help="SQLAlchemy database URL [env PASSGATE_DATABASE_URL; default sqlite:///passgate.db]",
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="passgate")
+def main() -> None:
+    """Passgate: access control with door keys in Apple Wallet."""
+
+
+@main.command()
+@database_option
+def migrate(database_url: str | None) -> None:
+    """Create or upgrade the database schema to the latest version."""
+    from passgate.adapters.db import migrate as mig
+
+    settings = _settings(database_url=database_url)
+    container = _container(settings)
+    mig.upgrade(container.engine)
+    click.echo(f"database at revision {mig.current(container.engine)}")
+    container.close()
+
+
+@main.command()
+@database_option
+@click.option(
+    "--host", envvar="PASSGATE_HOST", default=None, help="Bind address [env PASSGATE_HOST]"
+)
+@click.option(
+    "--port", envvar="PASSGATE_PORT", type=int, default=None, help="Port [env PASSGATE_PORT]"
+)
+@click.option(
+    "--dev",
+    is_flag=True,
+    envvar="PASSGATE_DEV_MODE",
+    help="Development mode [env PASSGATE_DEV_MODE]",
+)
+@click.option("--no-migrate", is_flag=True, help="Do not upgrade the schema before serving")
+def serve(
+    database_url: str | None, host: str | None, port: int | None, dev: bool, no_migrate: bool
+) -> None:
+    """Serve the REST API (and, on SQLite, the outbox worker in-process)."""
+    settings = _settings(database_url=database_url, host=host, port=port, dev_mode=dev or None)
+    _serve(settings, migrate_first=not no_migrate)
+
+
+def _serve(settings: Settings, *, migrate_first: bool, banner: str | None = None) -> None:
+    import uvicorn
+
+    from passgate.adapters.db import migrate as mig
+    from passgate.logs import configure_logging
+    from passgate.web.app import create_app
+    from passgate.worker.dispatcher import Dispatcher
+
+    configure_logging(settings.log_level, settings.log_format)
+    _require_secret(settings)
+    container = _container(settings)
+    if migrate_first:
+        mig.upgrade(container.engine)
+    dispatcher = Dispatcher(container) if settings.run_worker_in_process else None
+    if dispatcher is not None:
+        dispatcher.start_thread()
+    if banner:
+        click.echo(banner)
+    try:
+        uvicorn.run(create_app(container), host=settings.host, port=settings.port, log_config=None)
+    finally:
+        if dispatcher is not None:
+            dispatcher.stop()
+        container.close()
+
+
+@main.command()
+@database_option
+@click.option("--once", is_flag=True, help="Deliver what is due now, then exit")
+def worker(database_url: str | None, once: bool) -> None:
+    """Deliver queued webhooks (and, later, pushes and reader updates) from the outbox."""
+    import signal
+
+    from passgate.logs import configure_logging
+    from passgate.worker.dispatcher import Dispatcher
+
+    settings = _settings(database_url=database_url)
+    configure_logging(settings.log_level, settings.log_format)
+    _require_secret(settings)
+    container = _container(settings)
+    dispatcher = Dispatcher(container)
+    if once:
+        total = 0
+        while (handled := dispatcher.run_once()) > 0:
+            total += handled
+        click.echo(f"handled {total} outbox messages")
+        return
+    signal.signal(signal.SIGTERM, lambda *_: dispatcher.stop())
+    signal.signal(signal.SIGINT, lambda *_: dispatcher.stop())
+    dispatcher.run_forever()
+
+
+@main.command("create-org")
+@database_option
+@click.argument("name")
+@click.option("--slug", required=True, help="Short unique name, lowercase letters, digits, hyphens")
+def create_org(database_url: str | None, name: str, slug: str) -> None:
+    """Create an organization (operator)."""
+    from passgate.services import organizations
+
+    c = _container(_settings(database_url=database_url))
+    org = _run(
+        lambda: organizations.create_organization(
+            c.uow_factory, CLI_OPERATOR, name=name, slug=slug, now=c.clock.now()
+        )
+    )
+    click.echo(json.dumps({"id": org.id, "name": org.name, "slug": org.slug}))
+
+
+@main.command("grant-subscription")
+@database_option
+@click.argument("org_id")
+@click.option("--kind", default="apple_pass", show_default=True, type=click.Choice(["apple_pass"]))
+@click.option(
+    "--status",
+    default="active",
+    show_default=True,
+    type=click.Choice(["active", "pending", "cancelled"]),
+)
+@click.option("--valid-from", default=None, help="ISO 8601 start (default now)")
+@click.option("--valid-until", default=None, help="ISO 8601 end (default open-ended)")
+def grant_subscription(
+    database_url: str | None,
+    org_id: str,
+    kind: str,
+    status: str,
+    valid_from: str | None,
+    valid_until: str | None,
+) -> None:
+    """Grant an organization a subscription (operator)."""
+    from passgate.services import organizations
+
+    c = _container(_settings(database_url=database_url))
+    now = c.clock.now()
+    sub = _run(
+        lambda: organizations.grant_subscription(
+            c.uow_factory,
+            CLI_OPERATOR,
+            org_id=org_id,
+            kind=kind,
+            status=status,
+            valid_from=_parse_time(valid_from, "--valid-from") or now,
+            valid_until=_parse_time(valid_until, "--valid-until"),
+            now=now,
+        )
+    )
+    click.echo(
+        json.dumps(
+            {
+                "id": sub.id,
+                "kind": sub.kind,
+                "status": sub.status,
+                "valid_from": sub.valid_from.isoformat(),
+                "valid_until": sub.valid_until.isoformat() if sub.valid_until else None,
+            }
+        )
+    )
+
+
+@main.command("create-api-key")
+@database_option
+@click.argument("org_id")
+@click.option("--name", required=True, help="What the key is for")
+@click.option(
+    "--role", default="admin", show_default=True, type=click.Choice(["admin", "read_only"])
+)
+def create_api_key(database_url: str | None, org_id: str, name: str, role: str) -> None:
+    """Create an organization API key (operator); prints the token once."""
+    from passgate.services import apikeys
+
+    c = _container(_settings(database_url=database_url))
+
+    def make() -> apikeys.CreatedApiKey:
+        with c.uow_factory(org_id) as uow:
+            return apikeys.create_api_key(
+                uow, CLI_OPERATOR, org_id=org_id, name=name, role=role, now=c.clock.now()
+            )
+
+    created = _run(make)
+    click.echo(json.dumps({"id": created.api_key.id, "token": created.token}))
+
+
+@main.command()
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None)
+def openapi(output: Path | None) -> None:
+    """Print (or write) the OpenAPI document of REST API v1."""
+    from passgate.web.app import create_app
+
+    settings = _settings(dev_mode=True, database_url="sqlite://")
+    doc = json.dumps(create_app(_container(settings)).openapi(), indent=2)
+    if output is None:
+        click.echo(doc)
+    else:
+        output.write_text(doc)
+
+
+@main.command()
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path(".passgate/demo"),
+    show_default=True,
+    help="Where the demo keeps its SQLite database",
+)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+def demo(data_dir: Path, host: str, port: int) -> None:
+    """Start Passgate on the embedded default (SQLite) with a seeded demo organization."""
+    from passgate.adapters.db import migrate as mig
+    from passgate.services.seed import seed_demo
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    settings = _settings(
+        database_url=f"sqlite:///{(data_dir / 'passgate.db').resolve()}",
+        dev_mode=True,
+        host=host,
+        port=port,
+        log_format="console",
+    )
+    c = _container(settings)
+    mig.upgrade(c.engine)
+    seeded = seed_demo(c.uow_factory, c.clock.now())
+    token_file = data_dir / "api-token"
+    if seeded.api_token is not None:
+        token_file.write_text(seeded.api_token + "\n")
+        token_file.chmod(0o600)
+    c.close()
+    base = f"http://{host}:{port}"
+    banner = "\n".join(
+        [
+            "",
+            f"Passgate demo: organization {seeded.org.name} ({seeded.org.id})",
+            f"  API docs:   {base}/api/v1/docs",
+            f"  API token:  stored in {token_file} (send as 'Authorization: Bearer <token>')",
+            f'  Try:  curl -H "Authorization: Bearer $(cat {token_file})" {base}/api/v1/doors',
+            f"  Metrics:    {base}/metrics",
+            "",
+        ]
+    )
+    _serve(settings, migrate_first=False, banner=banner)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

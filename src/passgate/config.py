@@ -1,0 +1,92 @@
+"""Typed settings, read from environment variables prefixed ``PASSGATE_``.
+
+Validated once at start-up; a production process refuses placeholder or short
+secrets so a copy-pasted example configuration never reaches real doors.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_PLACEHOLDERS = {"changeme", "change-me", "secret", "password", "example", "xxx", "todo"}
+_MIN_SECRET_LENGTH = 32
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PASSGATE_", extra="ignore", frozen=True)
+
+    database_url: str = Field(
+        default="sqlite:///passgate.db",
+        description="SQLAlchemy URL. SQLite file (default) or postgresql+psycopg://...",
+    )
+    dev_mode: bool = Field(
+        default=False,
+        description="Development mode: allows running without PASSGATE_SECRET_KEY (fixed dev key)",
+    )
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="Server secret (>= 32 chars): encrypts webhook secrets at rest",
+    )
+    operator_key: SecretStr | None = Field(
+        default=None,
+        description="Operator API key (>= 32 chars): creates organizations, grants subscriptions",
+    )
+    host: str = Field(default="127.0.0.1", description="Address `passgate serve` binds")
+    port: int = Field(default=8000, ge=1, le=65535, description="Port `passgate serve` binds")
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        default="info", description="Log level"
+    )
+    log_format: Literal["json", "console"] = Field(
+        default="json", description="One JSON object per line, or console lines"
+    )
+    metrics_enabled: bool = Field(default=True, description="Serve Prometheus metrics at /metrics")
+    in_process_worker: bool | None = Field(
+        default=None,
+        description="Run the outbox worker inside `serve` (default: yes on SQLite, no otherwise)",
+    )
+    webhook_timeout_s: float = Field(default=5.0, gt=0, le=60, description="Per delivery")
+    webhook_max_attempts: int = Field(
+        default=8, ge=1, le=50, description="Deliveries tried before a message is marked failed"
+    )
+    webhook_retry_base_s: float = Field(
+        default=2.0, gt=0, le=3600, description="First retry delay; doubles per attempt"
+    )
+
+    @model_validator(mode="after")
+    def _refuse_weak_secrets(self) -> Settings:
+        for name in ("secret_key", "operator_key"):
+            value: SecretStr | None = getattr(self, name)
+            if value is None:
+                continue
+            raw = value.get_secret_value()
+            if raw.strip().lower() in _PLACEHOLDERS or len(raw) < _MIN_SECRET_LENGTH:
+                raise ValueError(
+                    f"PASSGATE_{name.upper()} must be a random value of at least "
+                    f"{_MIN_SECRET_LENGTH} characters, not a placeholder"
+                )
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def run_worker_in_process(self) -> bool:
+        if self.in_process_worker is not None:
+            return self.in_process_worker
+        return self.is_sqlite
+
+    def require_secret_key(self) -> None:
+        """Called by commands that serve traffic: production needs a real server secret."""
+        if not self.dev_mode and self.secret_key is None:
+            raise ValueError("PASSGATE_SECRET_KEY is required outside development mode")
+
+    def secret_key_bytes(self) -> bytes:
+        self.require_secret_key()
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value().encode()
+        # Development mode only: a fixed, clearly-labelled key.
+        return b"passgate-development-only-secret-key-not-for-production"

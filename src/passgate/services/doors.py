@@ -1,0 +1,82 @@
+"""Door-side commands and views: group door sets, tamper clearing, Apple Pass readiness."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from passgate.domain import model as m
+from passgate.domain.errors import ValidationError
+from passgate.domain.readiness import DoorReadiness, door_readiness
+from passgate.services.actors import Actor
+from passgate.services.events import audit
+from passgate.services.ports import UnitOfWork
+
+MAX_DOORS_PER_GROUP = 1000
+
+
+def set_group_doors(
+    uow: UnitOfWork, actor: Actor, group_id: str, door_ids: list[str], now: datetime
+) -> list[str]:
+    actor.require_write()
+    org_id = actor.require_org()
+    uow.repo(m.Group).get(group_id)
+    if len(door_ids) > MAX_DOORS_PER_GROUP:
+        raise ValidationError(
+            f"door_ids may list at most {MAX_DOORS_PER_GROUP} doors", field="door_ids"
+        )
+    wanted = sorted(set(door_ids))
+    doors = uow.repo(m.Door)
+    for i, door_id in enumerate(door_ids):
+        if doors.find(door_id) is None:
+            raise ValidationError(
+                "door_ids must name existing doors of this organization", field=f"door_ids[{i}]"
+            )
+    before = uow.group_doors.doors_of(group_id)
+    if before != wanted:
+        uow.group_doors.replace(group_id, wanted)
+        audit(
+            uow,
+            actor,
+            org_id=org_id,
+            type="group.doors_changed",
+            object_type="group",
+            object_id=group_id,
+            now=now,
+            before={"door_ids": before},
+            after={"door_ids": wanted},
+        )
+    return wanted
+
+
+def clear_tamper(uow: UnitOfWork, actor: Actor, reader_id: str, now: datetime) -> m.Reader:
+    """R14: only an admin brings a tampered reader back into service."""
+    actor.require_write()
+    org_id = actor.require_org()
+    repo = uow.repo(m.Reader)
+    reader = repo.get(reader_id)
+    if reader.tampered:
+        reader.tampered = False
+        repo.update(reader)
+        audit(
+            uow,
+            actor,
+            org_id=org_id,
+            type="reader.tamper_cleared",
+            object_type="reader",
+            object_id=reader.id,
+            now=now,
+            before={"tampered": True},
+            after={"tampered": False},
+        )
+    return reader
+
+
+def readiness_of(uow: UnitOfWork, door_ids: Iterable[str]) -> dict[str, DoorReadiness]:
+    """R13 verdict for each door, from the readers mounted on it."""
+    wanted = set(door_ids)
+    by_door: dict[str, list[tuple[str, bool]]] = {d: [] for d in wanted}
+    for reader in uow.repo(m.Reader).all_where():
+        if reader.door_id in wanted:
+            by_door[reader.door_id].append((reader.model, reader.tamper_protection))
+    return {door_id: door_readiness(readers) for door_id, readers in by_door.items()}

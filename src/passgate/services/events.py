@@ -1,0 +1,145 @@
+"""The event log: audit records and access decisions, each fanned out to webhooks.
+
+An event and the outbox rows for its webhooks are written in the caller's
+transaction, so a committed change always has its event and its deliveries,
+and a rolled-back one has neither.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from passgate.domain.errors import ValidationError
+from passgate.domain.model import Event, EventCategory, OutboxMessage, Webhook, new_id
+from passgate.services.actors import Actor
+from passgate.services.ports import UnitOfWork
+
+WEBHOOK_TOPIC = "webhook"
+# Fields never copied into audit summaries, whatever the entity.
+SECRET_FIELDS = frozenset({"secret_hash", "secret_encrypted", "secret", "authentication_token"})
+
+
+def summarize(entity: Any) -> dict[str, Any]:
+    """A JSON-safe snapshot of an entity for audit before/after, without secrets."""
+    raw = dataclasses.asdict(entity)
+    return {k: _jsonable(v) for k, v in raw.items() if k not in SECRET_FIELDS}
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+def event_payload(event: Event) -> dict[str, Any]:
+    body = summarize(event)
+    body.pop("idempotency_key", None)
+    return body
+
+
+def record_event(uow: UnitOfWork, event: Event) -> bool:
+    """Store ``event`` once (by idempotency key) and queue it for matching webhooks."""
+    stored = uow.events.add(event)
+    if not stored:
+        return False
+    hooks: list[Webhook] = uow.active_webhooks(event.org_id)
+    payload = event_payload(event)
+    for hook in hooks:
+        if hook.event_types and event.type not in hook.event_types:
+            continue
+        uow.outbox.add(
+            OutboxMessage(
+                org_id=event.org_id,
+                topic=WEBHOOK_TOPIC,
+                target_id=hook.id,
+                payload=payload,
+                created_at=event.recorded_at,
+                next_attempt_at=event.recorded_at,
+            )
+        )
+    return True
+
+
+def audit(
+    uow: UnitOfWork,
+    actor: Actor,
+    *,
+    org_id: str,
+    type: str,
+    object_type: str,
+    object_id: str,
+    now: datetime,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> Event:
+    event_id = new_id("evt")
+    data: dict[str, Any] = {}
+    if before is not None:
+        data["before"] = before
+    if after is not None:
+        data["after"] = after
+    if actor.session_id is not None:
+        data["session_id"] = actor.session_id
+    event = Event(
+        id=event_id,
+        org_id=org_id,
+        category=EventCategory.AUDIT,
+        type=type,
+        idempotency_key=event_id,
+        occurred_at=now,
+        recorded_at=now,
+        actor_type=actor.kind.value,
+        actor_id=actor.id,
+        actor_name=actor.name,
+        object_type=object_type,
+        object_id=object_id,
+        data=data,
+    )
+    record_event(uow, event)
+    return event
+
+
+@dataclass(frozen=True)
+class AccessEventInput:
+    """A tap result as a reader reports it; (reader_id, sequence) identifies it for good."""
+
+    reader_id: str
+    sequence: int
+    door_id: str
+    occurred_at: datetime
+    granted: bool
+    reason: str
+    member_id: str | None = None
+    credential_id: str | None = None
+    method: str = "nfc"
+
+
+def record_access_event(uow: UnitOfWork, item: AccessEventInput, *, now: datetime) -> bool:
+    """Store a reader's tap event exactly once; False when it was already stored."""
+    org_id = uow.org_id
+    if org_id is None:
+        raise ValidationError("access events belong to an organization", field="org_id")
+    if item.sequence < 0:
+        raise ValidationError("sequence must be zero or positive", field="sequence")
+    event = Event(
+        id=new_id("evt"),
+        org_id=org_id,
+        category=EventCategory.ACCESS,
+        type="access.granted" if item.granted else "access.denied",
+        idempotency_key=f"{item.reader_id}:{item.sequence}",
+        occurred_at=item.occurred_at,
+        recorded_at=now,
+        actor_type="reader",
+        actor_id=item.reader_id,
+        door_id=item.door_id,
+        reader_id=item.reader_id,
+        member_id=item.member_id,
+        credential_id=item.credential_id,
+        granted=item.granted,
+        reason=item.reason,
+        data={"sequence": item.sequence, "method": item.method},
+    )
+    return record_event(uow, event)

@@ -1,0 +1,165 @@
+"""The interfaces services need from the outside world (implemented in adapters/).
+
+A unit of work is one database transaction bound to one organization (or to
+the operator, ``org_id is None``); every repository it hands out is scoped to
+that organization, so a service cannot read another tenant's row by mistake.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Protocol, TypeVar
+
+from passgate.domain.model import ApiKey, Event, Organization, OutboxMessage, Webhook
+
+T = TypeVar("T")
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+class Repository(Protocol[T]):
+    def get(self, entity_id: str) -> T:
+        """The entity, or NotFound (also when it belongs to another organization)."""
+
+    def find(self, entity_id: str) -> T | None: ...
+
+    def list(
+        self,
+        *,
+        filters: Mapping[str, Any] | None = None,
+        search: tuple[Sequence[str], str] | None = None,
+        limit: int = 50,
+        offset: int = 0,
+        newest_first: bool = False,
+    ) -> tuple[builtins.list[T], int]:
+        """A page of entities and the total count matching ``filters`` (equality)."""
+
+    def all_where(self, **filters: Any) -> builtins.list[T]: ...
+
+    def add(self, entity: T) -> None: ...
+
+    def update(self, entity: T) -> None: ...
+
+    def delete(self, entity_id: str) -> None: ...
+
+    def delete_where(self, **filters: Any) -> int: ...
+
+    def count(self, **filters: Any) -> int: ...
+
+
+class OrganizationRepository(Protocol):
+    def get(self, org_id: str) -> Organization: ...
+
+    def find_by_slug(self, slug: str) -> Organization | None: ...
+
+    def list(self, *, limit: int, offset: int) -> tuple[builtins.list[Organization], int]: ...
+
+    def add(self, org: Organization) -> None: ...
+
+    def update(self, org: Organization) -> None: ...
+
+
+class GroupDoorLinks(Protocol):
+    def doors_of(self, group_id: str) -> list[str]: ...
+
+    def groups_of_door(self, door_id: str) -> list[str]: ...
+
+    def replace(self, group_id: str, door_ids: Iterable[str]) -> None: ...
+
+    def delete_for_door(self, door_id: str) -> None: ...
+
+
+class EventQuery(Protocol):
+    @property
+    def category(self) -> str | None: ...
+    @property
+    def type(self) -> str | None: ...
+    @property
+    def door_id(self) -> str | None: ...
+    @property
+    def member_id(self) -> str | None: ...
+    @property
+    def reader_id(self) -> str | None: ...
+    @property
+    def granted(self) -> bool | None: ...
+    @property
+    def reason(self) -> str | None: ...
+    @property
+    def since(self) -> datetime | None: ...
+    @property
+    def until(self) -> datetime | None: ...
+
+
+class EventStore(Protocol):
+    def add(self, event: Event) -> bool:
+        """Store the event unless its idempotency key exists; True when stored now."""
+
+    def get(self, event_id: str) -> Event: ...
+
+    def list(
+        self, query: EventQuery, *, limit: int, offset: int
+    ) -> tuple[builtins.list[Event], int]: ...
+
+
+class Outbox(Protocol):
+    def add(self, message: OutboxMessage) -> None: ...
+
+    def claim(
+        self, topic: str, *, worker_id: str, now: datetime, lease_s: float, limit: int
+    ) -> list[OutboxMessage]:
+        """Lease up to ``limit`` due messages to ``worker_id`` (unscoped: the worker serves all)."""
+
+    def mark_delivered(self, message_id: int, now: datetime) -> None: ...
+
+    def mark_retry(self, message_id: int, *, error: str, next_attempt_at: datetime) -> None: ...
+
+    def mark_failed(self, message_id: int, *, error: str, now: datetime) -> None: ...
+
+    def pending(self, topic: str | None = None) -> list[OutboxMessage]: ...
+
+
+class UnitOfWork(Protocol):
+    @property
+    def org_id(self) -> str | None: ...
+    @property
+    def organizations(self) -> OrganizationRepository: ...
+    @property
+    def group_doors(self) -> GroupDoorLinks: ...
+    @property
+    def events(self) -> EventStore: ...
+    @property
+    def outbox(self) -> Outbox: ...
+
+    def repo(self, entity_type: type[T]) -> Repository[T]: ...
+
+    def find_api_key(self, key_id: str) -> ApiKey | None: ...
+
+    def active_webhooks(self, org_id: str) -> list[Webhook]: ...
+
+    def touch_api_key(self, key_id: str, now: datetime) -> None: ...
+
+    def __enter__(self) -> UnitOfWork: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+
+class UnitOfWorkFactory(Protocol):
+    def __call__(self, org_id: str | None, *, write: bool = True) -> UnitOfWork: ...
+
+
+class SecretBox(Protocol):
+    """Symmetric encryption for secrets the server must use later (webhook secrets)."""
+
+    def seal(self, plaintext: bytes) -> str: ...
+
+    def open(self, sealed: str) -> bytes: ...

@@ -1,0 +1,169 @@
+"""Webhook subscriptions and the delivery of queued webhook messages."""
+
+from __future__ import annotations
+
+import json
+import random
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from passgate.domain import model as m
+from passgate.domain.errors import ValidationError
+from passgate.domain.validation import validate_url
+from passgate.proto import webhook as wh
+from passgate.services.actors import Actor
+from passgate.services.events import WEBHOOK_TOPIC, audit, summarize
+from passgate.services.ports import SecretBox, UnitOfWork, UnitOfWorkFactory
+from passgate.services.resources import ResourceSpec
+
+MAX_EVENT_TYPES = 50
+
+
+@dataclass(frozen=True)
+class CreatedWebhook:
+    webhook: m.Webhook
+    secret: str  # shown once
+
+
+def check_webhook(url: str, event_types: list[str]) -> None:
+    validate_url(url)
+    if len(event_types) > MAX_EVENT_TYPES:
+        raise ValidationError(
+            f"event_types may list at most {MAX_EVENT_TYPES} types", field="event_types"
+        )
+
+
+def _validate(_uow: UnitOfWork, hook: m.Webhook) -> None:
+    check_webhook(hook.url, hook.event_types)
+
+
+WEBHOOK = ResourceSpec(name="webhook", entity=m.Webhook, id_prefix="whk", validate=_validate)
+
+
+def create_webhook(
+    uow: UnitOfWork,
+    actor: Actor,
+    box: SecretBox,
+    *,
+    url: str,
+    event_types: list[str],
+    now: datetime,
+) -> CreatedWebhook:
+    actor.require_write()
+    org_id = actor.require_org()
+    check_webhook(url, event_types)
+    secret = "whsec_" + secrets.token_urlsafe(32)
+    hook = m.Webhook(
+        id=m.new_id("whk"),
+        org_id=org_id,
+        url=url,
+        event_types=sorted(set(event_types)),
+        active=True,
+        secret_encrypted=box.seal(secret.encode()),
+        created_at=now,
+    )
+    uow.repo(m.Webhook).add(hook)
+    audit(
+        uow,
+        actor,
+        org_id=org_id,
+        type="webhook.created",
+        object_type="webhook",
+        object_id=hook.id,
+        now=now,
+        after=summarize(hook),
+    )
+    return CreatedWebhook(webhook=hook, secret=secret)
+
+
+class HttpPoster(Protocol):
+    def post(self, url: str, body: bytes, headers: dict[str, str]) -> int:
+        """POST and return the status code; raise OSError-like errors on transport failure."""
+
+
+@dataclass(frozen=True)
+class DeliveryPolicy:
+    max_attempts: int
+    base_delay_s: float
+
+
+def _backoff(policy: DeliveryPolicy, attempts: int) -> timedelta:
+    delay = policy.base_delay_s * (2 ** min(attempts, 16))
+    return timedelta(seconds=delay * random.uniform(0.8, 1.2))  # noqa: S311 - jitter only
+
+
+def deliver_webhooks(
+    uow_factory: UnitOfWorkFactory,
+    poster: HttpPoster,
+    box: SecretBox,
+    policy: DeliveryPolicy,
+    *,
+    worker_id: str,
+    now: datetime,
+    limit: int = 50,
+) -> int:
+    """Deliver due webhook messages; returns how many were handled (delivered or not)."""
+    with uow_factory(None) as uow:
+        batch = uow.outbox.claim(
+            WEBHOOK_TOPIC, worker_id=worker_id, now=now, lease_s=60, limit=limit
+        )
+    for message in batch:
+        assert message.id is not None and message.target_id is not None
+        error = _deliver_one(uow_factory, poster, box, message, now)
+        with uow_factory(None) as uow:
+            if error is None:
+                uow.outbox.mark_delivered(message.id, now)
+            elif error.startswith("permanent:") or message.attempts + 1 >= policy.max_attempts:
+                uow.outbox.mark_failed(message.id, error=error, now=now)
+            else:
+                uow.outbox.mark_retry(
+                    message.id,
+                    error=error,
+                    next_attempt_at=now + _backoff(policy, message.attempts),
+                )
+    return len(batch)
+
+
+def _deliver_one(
+    uow_factory: UnitOfWorkFactory,
+    poster: HttpPoster,
+    box: SecretBox,
+    message: m.OutboxMessage,
+    now: datetime,
+) -> str | None:
+    assert message.target_id is not None
+    with uow_factory(message.org_id, write=False) as uow:
+        hook = uow.repo(m.Webhook).find(message.target_id)
+    if hook is None or not hook.active:
+        return "permanent: webhook deleted or disabled"
+    body = json.dumps(message.payload, sort_keys=True, separators=(",", ":")).encode()
+    headers = _headers(box, hook, message, body, int(now.timestamp()))
+    try:
+        status = poster.post(hook.url, body, headers)
+    except OSError as exc:
+        return f"transport: {type(exc).__name__}"
+    if 200 <= status < 300:
+        return None
+    if status in (408, 429) or status >= 500:
+        return f"http {status}"
+    return f"permanent: http {status}"
+
+
+def _headers(
+    box: SecretBox, hook: m.Webhook, message: m.OutboxMessage, body: bytes, timestamp: int
+) -> dict[str, str]:
+    secret = box.open(hook.secret_encrypted)
+    payload: dict[str, Any] = message.payload
+    return {
+        "Content-Type": "application/json",
+        wh.SIGNATURE_HEADER: wh.sign(secret, timestamp, body),
+        wh.EVENT_HEADER: str(payload.get("type", "")),
+        wh.DELIVERY_HEADER: str(message.id),
+    }
+
+
+def pending_count(uow_factory: UnitOfWorkFactory) -> int:
+    with uow_factory(None, write=False) as uow:
+        return len(uow.outbox.pending(WEBHOOK_TOPIC))

@@ -1,0 +1,1 @@
+"""Stand-ins for the outside world in tests and the demo: emulated devices, local APNs."""

@@ -1,0 +1,3 @@
+"""REST API v1."""
+
+API_PREFIX = "/api/v1"

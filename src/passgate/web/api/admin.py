@@ -1,0 +1,259 @@
+"""REST API v1: the organization itself, its API keys, webhooks, subscriptions and events."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any, Literal, TypeVar
+
+from fastapi import APIRouter, Depends, Path, Query, Response
+
+from passgate.bootstrap import Container
+from passgate.domain import model as m
+from passgate.domain.errors import ValidationError
+from passgate.services import apikeys, organizations, webhooks
+from passgate.services import resources as res
+from passgate.services.actors import Actor
+from passgate.web.api import API_PREFIX
+from passgate.web.api import schemas as s
+from passgate.web.api.crud import ERRORS
+from passgate.web.deps import ActorDep, ContainerDep, Page, PageDep, set_total
+
+KeyId = Annotated[str, Path(min_length=1, max_length=40)]
+T = TypeVar("T")
+HookId = Annotated[str, Path(min_length=1, max_length=40)]
+EventId = Annotated[str, Path(min_length=1, max_length=40)]
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    category: Literal["access", "audit"] | None
+    type: str | None
+    door_id: str | None
+    member_id: str | None
+    reader_id: str | None
+    granted: bool | None
+    reason: str | None
+    since: datetime | None
+    until: datetime | None
+
+
+def event_filter(
+    category: Literal["access", "audit"] | None = None,
+    type: Annotated[str | None, Query(max_length=60)] = None,
+    door_id: Annotated[str | None, Query(max_length=40)] = None,
+    member_id: Annotated[str | None, Query(max_length=40)] = None,
+    reader_id: Annotated[str | None, Query(max_length=40)] = None,
+    granted: bool | None = None,
+    reason: Annotated[str | None, Query(max_length=40)] = None,
+    since: Annotated[datetime | None, Query(description="occurred at or after")] = None,
+    until: Annotated[datetime | None, Query(description="occurred before")] = None,
+) -> EventFilter:
+    for name, value in (("since", since), ("until", until)):
+        if value is not None and value.tzinfo is None:
+            raise ValidationError(f"{name} must include a time zone offset", field=name)
+    return EventFilter(category, type, door_id, member_id, reader_id, granted, reason, since, until)
+
+
+def organization_view(c: Container, org_id: str) -> dict[str, Any]:
+    with c.uow_factory(org_id, write=False) as uow:
+        view = organizations.overview(uow, org_id, c.clock.now())
+    return {
+        **view.organization.__dict__,
+        "apple_pass_eligible": view.eligibility.eligible,
+        "eligibility_reasons": list(view.eligibility.reasons),
+    }
+
+
+def list_page(c: Container, who: Actor, pg: Page, response: Response, entity: type[T]) -> list[T]:
+    """One page of the caller's organization's ``entity`` rows, total in the header."""
+    with c.uow_factory(who.require_org(), write=False) as uow:
+        items, total = uow.repo(entity).list(limit=pg.limit, offset=pg.offset)
+    set_total(response, total)
+    return items
+
+
+def router() -> APIRouter:
+    r = APIRouter(prefix=API_PREFIX)
+
+    @r.get(
+        "/organization",
+        response_model=s.OrganizationView,
+        tags=["organization"],
+        operation_id="get_own_organization",
+        summary="Your organization and its Apple Pass eligibility",
+        responses=ERRORS,
+    )
+    def get_organization(c: ContainerDep, who: ActorDep) -> dict[str, Any]:
+        return organization_view(c, who.require_org())
+
+    @r.get(
+        "/subscriptions",
+        response_model=list[s.SubscriptionOut],
+        tags=["organization"],
+        operation_id="list_own_subscriptions",
+        summary="Your organization's subscriptions",
+        responses=ERRORS,
+    )
+    def list_subscriptions(
+        c: ContainerDep, who: ActorDep, pg: PageDep, response: Response
+    ) -> list[m.Subscription]:
+        return list_page(c, who, pg, response, m.Subscription)
+
+    @r.get(
+        "/api_keys",
+        response_model=list[s.ApiKeyOut],
+        tags=["api keys"],
+        operation_id="list_api_keys",
+        summary="List API keys (secrets are never shown again)",
+        responses=ERRORS,
+    )
+    def list_keys(
+        c: ContainerDep, who: ActorDep, pg: PageDep, response: Response
+    ) -> list[m.ApiKey]:
+        return list_page(c, who, pg, response, m.ApiKey)
+
+    @r.post(
+        "/api_keys",
+        response_model=s.ApiKeyCreated,
+        status_code=201,
+        tags=["api keys"],
+        operation_id="create_api_key",
+        summary="Create an API key; its token is shown once",
+        responses=ERRORS,
+    )
+    def create_key(body: s.ApiKeyCreate, c: ContainerDep, who: ActorDep) -> dict[str, Any]:
+        org_id = who.require_org()
+        with c.uow_factory(org_id) as uow:
+            created = apikeys.create_api_key(
+                uow, who, org_id=org_id, name=body.name, role=body.role, now=c.clock.now()
+            )
+        return {**created.api_key.__dict__, "token": created.token}
+
+    @r.delete(
+        "/api_keys/{api_key_id}",
+        status_code=204,
+        tags=["api keys"],
+        operation_id="revoke_api_key",
+        summary="Revoke an API key",
+        responses=ERRORS,
+        response_class=Response,
+    )
+    def revoke_key(api_key_id: KeyId, c: ContainerDep, who: ActorDep) -> Response:
+        with c.uow_factory(who.require_org()) as uow:
+            apikeys.revoke_api_key(uow, who, api_key_id, c.clock.now())
+        return Response(status_code=204)
+
+    @r.get(
+        "/webhooks",
+        response_model=list[s.WebhookOut],
+        tags=["webhooks"],
+        operation_id="list_webhooks",
+        summary="List webhooks",
+        responses=ERRORS,
+    )
+    def list_hooks(
+        c: ContainerDep, who: ActorDep, pg: PageDep, response: Response
+    ) -> list[m.Webhook]:
+        return list_page(c, who, pg, response, m.Webhook)
+
+    @r.post(
+        "/webhooks",
+        response_model=s.WebhookCreated,
+        status_code=201,
+        tags=["webhooks"],
+        operation_id="create_webhook",
+        summary="Subscribe a URL to events; its secret is shown once",
+        responses=ERRORS,
+    )
+    def create_hook(body: s.WebhookCreate, c: ContainerDep, who: ActorDep) -> dict[str, Any]:
+        with c.uow_factory(who.require_org()) as uow:
+            created = webhooks.create_webhook(
+                uow,
+                who,
+                c.secret_box,
+                url=body.url,
+                event_types=body.event_types,
+                now=c.clock.now(),
+            )
+        return {**created.webhook.__dict__, "secret": created.secret}
+
+    @r.get(
+        "/webhooks/{webhook_id}",
+        response_model=s.WebhookOut,
+        tags=["webhooks"],
+        operation_id="get_webhook",
+        summary="Read a webhook",
+        responses=ERRORS,
+    )
+    def get_hook(webhook_id: HookId, c: ContainerDep, who: ActorDep) -> m.Webhook:
+        with c.uow_factory(who.require_org(), write=False) as uow:
+            return uow.repo(m.Webhook).get(webhook_id)
+
+    @r.patch(
+        "/webhooks/{webhook_id}",
+        response_model=s.WebhookOut,
+        tags=["webhooks"],
+        operation_id="update_webhook",
+        summary="Change a webhook",
+        responses=ERRORS,
+    )
+    def update_hook(
+        webhook_id: HookId, body: s.WebhookUpdate, c: ContainerDep, who: ActorDep
+    ) -> m.Webhook:
+        changes = body.model_dump(exclude_unset=True)
+        for key, value in changes.items():
+            if value is None:
+                raise ValidationError(f"{key} cannot be null", field=key)
+        if "event_types" in changes:
+            changes["event_types"] = sorted(set(changes["event_types"]))
+        with c.uow_factory(who.require_org()) as uow:
+            return res.update(uow, who, webhooks.WEBHOOK, webhook_id, changes, c.clock.now())
+
+    @r.delete(
+        "/webhooks/{webhook_id}",
+        status_code=204,
+        tags=["webhooks"],
+        operation_id="delete_webhook",
+        summary="Delete a webhook",
+        responses=ERRORS,
+        response_class=Response,
+    )
+    def delete_hook(webhook_id: HookId, c: ContainerDep, who: ActorDep) -> Response:
+        with c.uow_factory(who.require_org()) as uow:
+            res.delete(uow, who, webhooks.WEBHOOK, webhook_id, c.clock.now())
+        return Response(status_code=204)
+
+    @r.get(
+        "/events",
+        response_model=list[s.EventOut],
+        tags=["events"],
+        operation_id="list_events",
+        summary="The event log: access decisions and audit records, newest first",
+        responses=ERRORS,
+    )
+    def list_events(
+        c: ContainerDep,
+        who: ActorDep,
+        pg: PageDep,
+        response: Response,
+        query: Annotated[EventFilter, Depends(event_filter)],
+    ) -> list[m.Event]:
+        with c.uow_factory(who.require_org(), write=False) as uow:
+            items, total = uow.events.list(query, limit=pg.limit, offset=pg.offset)
+        set_total(response, total)
+        return items
+
+    @r.get(
+        "/events/{event_id}",
+        response_model=s.EventOut,
+        tags=["events"],
+        operation_id="get_event",
+        summary="Read one event",
+        responses=ERRORS,
+    )
+    def get_event(event_id: EventId, c: ContainerDep, who: ActorDep) -> m.Event:
+        with c.uow_factory(who.require_org(), write=False) as uow:
+            return uow.events.get(event_id)
+
+    return r

@@ -1,0 +1,157 @@
+"""REST API v1: the configuration objects of an organization."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path
+
+from passgate.domain import model as m
+from passgate.domain.readiness import reader_readiness
+from passgate.services import catalog, doors
+from passgate.services.ports import UnitOfWork
+from passgate.web.api import API_PREFIX
+from passgate.web.api import schemas as s
+from passgate.web.api.crud import ERRORS, Routes, add_routes
+from passgate.web.deps import ActorDep, ContainerDep
+
+
+def _render_doors(uow: UnitOfWork, items: Sequence[m.Door]) -> list[dict[str, Any]]:
+    verdicts = doors.readiness_of(uow, [d.id for d in items])
+    out = []
+    for door in items:
+        verdict = verdicts[door.id]
+        data = {
+            **door.__dict__,
+            "apple_pass": {"ready": verdict.ready, "reasons": list(verdict.reasons)},
+        }
+        out.append(s.DoorOut.model_validate(data).model_dump(mode="json"))
+    return out
+
+
+def _render_readers(_uow: UnitOfWork, items: Sequence[m.Reader]) -> list[dict[str, Any]]:
+    out = []
+    for reader in items:
+        verdict = reader_readiness(reader.model, reader.tamper_protection)
+        data = {
+            **reader.__dict__,
+            "apple_pass": {"ready": verdict.ready, "reasons": list(verdict.reasons)},
+        }
+        out.append(s.ReaderOut.model_validate(data).model_dump(mode="json"))
+    return out
+
+
+def _schedule_values(values: dict[str, Any]) -> dict[str, Any]:
+    # Stored as JSON: ISO date strings, windows as plain dicts.
+    if values.get("holidays") is not None:
+        values["holidays"] = sorted({d.isoformat() for d in values["holidays"]})
+    return values
+
+
+ROUTES = (
+    Routes(
+        catalog.PLACE, "places", s.PlaceCreate, s.PlaceUpdate, s.PlaceOut, frozenset({"address"})
+    ),
+    Routes(
+        catalog.SCHEDULE,
+        "schedules",
+        s.ScheduleCreate,
+        s.ScheduleUpdate,
+        s.ScheduleOut,
+        to_values=_schedule_values,
+    ),
+    Routes(
+        catalog.DOOR,
+        "doors",
+        s.DoorCreate,
+        s.DoorUpdate,
+        s.DoorOut,
+        frozenset({"schedule_id"}),
+        render=_render_doors,
+    ),
+    Routes(
+        catalog.READER,
+        "readers",
+        s.ReaderCreate,
+        s.ReaderUpdate,
+        s.ReaderOut,
+        render=_render_readers,
+    ),
+    Routes(
+        catalog.GROUP,
+        "groups",
+        s.GroupCreate,
+        s.GroupUpdate,
+        s.GroupOut,
+        frozenset({"description", "schedule_id"}),
+    ),
+    Routes(
+        catalog.MEMBER,
+        "members",
+        s.MemberCreate,
+        s.MemberUpdate,
+        s.MemberOut,
+        frozenset({"external_id"}),
+    ),
+    Routes(
+        catalog.ACCESS_RIGHT,
+        "access_rights",
+        s.AccessRightCreate,
+        s.AccessRightUpdate,
+        s.AccessRightOut,
+        frozenset({"valid_from", "valid_until"}),
+    ),
+)
+
+GroupId = Annotated[str, Path(min_length=1, max_length=40)]
+ReaderId = Annotated[str, Path(min_length=1, max_length=40)]
+
+
+def router() -> APIRouter:
+    r = APIRouter(prefix=API_PREFIX)
+    for routes in ROUTES:
+        add_routes(r, routes)
+
+    @r.get(
+        "/groups/{group_id}/doors",
+        response_model=s.GroupDoorsOut,
+        tags=["groups"],
+        operation_id="get_group_doors",
+        summary="Doors a group opens",
+        responses=ERRORS,
+    )
+    def get_group_doors(group_id: GroupId, c: ContainerDep, who: ActorDep) -> s.GroupDoorsOut:
+        with c.uow_factory(who.require_org(), write=False) as uow:
+            uow.repo(m.Group).get(group_id)
+            return s.GroupDoorsOut(group_id=group_id, door_ids=uow.group_doors.doors_of(group_id))
+
+    @r.put(
+        "/groups/{group_id}/doors",
+        response_model=s.GroupDoorsOut,
+        tags=["groups"],
+        operation_id="set_group_doors",
+        summary="Replace the doors a group opens",
+        responses=ERRORS,
+    )
+    def put_group_doors(
+        group_id: GroupId, body: s.GroupDoors, c: ContainerDep, who: ActorDep
+    ) -> s.GroupDoorsOut:
+        with c.uow_factory(who.require_org()) as uow:
+            ids = doors.set_group_doors(uow, who, group_id, body.door_ids, c.clock.now())
+        return s.GroupDoorsOut(group_id=group_id, door_ids=ids)
+
+    @r.post(
+        "/readers/{reader_id}/clear-tamper",
+        response_model=s.ReaderOut,
+        tags=["readers"],
+        operation_id="clear_reader_tamper",
+        summary="Bring a tampered reader back (R14)",
+        responses=ERRORS,
+    )
+    def clear_tamper(reader_id: ReaderId, c: ContainerDep, who: ActorDep) -> dict[str, Any]:
+        with c.uow_factory(who.require_org()) as uow:
+            reader = doors.clear_tamper(uow, who, reader_id, c.clock.now())
+            return _render_readers(uow, [reader])[0]
+
+    return r

@@ -1,0 +1,50 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.responses import Response
+
+from passgate import __version__
+from passgate.bootstrap import Container
+from passgate.web import errors
+from passgate.web.api import API_PREFIX, admin, operator, resources
+from passgate.web.metrics import Metrics, ObserveMiddleware
+
+DESCRIPTION = """
+Passgate REST API v1. Authenticate with `Authorization: Bearer <API key>`.
+Organization keys see and change only their own organization; the operator key
+creates organizations and grants subscriptions. Lists are paged with `limit` and
+`offset` and carry the total in the `X-Total-Count` header. Errors read
+`{"error": {"code", "message", "field"}}`.
+"""
+
+
+def create_app(container: Container) -> FastAPI:
+    app = FastAPI(
+        title="Passgate",
+        version=__version__,
+        description=DESCRIPTION,
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=f"{API_PREFIX}/docs",
+        redoc_url=None,
+    )
+    app.state.container = container
+    errors.install(app)
+    metrics = Metrics()
+    app.add_middleware(ObserveMiddleware, metrics=metrics)
+    app.include_router(operator.router())
+    app.include_router(admin.router())
+    app.include_router(resources.router())
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    if container.settings.metrics_enabled:
+
+        @app.get("/metrics", include_in_schema=False)
+        def prometheus() -> Response:
+            return metrics.render()
+
+    return app

@@ -1,0 +1,63 @@
+"""The outbox worker: delivers what committed transactions queued.
+
+Messages are leased (not deleted) while being delivered; a worker that dies
+mid-delivery leaves the lease to expire and another worker retries, so every
+message is delivered at least once. Receivers de-duplicate by the
+Passgate-Delivery header.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+
+from passgate.bootstrap import Container
+from passgate.services.webhooks import DeliveryPolicy, deliver_webhooks
+
+log = logging.getLogger("passgate.worker")
+
+
+class Dispatcher:
+    def __init__(self, container: Container, *, poll_interval_s: float = 0.5) -> None:
+        self._c = container
+        self._poll = poll_interval_s
+        self._stop = threading.Event()
+        self._poster = container.webhook_poster()
+        self._policy = DeliveryPolicy(
+            max_attempts=container.settings.webhook_max_attempts,
+            base_delay_s=container.settings.webhook_retry_base_s,
+        )
+        self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"[:60]
+
+    def run_once(self) -> int:
+        return deliver_webhooks(
+            self._c.uow_factory,
+            self._poster,
+            self._c.secret_box,
+            self._policy,
+            worker_id=self.worker_id,
+            now=self._c.clock.now(),
+        )
+
+    def run_forever(self) -> None:
+        log.info("worker started", extra={"worker_id": self.worker_id})
+        while not self._stop.is_set():
+            try:
+                handled = self.run_once()
+            except Exception:
+                log.exception("outbox pass failed; retrying after the poll interval")
+                handled = 0
+            if handled == 0:
+                self._stop.wait(self._poll)
+        self._poster.close()
+        log.info("worker stopped", extra={"worker_id": self.worker_id})
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def start_thread(self) -> threading.Thread:
+        thread = threading.Thread(target=self.run_forever, name="passgate-worker", daemon=True)
+        thread.start()
+        return thread
