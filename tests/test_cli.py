@@ -22,7 +22,14 @@ def test_every_command_has_help() -> None:
     result = runner.invoke(main, ["--help"])
     assert result.exit_code == 0
     commands = list(main.commands)  # type: ignore[attr-defined]
-    assert {"serve", "migrate", "worker", "create-org", "grant-subscription", "create-api-key"} <= set(commands)
+    assert {
+        "serve",
+        "migrate",
+        "worker",
+        "create-org",
+        "grant-subscription",
+        "create-api-key",
+    } <= set(commands)
     for name in commands:
         sub = runner.invoke(main, [name, "--help"])
         assert sub.exit_code == 0, name
@@ -31,7 +38,10 @@ def test_every_command_has_help() -> None:
 
 def test_installed_entry_point_runs() -> None:
     out = subprocess.run(
-        [str(Path(sys.executable).parent / "passgate"), "--version"], capture_output=True, text=True, check=True
+        [str(Path(sys.executable).parent / "passgate"), "--version"],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert "passgate" in out.stdout
 
@@ -47,8 +57,15 @@ def test_operator_bootstraps_an_organization_from_the_command_line(
     assert made.exit_code == 0, made.output
     org = json.loads(made.output)
     sub = runner.invoke(
-        main, ["grant-subscription", org["id"], "--valid-from", "2026-01-01T00:00:00+00:00",
-               "--valid-until", "2027-01-01T00:00:00+00:00"],
+        main,
+        [
+            "grant-subscription",
+            org["id"],
+            "--valid-from",
+            "2026-01-01T00:00:00+00:00",
+            "--valid-until",
+            "2027-01-01T00:00:00+00:00",
+        ],
     )
     assert sub.exit_code == 0, sub.output
     assert json.loads(sub.output)["status"] == "active"
@@ -63,7 +80,9 @@ def test_operator_bootstraps_an_organization_from_the_command_line(
     container.close()
 
 
-def test_command_line_errors_name_the_field(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_command_line_errors_name_the_field(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("PASSGATE_DATABASE_URL", f"sqlite:///{tmp_path}/p.db")
     runner = CliRunner()
     runner.invoke(main, ["migrate"])
@@ -73,7 +92,9 @@ def test_command_line_errors_name_the_field(tmp_path: Path, monkeypatch: pytest.
     assert missing.exit_code != 0 and "not_found" in missing.output
 
 
-def test_serve_refuses_to_start_without_a_server_secret_outside_dev_mode(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_serve_refuses_to_start_without_a_server_secret_outside_dev_mode(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.delenv("PASSGATE_SECRET_KEY", raising=False)
     monkeypatch.delenv("PASSGATE_DEV_MODE", raising=False)
     result = CliRunner().invoke(main, ["serve", "--database-url", "sqlite://"])

@@ -6,21 +6,27 @@ import threading
 from datetime import UTC, datetime
 
 from fastapi.testclient import TestClient
+from tests.conftest import Org
 
 from passgate.bootstrap import Container
 from passgate.services.events import AccessEventInput, record_access_event
-from tests.conftest import Org
 
 
 def _tap(ids: dict[str, str], seq: int, granted: bool = True) -> AccessEventInput:
     return AccessEventInput(
-        reader_id=ids["reader"], sequence=seq, door_id=ids["door"],
-        occurred_at=datetime(2026, 11, 27, 8, 0, seq % 60, tzinfo=UTC), granted=granted,
-        reason="granted" if granted else "no_access_right", member_id=ids["member"],
+        reader_id=ids["reader"],
+        sequence=seq,
+        door_id=ids["door"],
+        occurred_at=datetime(2026, 11, 27, 8, 0, seq % 60, tzinfo=UTC),
+        granted=granted,
+        reason="granted" if granted else "no_access_right",
+        member_id=ids["member"],
     )
 
 
-def test_the_same_reader_event_stored_twice_is_stored_once(client: TestClient, container: Container) -> None:
+def test_the_same_reader_event_stored_twice_is_stored_once(
+    client: TestClient, container: Container
+) -> None:
     org = Org(client, "acme")
     ids = org.world()
     with container.uow_factory(org.id) as uow:
@@ -28,10 +34,13 @@ def test_the_same_reader_event_stored_twice_is_stored_once(client: TestClient, c
         assert record_access_event(uow, _tap(ids, 1), now=container.clock.now()) is False
     with container.uow_factory(org.id) as uow:
         assert record_access_event(uow, _tap(ids, 1), now=container.clock.now()) is False
-        assert record_access_event(uow, _tap(ids, 2, granted=False), now=container.clock.now()) is True
+        assert (
+            record_access_event(uow, _tap(ids, 2, granted=False), now=container.clock.now()) is True
+        )
     events = client.get("/api/v1/events?category=access", headers=org.headers).json()
     assert sorted((e["data"]["sequence"], e["granted"], e["reason"]) for e in events) == [
-        (1, True, "granted"), (2, False, "no_access_right"),
+        (1, True, "granted"),
+        (2, False, "no_access_right"),
     ]
     denied = client.get("/api/v1/events?granted=false", headers=org.headers).json()
     assert [e["type"] for e in denied] == ["access.denied"]

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from tests.conftest import FixedClock, Org
 
 from passgate.bootstrap import Container
 from passgate.domain import model as m
@@ -19,7 +20,6 @@ from passgate.services import resources
 from passgate.services.actors import Actor, ActorKind
 from passgate.services.catalog import PLACE
 from passgate.worker.dispatcher import Dispatcher
-from tests.conftest import FixedClock, Org
 
 
 class Receiver:
@@ -149,7 +149,13 @@ def test_a_rolled_back_change_queues_no_webhook(client: TestClient, container: C
     actor = Actor(kind=ActorKind.API_KEY, id="key", name="t", org_id=org.id, role="admin")
     before = len(_pending(container))
     with pytest.raises(ValidationError), container.uow_factory(org.id) as uow:
-        resources.create(uow, actor, PLACE, {"name": "X", "timezone": "UTC", "address": None}, container.clock.now())
+        resources.create(
+            uow,
+            actor,
+            PLACE,
+            {"name": "X", "timezone": "UTC", "address": None},
+            container.clock.now(),
+        )
         raise ValidationError("simulated failure after the write", field="name")
     assert len(_pending(container)) == before
     assert client.get("/api/v1/places", headers=org.headers).headers["X-Total-Count"] == "0"
@@ -160,6 +166,10 @@ def test_webhook_urls_are_validated(client: TestClient) -> None:
     r = client.post("/api/v1/webhooks", json={"url": "ftp://example.com/x"}, headers=org.headers)
     assert r.status_code == 422 and r.json()["error"]["field"] == "url"
     created = org.post("/webhooks", {"url": "https://example.com/hook"})
-    r = client.patch(f"/api/v1/webhooks/{created['id']}", json={"url": "nope nope"}, headers=org.headers)
+    r = client.patch(
+        f"/api/v1/webhooks/{created['id']}", json={"url": "nope nope"}, headers=org.headers
+    )
     assert r.status_code == 422 and r.json()["error"]["field"] == "url"
-    assert "secret" not in client.get(f"/api/v1/webhooks/{created['id']}", headers=org.headers).json()
+    assert (
+        "secret" not in client.get(f"/api/v1/webhooks/{created['id']}", headers=org.headers).json()
+    )
