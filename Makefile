@@ -9,9 +9,9 @@ STAMP   := $(VENV)/.installed
 
 .PHONY: demo test check lint typecheck system-deps clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
 system-deps:
@@ -35,3 +35,6 @@ test: system-deps check
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .passgate
+
+# constraints.txt pins the versions the suite was last run with; refresh it with
+#   .venv/bin/pip freeze --exclude-editable > constraints.txt

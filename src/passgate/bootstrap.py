@@ -7,7 +7,7 @@ the unit-of-work factory, the authenticator and the secret box on demand.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
 
 from sqlalchemy.engine import Engine
@@ -17,8 +17,10 @@ from passgate.adapters.db.repository import SqlUnitOfWorkFactory
 from passgate.adapters.http_poster import HttpxPoster
 from passgate.adapters.secretbox import AesGcmSecretBox
 from passgate.config import Settings
+from passgate.domain.model import SessionKind
 from passgate.services.apikeys import Authenticator
 from passgate.services.ports import UnitOfWorkFactory
+from passgate.services.sessions import SessionPolicy
 
 
 class SystemClock:
@@ -33,6 +35,18 @@ class Container:
     uow_factory: UnitOfWorkFactory
     authenticator: Authenticator
     clock: SystemClock
+
+    def session_policy(self, kind: SessionKind) -> SessionPolicy:
+        st = self.settings
+        if kind is SessionKind.BROWSER:
+            return SessionPolicy(
+                idle=timedelta(seconds=st.browser_session_idle_s),
+                absolute=timedelta(seconds=st.browser_session_max_s),
+            )
+        return SessionPolicy(
+            idle=timedelta(seconds=st.app_session_idle_s),
+            absolute=timedelta(seconds=st.app_session_max_s),
+        )
 
     def webhook_poster(self) -> HttpxPoster:
         """A new HTTP client for webhook deliveries (one per worker; close it when done)."""

@@ -86,7 +86,7 @@ def migrate(database_url: str | None) -> None:
     settings = _settings(database_url=database_url)
     container = _container(settings)
     mig.upgrade(container.engine)
-    click.echo(f"database at revision {mig.current(container.engine)}")
+    click.echo(f"database at revision {', '.join(mig.current(container.engine))}")
     container.close()
 
 

@@ -55,6 +55,25 @@ class Settings(BaseSettings):
         default=2.0, gt=0, le=3600, description="First retry delay; doubles per attempt"
     )
 
+    browser_session_idle_s: int = Field(
+        default=30 * 60, ge=60, le=86400, description="Dashboard session idle timeout"
+    )
+    browser_session_max_s: int = Field(
+        default=12 * 3600, ge=300, le=7 * 86400, description="Dashboard session absolute lifetime"
+    )
+    app_session_idle_s: int = Field(
+        default=30 * 86400, ge=3600, le=365 * 86400, description="Mobile app token idle timeout"
+    )
+    app_session_max_s: int = Field(
+        default=90 * 86400, ge=3600, le=365 * 86400, description="Mobile app token lifetime"
+    )
+    mfa_max_age_s: int = Field(
+        default=15 * 60,
+        ge=60,
+        le=86400,
+        description="How recent an MFA sign-in must be to add an Apple Pass (R4)",
+    )
+
     @model_validator(mode="after")
     def _refuse_weak_secrets(self) -> Settings:
         for name in ("secret_key", "operator_key"):

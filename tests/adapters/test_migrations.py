@@ -13,7 +13,7 @@ from passgate.adapters.db.tables import metadata
 def test_upgrade_to_head_matches_the_declared_schema(database_url: str) -> None:
     engine = create_engine(database_url)
     try:
-        assert migrate.current(engine) == migrate.head()
+        assert migrate.current(engine) == migrate.heads()
         with engine.connect() as conn:
             diff = compare_metadata(MigrationContext.configure(conn), metadata)
         assert diff == []
@@ -25,9 +25,9 @@ def test_downgrade_to_base_and_back_up(database_url: str) -> None:
     engine = create_engine(database_url)
     try:
         migrate.downgrade(engine, "base")
-        assert migrate.current(engine) is None
+        assert migrate.current(engine) == ()
         migrate.upgrade(engine)
-        assert migrate.current(engine) == migrate.head()
+        assert migrate.current(engine) == migrate.heads()
     finally:
         engine.dispose()
 

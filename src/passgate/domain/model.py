@@ -221,3 +221,29 @@ class OutboxMessage:
     last_error: str | None = None
     locked_until: datetime | None = None
     locked_by: str | None = None
+
+
+class SessionKind(StrEnum):
+    BROWSER = "browser"  # dashboard, cookie-borne
+    APP = "app"  # the mobile app, bearer token
+
+
+@dataclass
+class Session:
+    """A member signed in through SSO; records which IdP proved which factors, and when."""
+
+    id: str
+    org_id: str
+    member_id: str
+    kind: str
+    secret_hash: str
+    protocol: str
+    idp: str
+    mfa_proven: bool
+    mfa_methods: list[str]
+    auth_time: datetime
+    created_at: datetime
+    last_seen_at: datetime
+    idle_expires_at: datetime
+    absolute_expires_at: datetime
+    revoked_at: datetime | None = None

@@ -93,7 +93,7 @@ def revoke_api_key(uow: UnitOfWork, actor: Actor, key_id: str, now: datetime) ->
 
 
 class Authenticator:
-    """Turns a bearer token into an Actor: the operator key or an organization's API key."""
+    """Turns a bearer token into an Actor: operator key, organization API key, member session."""
 
     def __init__(self, uow_factory: UnitOfWorkFactory, operator_key: str | None) -> None:
         self._uow_factory = uow_factory
@@ -110,6 +110,10 @@ class Authenticator:
             return Actor(
                 kind=ActorKind.OPERATOR, id="operator", name="operator", org_id=None, role="owner"
             )
+        if token.startswith("ses_"):
+            from passgate.services.sessions import resolve_session
+
+            return resolve_session(self._uow_factory, token, now)
         key_id, _, secret = token.partition(".")
         with self._uow_factory(None, write=False) as uow:
             key = uow.find_api_key(key_id) if key_id.startswith("key_") and secret else None

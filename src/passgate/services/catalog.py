@@ -155,7 +155,10 @@ MEMBER = ResourceSpec(
     name="member",
     entity=m.Member,
     id_prefix="mbr",
-    dependents=(Dependent(m.AccessRight, "member_id", cascade=True, label="access rights"),),
+    dependents=(
+        Dependent(m.AccessRight, "member_id", cascade=True, label="access rights"),
+        Dependent(m.Session, "member_id", cascade=True, label="sessions"),
+    ),
     prepare=_member_prepare,
     validate=_member_validate,
     search_fields=("email", "display_name"),

@@ -13,7 +13,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any, Protocol, TypeVar
 
-from passgate.domain.model import ApiKey, Event, Organization, OutboxMessage, Webhook
+from passgate.domain.model import ApiKey, Event, Organization, OutboxMessage, Session, Webhook
 
 T = TypeVar("T")
 
@@ -138,6 +138,8 @@ class UnitOfWork(Protocol):
     def repo(self, entity_type: type[T]) -> Repository[T]: ...
 
     def find_api_key(self, key_id: str) -> ApiKey | None: ...
+
+    def find_session(self, session_id: str) -> Session | None: ...
 
     def active_webhooks(self, org_id: str) -> list[Webhook]: ...
 

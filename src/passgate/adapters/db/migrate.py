@@ -19,7 +19,7 @@ def _config() -> Config:
     return cfg
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
+def upgrade(engine: Engine, revision: str = "heads") -> None:
     cfg = _config()
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
@@ -41,10 +41,11 @@ def revision(engine: Engine, message: str) -> None:
         command.revision(cfg, message=message, autogenerate=True)
 
 
-def current(engine: Engine) -> str | None:
+def current(engine: Engine) -> tuple[str, ...]:
+    """The revisions the database is at (several while branches are unmerged)."""
     with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+        return tuple(sorted(MigrationContext.configure(conn).get_current_heads()))
 
 
-def head() -> str | None:
-    return ScriptDirectory.from_config(_config()).get_current_head()
+def heads() -> tuple[str, ...]:
+    return tuple(sorted(ScriptDirectory.from_config(_config()).get_heads()))

@@ -37,6 +37,7 @@ TABLES: dict[type[Any], sa.Table] = {
     m.AccessSchedule: t.schedules,
     m.ApiKey: t.api_keys,
     m.Webhook: t.webhooks,
+    m.Session: t.sessions,
 }
 
 
@@ -407,6 +408,16 @@ class SqlUnitOfWork:
             .first()
         )
         return None if row is None else _row_to(m.ApiKey, row)
+
+    def find_session(self, session_id: str) -> m.Session | None:
+        """Unscoped look-up by session id: authentication runs before the tenant is known."""
+        assert self._conn is not None
+        row = (
+            self._conn.execute(sa.select(t.sessions).where(t.sessions.c.id == session_id))
+            .mappings()
+            .first()
+        )
+        return None if row is None else _row_to(m.Session, row)
 
     def touch_api_key(self, key_id: str, now: datetime) -> None:
         assert self._conn is not None

@@ -273,3 +273,24 @@ outbox = sa.Table(
     sa.Column("locked_by", sa.String(60), nullable=True),
     sa.Index("ix_outbox_pending", "topic", "delivered_at", "failed_at", "next_attempt_at"),
 )
+
+sessions = sa.Table(
+    "sessions",
+    metadata,
+    _id(),
+    _org(),
+    sa.Column("member_id", ID, nullable=False, index=True),
+    sa.Column("kind", sa.String(10), nullable=False),
+    sa.Column("secret_hash", sa.String(64), nullable=False),
+    sa.Column("protocol", sa.String(10), nullable=False),
+    sa.Column("idp", sa.String(500), nullable=False),
+    sa.Column("mfa_proven", sa.Boolean, nullable=False),
+    sa.Column("mfa_methods", sa.JSON, nullable=False),
+    sa.Column("auth_time", UTCDateTime(), nullable=False),
+    _created(),
+    sa.Column("last_seen_at", UTCDateTime(), nullable=False),
+    sa.Column("idle_expires_at", UTCDateTime(), nullable=False),
+    sa.Column("absolute_expires_at", UTCDateTime(), nullable=False),
+    sa.Column("revoked_at", UTCDateTime(), nullable=True),
+    _same_org("member_id", "members"),
+)
