@@ -315,5 +315,8 @@ def demo(data_dir: Path, host: str, port: int) -> None:
     _serve(settings, migrate_first=False, banner=banner)
 
 
+# Area command groups are attached here, one `main.add_command(...)` per line.
+
+
 if __name__ == "__main__":
     sys.exit(main())

@@ -247,3 +247,77 @@ class Session:
     idle_expires_at: datetime
     absolute_expires_at: datetime
     revoked_at: datetime | None = None
+
+
+class SsoProtocol(StrEnum):
+    OIDC = "oidc"
+    SAML = "saml"
+
+
+@dataclass
+class SsoConnection:
+    """An organization's identity provider. SSO is configured when one is enabled."""
+
+    id: str
+    org_id: str
+    protocol: str
+    enabled: bool
+    settings: dict[str, Any]
+    secret_sealed: str | None
+    accepted_mfa: list[str]
+    created_at: datetime
+    updated_at: datetime
+
+
+class PassStatus(StrEnum):
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+    DELETED = "deleted"
+
+
+class DeviceKind(StrEnum):
+    IPHONE = "iphone"
+    WATCH = "watch"
+
+
+class DeviceStatus(StrEnum):
+    ACTIVE = "active"
+    REPLACED = "replaced"  # superseded by a newer iPhone or watch (R10)
+    REVOKED = "revoked"  # the pass was deleted (R19)
+
+
+@dataclass
+class ApplePass:
+    """A member's door key in Wallet (R7: at most one not-deleted pass per organization)."""
+
+    id: str
+    org_id: str
+    member_id: str
+    serial_number: str
+    status: str
+    created_at: datetime
+    updated_at: datetime
+    suspended_at: datetime | None = None
+    deleted_at: datetime | None = None
+    last_used_at: datetime | None = None
+
+
+@dataclass
+class PassDevice:
+    """One device holding the pass, with its own credential key (R8)."""
+
+    id: str
+    org_id: str
+    pass_id: str
+    kind: str
+    device_id: str
+    model: str
+    os_version: str
+    app_version: str | None
+    public_key: str
+    key_id: str
+    status: str
+    added_at: datetime
+    paired_device_id: str | None = None
+    replaced_at: datetime | None = None
+    last_used_at: datetime | None = None

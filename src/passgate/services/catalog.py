@@ -158,6 +158,7 @@ MEMBER = ResourceSpec(
     dependents=(
         Dependent(m.AccessRight, "member_id", cascade=True, label="access rights"),
         Dependent(m.Session, "member_id", cascade=True, label="sessions"),
+        Dependent(m.ApplePass, "member_id", cascade=False, label="Apple Passes"),
     ),
     prepare=_member_prepare,
     validate=_member_validate,

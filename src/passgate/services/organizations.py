@@ -129,10 +129,8 @@ class OrganizationOverview:
     eligibility: Eligibility
 
 
-def sso_configured(_uow: UnitOfWork, _org: m.Organization) -> bool:
-    # SSO connections arrive with the SSO issue; until one exists none is configured,
-    # which keeps every organization honestly ineligible for Apple Passes.
-    return False
+def sso_configured(uow: UnitOfWork, _org: m.Organization) -> bool:
+    return uow.repo(m.SsoConnection).count(enabled=True) > 0
 
 
 def eligibility_of(uow: UnitOfWork, org: m.Organization, now: datetime) -> Eligibility:

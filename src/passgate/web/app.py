@@ -36,6 +36,7 @@ def create_app(container: Container) -> FastAPI:
     app.include_router(operator.router())
     app.include_router(admin.router())
     app.include_router(resources.router())
+    # Area routers (SSO, Apple Passes, PassKit web service, reader gateway) follow, one per line.
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

@@ -38,7 +38,15 @@ TABLES: dict[type[Any], sa.Table] = {
     m.ApiKey: t.api_keys,
     m.Webhook: t.webhooks,
     m.Session: t.sessions,
+    m.SsoConnection: t.sso_connections,
+    m.ApplePass: t.apple_passes,
+    m.PassDevice: t.pass_devices,
 }
+
+
+def register_table(entity_type: type[Any], table: sa.Table) -> None:
+    """Area modules (tables_*.py) make their entities available to TenantRepository."""
+    TABLES[entity_type] = table
 
 
 def _row_to(entity_type: type[T], row: sa.RowMapping) -> T:

@@ -294,3 +294,59 @@ sessions = sa.Table(
     sa.Column("revoked_at", UTCDateTime(), nullable=True),
     _same_org("member_id", "members"),
 )
+
+sso_connections = sa.Table(
+    "sso_connections",
+    metadata,
+    _id(),
+    sa.Column("org_id", ID, sa.ForeignKey("organizations.id"), nullable=False, unique=True),
+    sa.Column("protocol", sa.String(10), nullable=False),
+    sa.Column("enabled", sa.Boolean, nullable=False),
+    # Non-secret settings (issuer, client id, IdP metadata...); secrets sealed apart.
+    sa.Column("settings", sa.JSON, nullable=False),
+    sa.Column("secret_sealed", sa.String(2000), nullable=True),
+    sa.Column("accepted_mfa", sa.JSON, nullable=False),
+    _created(),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+apple_passes = sa.Table(
+    "apple_passes",
+    metadata,
+    _id(),
+    _org(),
+    sa.Column("member_id", ID, nullable=False, index=True),
+    sa.Column("serial_number", sa.String(64), nullable=False, unique=True),
+    sa.Column("status", sa.String(12), nullable=False),
+    _created(),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.Column("suspended_at", UTCDateTime(), nullable=True),
+    sa.Column("deleted_at", UTCDateTime(), nullable=True),
+    sa.Column("last_used_at", UTCDateTime(), nullable=True),
+    sa.UniqueConstraint("org_id", "id", name="uq_apple_passes_org_id_id"),
+    _same_org("member_id", "members"),
+)
+
+pass_devices = sa.Table(
+    "pass_devices",
+    metadata,
+    _id(),
+    _org(),
+    sa.Column("pass_id", ID, nullable=False, index=True),
+    sa.Column("kind", sa.String(10), nullable=False),
+    sa.Column("device_id", sa.String(100), nullable=False),
+    sa.Column("model", sa.String(60), nullable=False),
+    sa.Column("os_version", sa.String(20), nullable=False),
+    sa.Column("app_version", sa.String(20), nullable=True),
+    # The device's own credential key (P-256, uncompressed point, hex); key_id = its SHA-256.
+    sa.Column("public_key", sa.String(130), nullable=False),
+    sa.Column("key_id", sa.String(64), nullable=False, unique=True),
+    sa.Column("status", sa.String(10), nullable=False),
+    sa.Column("paired_device_id", ID, nullable=True),
+    sa.Column("added_at", UTCDateTime(), nullable=False),
+    sa.Column("replaced_at", UTCDateTime(), nullable=True),
+    sa.Column("last_used_at", UTCDateTime(), nullable=True),
+    _same_org("pass_id", "apple_passes"),
+)
+
+# Area modules add their tables to `metadata` when imported; keep one import per line.
