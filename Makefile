@@ -7,7 +7,7 @@ PYTHON  ?= python3
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 
-.PHONY: demo test check lint typecheck system-deps clean
+.PHONY: demo test check lint typecheck system-deps peers clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +16,13 @@ $(STAMP): pyproject.toml constraints.txt
 
 system-deps:
 	./scripts/install-system-deps.sh
+
+PEERS := tests/peers/oidc
+$(PEERS)/node_modules/.installed: $(PEERS)/package-lock.json
+	cd $(PEERS) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+peers: system-deps $(PEERS)/node_modules/.installed
 
 demo: $(STAMP)
 	$(BIN)/passgate demo
@@ -30,7 +37,7 @@ typecheck: $(STAMP)
 
 check: lint typecheck
 
-test: system-deps check
+test: system-deps peers check
 	$(BIN)/pytest
 
 clean:

@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
-# Installs the system packages the test suite and the demo need (Debian/Ubuntu).
+# Installs the system packages the test suite and the demo need (Debian/Ubuntu):
+# PostgreSQL (a throwaway server per test run), Chromium (dashboard browser tests),
+# xmlsec1 (SAML signatures), Node.js and npm (the independent OpenID provider the
+# SSO tests run against), openssl (the independent .pkpass signature check).
 # As root it installs what is missing; otherwise it names what to install.
 set -euo pipefail
 
@@ -7,6 +10,10 @@ need=()
 have_pg() { command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; }
 have_pg || need+=(postgresql)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
+command -v xmlsec1 >/dev/null 2>&1 || need+=(xmlsec1)
+[ -x /usr/bin/chromium ] || command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v node >/dev/null 2>&1 || need+=(nodejs)
+command -v npm >/dev/null 2>&1 || need+=(npm)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0

@@ -9,11 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import Engine
 
 from passgate.adapters.db.engine import create_engine
 from passgate.adapters.db.repository import SqlUnitOfWorkFactory
+from passgate.adapters.db.tables_readers import SqlReaderDirectory
 from passgate.adapters.http_poster import HttpxPoster
 from passgate.adapters.secretbox import AesGcmSecretBox
 from passgate.config import Settings
@@ -21,6 +23,13 @@ from passgate.domain.model import SessionKind
 from passgate.services.apikeys import Authenticator
 from passgate.services.ports import UnitOfWorkFactory
 from passgate.services.sessions import SessionPolicy
+from passgate.services.sso_login import SsoDeps
+
+if TYPE_CHECKING:  # Apple Pass area types, imported lazily by their properties
+    from passgate.adapters.db.wallet_directory import SqlWalletDirectory
+    from passgate.adapters.passcerts import PassCertificates
+    from passgate.services.passkit_service import PasskitService
+    from passgate.services.wallet import WalletConfig
 
 
 class SystemClock:
@@ -56,6 +65,70 @@ class Container:
     def secret_box(self) -> AesGcmSecretBox:
         # Built on first use: schema and operator commands run without the server secret.
         return AesGcmSecretBox(self.settings.secret_key_bytes())
+
+    @cached_property
+    def reader_directory(self) -> SqlReaderDirectory:
+        """Unscoped reader look-ups for pairing and connect (before the tenant is known)."""
+        return SqlReaderDirectory(self.engine)
+
+    # --- Apple Pass area (imports local: only pass-serving processes need them) ---
+    @cached_property
+    def pass_certificates(self) -> PassCertificates:
+        """Pass signing chain; raises PreconditionFailed for an unusable configured one."""
+        from passgate.adapters.passcerts import load_pass_certificates
+
+        return load_pass_certificates(self.settings, self.clock.now())
+
+    @cached_property
+    def wallet_directory(self) -> SqlWalletDirectory:
+        from passgate.adapters.db.wallet_directory import SqlWalletDirectory
+
+        return SqlWalletDirectory(self.engine)
+
+    @cached_property
+    def wallet_config(self) -> WalletConfig:
+        import hashlib
+        import hmac
+
+        from passgate.services.wallet import WalletConfig
+
+        st = self.settings
+        # A key of its own for pass tokens, derived from the server secret.
+        auth_key = hmac.new(
+            st.secret_key_bytes(), b"passgate/passkit-authentication-token", hashlib.sha256
+        ).digest()
+        return WalletConfig(
+            signer=self.pass_certificates.signer,
+            pass_type_identifier=st.pass_type_identifier,
+            team_identifier=st.team_identifier,
+            web_service_url=st.public_url.rstrip("/") + "/passkit",
+            auth_key=auth_key,
+        )
+
+    @cached_property
+    def passkit_service(self) -> PasskitService:
+        from passgate.services.passkit_service import PasskitService
+
+        return PasskitService(
+            self.uow_factory, self.wallet_directory, self.wallet_config, self.clock
+        )
+
+    @cached_property
+    def sso(self) -> SsoDeps:
+        """SSO login dependencies: the OIDC relying party and the SAML service provider."""
+        import httpx
+
+        from passgate.adapters.oidc import OidcClient
+        from passgate.adapters.saml import PySaml2ServiceProvider
+
+        return SsoDeps(
+            uow_factory=self.uow_factory,
+            clock=self.clock,
+            box=self.secret_box,
+            oidc=OidcClient(lambda: httpx.Client(timeout=10.0)),
+            saml=PySaml2ServiceProvider(),
+            browser_policy=self.session_policy(SessionKind.BROWSER),
+        )
 
     def close(self) -> None:
         self.engine.dispose()

@@ -12,9 +12,13 @@ import click
 from pydantic import ValidationError as SettingsError
 
 from passgate import __version__
+from passgate.bench import bench
 from passgate.config import Settings
+from passgate.devidp.cli import devidp
 from passgate.domain.errors import PassgateError
+from passgate.reader.cli import reader
 from passgate.services.actors import Actor, ActorKind
+from passgate.web.passes_cli import certs
 
 CLI_OPERATOR = Actor(
     kind=ActorKind.OPERATOR, id="operator-cli", name="passgate cli", org_id=None, role="owner"
@@ -124,6 +128,8 @@ def _serve(settings: Settings, *, migrate_first: bool, banner: str | None = None
     configure_logging(settings.log_level, settings.log_format)
     _require_secret(settings)
     container = _container(settings)
+    # Refuse to start with an expired, mismatched or non-chaining pass certificate.
+    _run(lambda: container.pass_certificates)
     if migrate_first:
         mig.upgrade(container.engine)
     dispatcher = Dispatcher(container) if settings.run_worker_in_process else None
@@ -143,7 +149,7 @@ def _serve(settings: Settings, *, migrate_first: bool, banner: str | None = None
 @database_option
 @click.option("--once", is_flag=True, help="Deliver what is due now, then exit")
 def worker(database_url: str | None, once: bool) -> None:
-    """Deliver queued webhooks (and, later, pushes and reader updates) from the outbox."""
+    """Deliver queued webhooks and Wallet pushes (APNs) from the outbox."""
     import signal
 
     from passgate.logs import configure_logging
@@ -315,7 +321,9 @@ def demo(data_dir: Path, host: str, port: int) -> None:
     _serve(settings, migrate_first=False, banner=banner)
 
 
-# Area command groups are attached here, one `main.add_command(...)` per line.
+# Area command groups.
+for _group in (certs, devidp, reader, bench):
+    main.add_command(_group)
 
 
 if __name__ == "__main__":

@@ -73,6 +73,67 @@ class Settings(BaseSettings):
         le=86400,
         description="How recent an MFA sign-in must be to add an Apple Pass (R4)",
     )
+    # --- SSO ---
+    app_redirect_uris: list[str] = Field(
+        default=["passgate://sso/callback"],
+        description="Redirect URIs the mobile app may use for sign-in (JSON list)",
+    )
+    reader_poll_interval_s: float = Field(
+        default=0.2,
+        gt=0,
+        le=5,
+        description="How often the reader gateway looks for changes to push to readers (R16)",
+    )
+    reader_heartbeat_s: float = Field(
+        default=10.0,
+        gt=0,
+        le=3600,
+        description="How often the reader gateway confirms an unchanged cache is current",
+    )
+    # --- Apple Pass issuance (Wallet) ---
+    public_url: str = Field(
+        default="http://127.0.0.1:8000",
+        max_length=500,
+        description="Public base URL of this server; passes carry <public_url>/passkit",
+    )
+    data_dir: str = Field(
+        default=".passgate",
+        description="Where development-mode files are kept (the dev pass certificate chain)",
+    )
+    pass_type_identifier: str = Field(
+        default="pass.dev.passgate.door",
+        description="Pass Type ID of the pass certificate (also the APNs topic)",
+    )
+    team_identifier: str = Field(
+        default="PASSGATE00", description="Apple team identifier of the pass certificate"
+    )
+    pass_cert_path: str | None = Field(
+        default=None, description="PEM pass certificate (unset in dev mode: a dev chain is made)"
+    )
+    pass_key_path: str | None = Field(default=None, description="PEM private key of the pass cert")
+    pass_key_password: SecretStr | None = Field(
+        default=None, description="Password of the pass key, if encrypted"
+    )
+    pass_wwdr_path: str | None = Field(
+        default=None, description="PEM Apple WWDR intermediate that issued the pass certificate"
+    )
+    apns_url: str | None = Field(
+        default=None,
+        description="APNs endpoint (https://api.push.apple.com); unset: pushes stay queued",
+    )
+    apns_team_id: str | None = Field(default=None, description="APNs token auth: team id")
+    apns_key_id: str | None = Field(default=None, description="APNs token auth: key id")
+    apns_token_key_path: str | None = Field(
+        default=None,
+        description="APNs token auth: PEM P-256 key; unset: certificate auth with the pass cert",
+    )
+    apns_ca_path: str | None = Field(default=None, description="Extra CA file to trust for APNs")
+    apns_max_attempts: int = Field(
+        default=8, ge=1, le=50, description="Push attempts (across worker passes) before giving up"
+    )
+    apns_retry_base_s: float = Field(
+        default=2.0, gt=0, le=3600, description="First push retry delay; doubles per attempt"
+    )
 
     @model_validator(mode="after")
     def _refuse_weak_secrets(self) -> Settings:

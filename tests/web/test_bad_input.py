@@ -36,6 +36,21 @@ VALID: dict[str, dict[str, Any]] = {
     "create_organization": {"name": "O", "slug": "o"},
     "grant_subscription": {"valid_from": "2026-01-01T00:00:00Z"},
     "create_org_api_key": {"name": "k"},
+    "app_token": {"code": "c", "code_verifier": "v" * 43, "redirect_uri": "passgate://x"},
+    "put_sso_connection": {"protocol": "oidc"},
+    "pair_reader": {"code": "AAAA-BBBB-CCCC", "public_key": "-----BEGIN PUBLIC KEY-----"},
+    "patch_sso_settings": {},
+    "operator_put_sso_connection": {"protocol": "oidc"},
+    "operator_patch_sso_settings": {},
+    "provision_apple_pass": {
+        "iphone": {
+            "device_id": "d",
+            "model": "m",
+            "ios_version": "17.0",
+            "app_version": "46.0",
+            "public_key": "04" + "0" * 128,
+        }
+    },
 }
 
 

@@ -13,10 +13,13 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 from tests.conftest import Org, operator_headers
+from tests.passes.helpers import add_apple_pass
 
 # A valid body per operation, so the request reaches the handler (an invalid body
 # would be refused with 422 before any lookup, which proves nothing).
 BODIES: dict[str, dict[str, Any]] = {
+    "operator_put_sso_connection": {"protocol": "oidc", "issuer": "https://i", "client_id": "c"},
+    "operator_patch_sso_settings": {"mfa_required": True},
     "update_place": {"name": "Hijacked"},
     "update_schedule": {"name": "Hijacked"},
     "update_door": {"name": "Hijacked"},
@@ -70,6 +73,7 @@ def test_every_operation_on_another_organizations_objects_is_404_and_leaks_nothi
     a, b = Org(client, "alpha"), Org(client, "beta")
     a.world()
     ids_b = b.world()
+    ids_b["apple_pass"] = add_apple_pass(client, b, ids_b["member"])
     sub = client.post(
         f"/api/v1/organizations/{b.id}/subscriptions",
         json={"valid_from": "2026-01-01T00:00:00Z"},

@@ -103,6 +103,21 @@ def audit(
 
 
 @dataclass(frozen=True)
+class EventFilter:
+    """Which events to list (every field optional; None means any)."""
+
+    category: str | None = None
+    type: str | None = None
+    door_id: str | None = None
+    member_id: str | None = None
+    reader_id: str | None = None
+    granted: bool | None = None
+    reason: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+@dataclass(frozen=True)
 class AccessEventInput:
     """A tap result as a reader reports it; (reader_id, sequence) identifies it for good."""
 

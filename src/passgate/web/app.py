@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
 
 from passgate import __version__
 from passgate.bootstrap import Container
-from passgate.web import errors
+from passgate.web import dashboard, errors, passes, passkit, reader_gateway, sso
 from passgate.web.api import API_PREFIX, admin, operator, resources
+from passgate.web.dashboard import views as dashboard_views
 from passgate.web.metrics import Metrics, ObserveMiddleware
 
 DESCRIPTION = """
@@ -36,7 +37,17 @@ def create_app(container: Container) -> FastAPI:
     app.include_router(operator.router())
     app.include_router(admin.router())
     app.include_router(resources.router())
+    app.include_router(dashboard.router())
+    dashboard_views.mount_static(app)
     # Area routers (SSO, Apple Passes, PassKit web service, reader gateway) follow, one per line.
+    app.include_router(sso.router())
+    app.include_router(reader_gateway.router())
+    app.include_router(passes.router())
+    app.include_router(passkit.router())
+
+    @app.get("/", include_in_schema=False)
+    def home() -> RedirectResponse:
+        return RedirectResponse("/dashboard", status_code=307)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

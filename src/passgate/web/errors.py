@@ -7,11 +7,12 @@ exceptions become a 500 with a request id and no detail, and are logged.
 from __future__ import annotations
 
 import logging
+from html import escape
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from passgate.domain import errors as e
@@ -49,9 +50,23 @@ def _field_of(loc: tuple[Any, ...]) -> str | None:
     return out
 
 
+def _html_error(exc: e.PassgateError, status: int) -> HTMLResponse:
+    # Dashboard users get a page, not JSON; the message is escaped, never raw.
+    body = (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Passgate</title>'
+        '<link rel="stylesheet" href="/dashboard/static/style.css"></head><body><main>'
+        f'<h1>Not done</h1><p class="notice bad" role="alert">{escape(exc.message)}</p>'
+        '<p><a href="javascript:history.back()">Go back</a> · <a href="/dashboard">Overview</a></p>'
+        "</main></body></html>"
+    )
+    return HTMLResponse(body, status_code=status)
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(e.PassgateError)
-    async def _domain(_request: Request, exc: e.PassgateError) -> JSONResponse:
+    async def _domain(request: Request, exc: e.PassgateError) -> Response:
+        if request.url.path.startswith("/dashboard"):
+            return _html_error(exc, status_for(exc))
         headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, e.Unauthenticated) else None
         return JSONResponse(
             error_body(exc.code, exc.message, exc.field),

@@ -15,6 +15,7 @@ import threading
 
 from passgate.bootstrap import Container
 from passgate.services.webhooks import DeliveryPolicy, deliver_webhooks
+from passgate.worker.apns import ApnsDelivery
 
 log = logging.getLogger("passgate.worker")
 
@@ -30,9 +31,10 @@ class Dispatcher:
             base_delay_s=container.settings.webhook_retry_base_s,
         )
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"[:60]
+        self._apns = ApnsDelivery(container, self.worker_id)  # Apple Pass area: "apns" rows
 
     def run_once(self) -> int:
-        return deliver_webhooks(
+        return self._apns.run_once() + deliver_webhooks(
             self._c.uow_factory,
             self._poster,
             self._c.secret_box,
@@ -52,6 +54,7 @@ class Dispatcher:
             if handled == 0:
                 self._stop.wait(self._poll)
         self._poster.close()
+        self._apns.close()
         log.info("worker stopped", extra={"worker_id": self.worker_id})
 
     def stop(self) -> None:

@@ -26,27 +26,26 @@ from passgate.services.ports import EventQuery
 
 T = TypeVar("T")
 
-TABLES: dict[type[Any], sa.Table] = {
-    m.Subscription: t.subscriptions,
-    m.Place: t.places,
-    m.Door: t.doors,
-    m.Reader: t.readers,
-    m.Group: t.groups,
-    m.Member: t.members,
-    m.AccessRight: t.access_rights,
-    m.AccessSchedule: t.schedules,
-    m.ApiKey: t.api_keys,
-    m.Webhook: t.webhooks,
-    m.Session: t.sessions,
-    m.SsoConnection: t.sso_connections,
-    m.ApplePass: t.apple_passes,
-    m.PassDevice: t.pass_devices,
-}
-
-
-def register_table(entity_type: type[Any], table: sa.Table) -> None:
-    """Area modules (tables_*.py) make their entities available to TenantRepository."""
-    TABLES[entity_type] = table
+TABLES = t.ENTITY_TABLES
+TABLES.update(
+    {
+        m.Subscription: t.subscriptions,
+        m.Place: t.places,
+        m.Door: t.doors,
+        m.Reader: t.readers,
+        m.Group: t.groups,
+        m.Member: t.members,
+        m.AccessRight: t.access_rights,
+        m.AccessSchedule: t.schedules,
+        m.ApiKey: t.api_keys,
+        m.Webhook: t.webhooks,
+        m.Session: t.sessions,
+        m.SsoConnection: t.sso_connections,
+        m.ApplePass: t.apple_passes,
+        m.PassDevice: t.pass_devices,
+    }
+)
+register_table = t.register_table  # area modules may import it from here too
 
 
 def _row_to(entity_type: type[T], row: sa.RowMapping) -> T:

@@ -349,4 +349,13 @@ pass_devices = sa.Table(
     _same_org("pass_id", "apple_passes"),
 )
 
-# Area modules add their tables to `metadata` when imported; keep one import per line.
+# Entity -> table for the tenant repositories; area modules register theirs.
+ENTITY_TABLES: dict[type[Any], sa.Table] = {}
+
+
+def register_table(entity_type: type[Any], table: sa.Table) -> None:
+    ENTITY_TABLES[entity_type] = table
+
+
+# Area modules (tables_<area>.py) are imported by passgate/adapters/db/__init__.py, which
+# is where a new area adds its one import line (importing them here would be circular).

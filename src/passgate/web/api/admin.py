@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -14,6 +13,7 @@ from passgate.domain.errors import ValidationError
 from passgate.services import apikeys, organizations, webhooks
 from passgate.services import resources as res
 from passgate.services.actors import Actor
+from passgate.services.events import EventFilter
 from passgate.web.api import API_PREFIX
 from passgate.web.api import schemas as s
 from passgate.web.api.crud import ERRORS
@@ -23,19 +23,6 @@ KeyId = Annotated[str, Path(min_length=1, max_length=40)]
 T = TypeVar("T")
 HookId = Annotated[str, Path(min_length=1, max_length=40)]
 EventId = Annotated[str, Path(min_length=1, max_length=40)]
-
-
-@dataclass(frozen=True)
-class EventFilter:
-    category: Literal["access", "audit"] | None
-    type: str | None
-    door_id: str | None
-    member_id: str | None
-    reader_id: str | None
-    granted: bool | None
-    reason: str | None
-    since: datetime | None
-    until: datetime | None
 
 
 def event_filter(
@@ -52,7 +39,17 @@ def event_filter(
     for name, value in (("since", since), ("until", until)):
         if value is not None and value.tzinfo is None:
             raise ValidationError(f"{name} must include a time zone offset", field=name)
-    return EventFilter(category, type, door_id, member_id, reader_id, granted, reason, since, until)
+    return EventFilter(
+        category=category,
+        type=type,
+        door_id=door_id,
+        member_id=member_id,
+        reader_id=reader_id,
+        granted=granted,
+        reason=reason,
+        since=since,
+        until=until,
+    )
 
 
 def organization_view(c: Container, org_id: str) -> dict[str, Any]:

@@ -1,0 +1,62 @@
+"""Unscoped look-ups for the PassKit web service, which learns the tenant only from a serial.
+
+Each query answers with serials and organization ids only; everything else is read
+afterwards through an organization-scoped unit of work.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from passgate.adapters.db import tables as t
+from passgate.adapters.db.tables_passes import wallet_logs, wallet_registrations, wallet_serials
+from passgate.domain.pass_records import WalletLog
+
+
+class SqlWalletDirectory:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def org_of_serial(self, serial: str) -> str | None:
+        stmt = sa.select(wallet_serials.c.org_id).where(wallet_serials.c.id == serial)
+        with self._engine.connect() as conn:
+            found = conn.execute(stmt).scalar_one_or_none()
+        return None if found is None else str(found)
+
+    def updated_serials(
+        self, device_library_id: str, pass_type_id: str, since: datetime | None
+    ) -> list[tuple[str, datetime]]:
+        r, s = wallet_registrations.c, wallet_serials.c
+        stmt = (
+            sa.select(s.id, s.updated_at)
+            .join(wallet_registrations, r.serial == s.id)
+            .where(r.device_library_id == device_library_id, r.pass_type_id == pass_type_id)
+        )
+        if since is not None:
+            stmt = stmt.where(s.updated_at > since)
+        with self._engine.connect() as conn:
+            return [(str(row[0]), row[1]) for row in conn.execute(stmt)]
+
+    def owners_of(self, serials: set[str]) -> dict[str, tuple[str, str]]:
+        if not serials:
+            return {}
+        s = wallet_serials.c
+        stmt = sa.select(s.id, s.org_id, s.pass_id).where(s.id.in_(sorted(serials)))
+        with self._engine.connect() as conn:
+            return {str(a): (str(b), str(c)) for a, b, c in conn.execute(stmt)}
+
+    def key_in_use(self, key_id: str) -> bool:
+        stmt = sa.select(sa.func.count()).where(t.pass_devices.c.key_id == key_id)
+        with self._engine.connect() as conn:
+            return bool(conn.execute(stmt).scalar_one())
+
+    def add_logs(self, logs: Sequence[WalletLog]) -> None:
+        if not logs:
+            return
+        with self._engine.begin() as conn:
+            conn.execute(sa.insert(wallet_logs), [dataclasses.asdict(x) for x in logs])

@@ -1,0 +1,15 @@
+"""`passgate bench ...`: measurements, kept out of the test suite (no timed assertions)."""
+
+from __future__ import annotations
+
+import click
+
+from passgate.bench.issue import issue
+
+bench = click.Group("bench", help="Measure throughput and latency on this machine.")
+bench.add_command(issue)
+from passgate.bench.revocation import revocation  # noqa: E402
+from passgate.bench.tap import tap  # noqa: E402
+
+bench.add_command(tap)
+bench.add_command(revocation)

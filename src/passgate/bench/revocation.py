@@ -1,0 +1,271 @@
+"""`passgate bench revocation --readers N`: suspend a pass, time until every reader denies.
+
+A server runs in its own process on a loopback port (SQLite in a temporary directory);
+N reader agents run as asyncio tasks in this process, each with its own in-memory cache
+and its own WebSocket. Each round suspends the pass through the REST API and measures,
+per agent, the time from the API call to the moment that agent's cache denies the pass
+(``pass_suspended``); the pass is then resumed for the next round. Bounded and
+self-stopping: every wait has a limit and the server process is always terminated.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import multiprocessing
+import secrets
+import socket
+import statistics
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import click
+import httpx
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from passgate.domain.access import Reason, UnlockMethod
+from passgate.domain.reader_cache import decide_tap
+from passgate.proto.aliro import crypto
+
+# Fresh per run; handed to the server process explicitly (a spawned child re-imports us).
+OPERATOR = "op-" + secrets.token_hex(20)
+SECRET = "sk-" + secrets.token_hex(20)
+
+
+def _serve(
+    database_url: str, port: int, operator: str, secret: str
+) -> None:  # runs in the server process
+    import uvicorn
+
+    from passgate.adapters.db import migrate
+    from passgate.bootstrap import build_container
+    from passgate.config import Settings
+    from passgate.web.app import create_app
+
+    settings = Settings(
+        database_url=database_url,
+        dev_mode=True,
+        operator_key=operator,
+        secret_key=secret,
+        metrics_enabled=False,
+        in_process_worker=False,
+    )
+    container = build_container(settings)
+    migrate.upgrade(container.engine)
+    uvicorn.run(
+        create_app(container),
+        host="127.0.0.1",
+        port=port,
+        log_level="error",
+        ws="websockets-sansio",
+        ws_max_queue=64,
+    )
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _setup(base: str, database_url: str, readers: int) -> tuple[dict[str, str], str, list[str]]:
+    """An eligible organization, N Pro 2.1 readers, a member with access and a pass."""
+    from passgate.bootstrap import build_container
+    from passgate.config import Settings
+    from passgate.domain import model as m
+
+    op = {"Authorization": f"Bearer {OPERATOR}"}
+    with httpx.Client(base_url=base + "/api/v1", timeout=30) as http:
+        org = http.post(
+            "/organizations", json={"name": "Bench", "slug": "bench"}, headers=op
+        ).json()["id"]
+        token = http.post(f"/organizations/{org}/api_keys", json={"name": "b"}, headers=op).json()[
+            "token"
+        ]
+        h = {"Authorization": f"Bearer {token}"}
+        place = http.post("/places", json={"name": "HQ", "timezone": "UTC"}, headers=h).json()["id"]
+        door = http.post("/doors", json={"place_id": place, "name": "D"}, headers=h).json()["id"]
+        group = http.post("/groups", json={"name": "G"}, headers=h).json()["id"]
+        http.put(f"/groups/{group}/doors", json={"door_ids": [door]}, headers=h)
+        member = http.post(
+            "/members", json={"email": "b@example.com", "display_name": "B"}, headers=h
+        ).json()["id"]
+        http.post("/access_rights", json={"member_id": member, "group_id": group}, headers=h)
+        reader_ids = [
+            http.post(
+                "/readers",
+                json={"door_id": door, "name": f"R{i}", "model": "reader_pro_2_1", "firmware": "1"},
+                headers=h,
+            ).json()["id"]
+            for i in range(readers)
+        ]
+        codes = [
+            http.post(f"/readers/{r}/pairing_code", headers=h).json()["code"] for r in reader_ids
+        ]
+    c = build_container(
+        Settings(database_url=database_url, operator_key=OPERATOR, secret_key=SECRET, dev_mode=True)
+    )
+    now = datetime.now(UTC)
+    key = crypto.public_bytes(ec.generate_private_key(ec.SECP256R1()))
+    pass_id = m.new_id("pass")
+    with c.uow_factory(org) as uow:
+        o = uow.organizations.get(org)
+        o.sso_enforced = o.mfa_required = True
+        uow.organizations.update(o)
+        uow.repo(m.SsoConnection).add(
+            m.SsoConnection(m.new_id("sso"), org, "oidc", True, {}, None, ["otp"], now, now)
+        )
+        uow.repo(m.Subscription).add(
+            m.Subscription(
+                m.new_id("sub"), org, "apple_pass", "active", now - timedelta(days=1), None, now
+            )
+        )
+        uow.repo(m.ApplePass).add(
+            m.ApplePass(pass_id, org, member, m.new_id("ser"), "active", now, now)
+        )
+        uow.repo(m.PassDevice).add(
+            m.PassDevice(
+                m.new_id("pdev"),
+                org,
+                pass_id,
+                "iphone",
+                m.new_id("dev"),
+                "iPhone",
+                "18.0",
+                "46.0",
+                key.hex(),
+                hashlib.sha256(key).hexdigest(),
+                "active",
+                now,
+            )
+        )
+    c.close()
+    return h, pass_id, [hashlib.sha256(key).hexdigest(), *codes]
+
+
+async def _agents(
+    base: str, codes: list[str], key_id: str, rounds: int, headers: dict[str, str], pass_id: str
+) -> list[float]:
+    from passgate.reader.agent import ReaderAgent
+    from passgate.reader.store import AgentStore
+    from passgate.reader.sync import SyncClient, pair
+
+    agents = []
+    for code in codes:
+        agent = ReaderAgent(AgentStore(":memory:"))
+        await asyncio.to_thread(pair, agent, base, code)
+        agents.append(agent)
+    denied_at: dict[int, float] = {}
+    wanted = [Reason.GRANTED]
+
+    def watch(i: int, agent: ReaderAgent) -> None:
+        original = agent.apply
+
+        def apply(version: int, content: dict[str, Any]) -> None:
+            original(version, content)
+            now = datetime.now(UTC)
+            verdict = decide_tap(
+                agent.view,
+                key_id=key_id,
+                method=UnlockMethod.NFC,
+                now=now,
+                synced_at=now,
+                halted=False,
+            )
+            if verdict.decision.reason == wanted[0] and i not in denied_at:
+                denied_at[i] = time.perf_counter()
+
+        agent.apply = apply  # type: ignore[method-assign]
+
+    for i, agent in enumerate(agents):
+        watch(i, agent)
+    stop = asyncio.Event()
+    clients = [SyncClient(a) for a in agents]
+    tasks = [asyncio.create_task(cl.run(stop)) for cl in clients]
+    samples: list[float] = []
+    try:
+        await _wait(lambda: len(denied_at) == len(agents), 120, "agents connected")
+        async with httpx.AsyncClient(
+            base_url=base + "/api/v1", headers=headers, timeout=30
+        ) as http:
+            for _ in range(rounds):
+                for action, reason in (
+                    ("suspend", Reason.PASS_SUSPENDED),
+                    ("resume", Reason.GRANTED),
+                ):
+                    denied_at.clear()
+                    wanted[0] = reason
+                    started = time.perf_counter()
+                    r = await http.post(f"/apple_passes/{pass_id}/{action}")
+                    r.raise_for_status()
+                    await _wait(
+                        lambda: len(denied_at) == len(agents), 30, f"{action} reached all readers"
+                    )
+                    if action == "suspend":
+                        samples.extend((t - started) * 1000 for t in denied_at.values())
+    finally:
+        stop.set()
+        await asyncio.wait(tasks, timeout=10)
+        for agent in agents:
+            agent.store.close()
+    return samples
+
+
+async def _wait(cond: Any, limit: float, what: str) -> None:
+    deadline = time.monotonic() + limit
+    while not cond():
+        if time.monotonic() > deadline:
+            raise click.ClickException(f"gave up waiting: {what}")
+        await asyncio.sleep(0.002)
+
+
+@click.command("revocation")
+@click.option("--readers", default=100, show_default=True, help="Connected reader agents")
+@click.option(
+    "--rounds", default=0, help="Suspend rounds (default: enough for 1,000 samples, max 20)"
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object")
+def revocation(readers: int, rounds: int, as_json: bool) -> None:
+    """Time from the suspend API call to every connected reader denying the pass."""
+    rounds = rounds or max(3, min(20, 1000 // readers))
+    with tempfile.TemporaryDirectory() as tmp:
+        database_url = f"sqlite:///{Path(tmp) / 'bench.db'}"
+        port = _free_port()
+        base = f"http://127.0.0.1:{port}"
+        server = multiprocessing.get_context("spawn").Process(
+            target=_serve, args=(database_url, port, OPERATOR, SECRET), daemon=True
+        )
+        server.start()
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    if httpx.get(base + "/healthz", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise click.ClickException("server did not start")
+                time.sleep(0.05)
+            headers, pass_id, rest = _setup(base, database_url, readers)
+            samples = asyncio.run(_agents(base, rest[1:], rest[0], rounds, headers, pass_id))
+        finally:
+            server.terminate()
+            server.join(10)
+    ordered = sorted(samples)
+    result = {
+        "readers": readers,
+        "median_ms": round(statistics.median(ordered), 1),
+        "p99_ms": round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))], 1),
+        "max_ms": round(ordered[-1], 1),
+    }
+    click.echo(
+        json.dumps(result)
+        if as_json
+        else f"{readers} readers: median {result['median_ms']} ms, "
+        f"p99 {result['p99_ms']} ms, max {result['max_ms']} ms"
+    )

@@ -1,0 +1,339 @@
+"""The signed reader-cache format and the reader<->server link messages, sans-IO.
+
+The server keeps every reader's cache current with two kinds of signed frames:
+
+* ``snapshot``: the whole cache content at ``version``;
+* ``delta``: the changes that turn the content at ``base_version`` into ``version``.
+
+Content is a JSON object whose values are *sections*. A section that is an object is
+diffed key by key (credentials, members); any other value is replaced whole. Each
+frame carries the SHA-256 of the canonical content it leads to, so a reader that
+applied a delta to the wrong base notices at once instead of drifting silently.
+
+Frames are signed with ECDSA P-256 / SHA-256 (DER) by the organization's snapshot key
+over the canonical JSON of the frame without its ``sig`` field. Canonical JSON: keys
+sorted, no insignificant whitespace, UTF-8; floats are refused so every peer encodes
+the same value to the same bytes.
+
+:class:`CacheState` is the reader's verifier: it rejects bad signatures, frames for
+another reader, gaps (``base_version`` is not ours), rollbacks (``version`` not above
+ours) and digest mismatches; after any rejection the reader asks for a fresh snapshot.
+Versions need not be consecutive, only strictly increasing, which lets the server
+derive them from time and survive restarts without storing a counter.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from passgate.domain.errors import ValidationError
+
+MAX_FRAME_BYTES = 8 * 1024 * 1024
+AUTH_CONTEXT = b"passgate-reader-auth-v1\x00"
+
+Rejection = Literal["malformed", "bad_signature", "wrong_reader", "gap", "rollback", "digest"]
+
+
+class SnapshotError(ValidationError):
+    """A frame or message that does not follow the format."""
+
+
+def canonical(value: Any) -> bytes:
+    try:
+        return json.dumps(
+            value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+        ).encode()
+    except (TypeError, ValueError) as exc:
+        raise SnapshotError(f"not canonical JSON: {exc}") from exc
+
+
+def digest(content: Mapping[str, Any]) -> str:
+    return hashlib.sha256(canonical(dict(content))).hexdigest()
+
+
+def _no_floats(value: Any) -> None:
+    if isinstance(value, float):
+        raise SnapshotError("floats are not allowed in cache content")
+    if isinstance(value, dict):
+        for item in value.values():
+            _no_floats(item)
+    elif isinstance(value, list):
+        for item in value:
+            _no_floats(item)
+
+
+# --- keys -----------------------------------------------------------------------------
+
+
+def public_pem(key: ec.EllipticCurvePrivateKey) -> str:
+    return (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+
+
+def load_public_pem(pem: str, field: str = "public_key") -> ec.EllipticCurvePublicKey:
+    try:
+        key = serialization.load_pem_public_key(pem.encode())
+    except (ValueError, TypeError, UnicodeError) as exc:
+        raise SnapshotError("not a PEM public key", field=field) from exc
+    if not isinstance(key, ec.EllipticCurvePublicKey) or not isinstance(key.curve, ec.SECP256R1):
+        raise SnapshotError("key must be an ECDSA P-256 public key", field=field)
+    return key
+
+
+def private_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+
+
+def load_private_pem(pem: bytes) -> ec.EllipticCurvePrivateKey:
+    key = serialization.load_pem_private_key(pem, password=None)
+    if not isinstance(key, ec.EllipticCurvePrivateKey):
+        raise SnapshotError("not an EC private key")
+    return key
+
+
+def sign(key: ec.EllipticCurvePrivateKey, message: bytes) -> str:
+    return base64.b64encode(key.sign(message, ec.ECDSA(hashes.SHA256()))).decode()
+
+
+def verify(key: ec.EllipticCurvePublicKey, signature: str, message: bytes) -> bool:
+    try:
+        raw = base64.b64decode(signature, validate=True)
+        key.verify(raw, message, ec.ECDSA(hashes.SHA256()))
+    except (InvalidSignature, ValueError, TypeError):
+        return False
+    return True
+
+
+def auth_message(nonce: str, reader_id: str) -> bytes:
+    """What a reader signs at connect: binds the server's fresh nonce to its identity."""
+    return AUTH_CONTEXT + nonce.encode() + b"\x00" + reader_id.encode()
+
+
+# --- diff / apply ---------------------------------------------------------------------
+
+
+def diff(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
+    """The delta body turning ``old`` into ``new`` (empty sections omitted)."""
+    body: dict[str, Any] = {"set": {}, "unset": {}, "replace": {}, "drop": []}
+    for name, value in new.items():
+        before = old.get(name)
+        if isinstance(value, dict) and isinstance(before, dict):
+            changed = {k: v for k, v in value.items() if before.get(k, _MISSING) != v}
+            removed = sorted(k for k in before if k not in value)
+            if changed:
+                body["set"][name] = changed
+            if removed:
+                body["unset"][name] = removed
+        elif name not in old or before != value:
+            body["replace"][name] = value
+    body["drop"] = sorted(name for name in old if name not in new)
+    return body
+
+
+_MISSING = object()
+
+
+def apply(content: Mapping[str, Any], body: Mapping[str, Any]) -> dict[str, Any]:
+    """Apply a delta body; raises SnapshotError on any shape it does not expect."""
+    if not isinstance(body, dict) or set(body) != {"set", "unset", "replace", "drop"}:
+        raise SnapshotError("delta body must have set, unset, replace and drop", field="body")
+    sets, unsets, replaces, drops = body["set"], body["unset"], body["replace"], body["drop"]
+    if not (isinstance(sets, dict) and isinstance(unsets, dict) and isinstance(replaces, dict)):
+        raise SnapshotError("set, unset and replace must be objects", field="body")
+    if not isinstance(drops, list) or not all(isinstance(d, str) for d in drops):
+        raise SnapshotError("drop must list section names", field="body.drop")
+    result: dict[str, Any] = {
+        k: (dict(v) if isinstance(v, dict) else v) for k, v in content.items()
+    }
+    for name, changes in sets.items():
+        section = result.get(name)
+        if not isinstance(section, dict) or not isinstance(changes, dict):
+            raise SnapshotError("set targets an object section", field=f"body.set.{name}")
+        section.update(changes)
+    for name, keys in unsets.items():
+        section = result.get(name)
+        if not isinstance(section, dict) or not isinstance(keys, list):
+            raise SnapshotError("unset targets an object section", field=f"body.unset.{name}")
+        for key in keys:
+            if not isinstance(key, str):
+                raise SnapshotError("unset keys are strings", field=f"body.unset.{name}")
+            section.pop(key, None)
+    result.update(replaces)
+    for name in drops:
+        result.pop(name, None)
+    return result
+
+
+# --- frames ---------------------------------------------------------------------------
+
+
+def make_frame(
+    key: ec.EllipticCurvePrivateKey,
+    *,
+    kind: Literal["snapshot", "delta"],
+    reader_id: str,
+    version: int,
+    body: Mapping[str, Any],
+    result_digest: str,
+    base_version: int | None = None,
+) -> dict[str, Any]:
+    frame: dict[str, Any] = {
+        "type": kind,
+        "reader_id": reader_id,
+        "version": version,
+        "digest": result_digest,
+        "body": dict(body),
+    }
+    if kind == "delta":
+        frame["base_version"] = base_version
+    frame["sig"] = sign(key, canonical(frame))
+    return frame
+
+
+@dataclass(frozen=True)
+class Accepted:
+    version: int
+    content: dict[str, Any]
+    digest: str
+
+
+@dataclass(frozen=True)
+class Rejected:
+    reason: Rejection
+
+
+def _int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+class CacheState:
+    """The reader's view of its signed cache; feed it frames, it says accept or reject."""
+
+    def __init__(
+        self,
+        reader_id: str,
+        server_key: ec.EllipticCurvePublicKey,
+        *,
+        version: int = 0,
+        content: dict[str, Any] | None = None,
+    ) -> None:
+        self.reader_id = reader_id
+        self._key = server_key
+        self.version = version
+        self.content: dict[str, Any] | None = content
+
+    def receive(self, frame: Any) -> Accepted | Rejected:
+        """Never raises for any JSON value; state changes only on acceptance."""
+        if not isinstance(frame, dict) or frame.get("type") not in ("snapshot", "delta"):
+            return Rejected("malformed")
+        sig = frame.get("sig")
+        version = frame.get("version")
+        body = frame.get("body")
+        if not isinstance(version, int) or not _int(version):
+            return Rejected("malformed")
+        if not isinstance(sig, str) or not isinstance(body, dict):
+            return Rejected("malformed")
+        if not isinstance(frame.get("digest"), str):
+            return Rejected("malformed")
+        unsigned = {k: v for k, v in frame.items() if k != "sig"}
+        try:
+            message = canonical(unsigned)
+        except SnapshotError:
+            return Rejected("malformed")
+        if not verify(self._key, sig, message):
+            return Rejected("bad_signature")
+        if frame.get("reader_id") != self.reader_id:
+            return Rejected("wrong_reader")
+        if version <= self.version:
+            return Rejected("rollback")
+        try:
+            if frame["type"] == "snapshot":
+                _no_floats(body)
+                content = body
+            else:
+                if frame.get("base_version") != self.version or self.content is None:
+                    return Rejected("gap")
+                content = apply(self.content, body)
+                _no_floats(content)
+            result_digest = digest(content)
+        except SnapshotError:
+            return Rejected("malformed")
+        if result_digest != frame["digest"]:
+            return Rejected("digest")
+        self.version = version
+        self.content = content
+        return Accepted(version, content, result_digest)
+
+    def confirms(self, frame: Any) -> bool:
+        """A signed heartbeat saying our current version is still the server's."""
+        if not isinstance(frame, dict) or frame.get("type") != "heartbeat":
+            return False
+        sig = frame.get("sig")
+        if not isinstance(sig, str) or frame.get("reader_id") != self.reader_id:
+            return False
+        try:
+            message = canonical({k: v for k, v in frame.items() if k != "sig"})
+        except SnapshotError:
+            return False
+        return verify(self._key, sig, message) and frame.get("version") == self.version
+
+
+# --- link messages --------------------------------------------------------------------
+
+# Message type -> required fields and their types; anything else is a protocol error.
+_SCHEMAS: dict[str, dict[str, type | tuple[type, ...]]] = {
+    # server -> reader
+    "challenge": {"nonce": str},
+    "heartbeat": {"version": int},
+    "ack": {"sequences": list},
+    "error": {"code": str},
+    # reader -> server
+    "auth": {"reader_id": str, "signature": str, "version": int, "status": dict},
+    "events": {"items": list},
+    "resync": {"reason": str},
+    "status": {"status": dict},
+    "ping": {},
+}
+
+
+def encode_message(message: Mapping[str, Any]) -> str:
+    return canonical(dict(message)).decode()
+
+
+def parse_message(text: str | bytes) -> dict[str, Any]:
+    """Decode one link message; SnapshotError for anything malformed (never other errors)."""
+    if len(text) > MAX_FRAME_BYTES:
+        raise SnapshotError("message too large", field="message")
+    try:
+        value = json.loads(text)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise SnapshotError("message is not JSON", field="message") from exc
+    if not isinstance(value, dict) or not isinstance(value.get("type"), str):
+        raise SnapshotError("message must be an object with a type", field="type")
+    kind = value["type"]
+    if kind in ("snapshot", "delta"):
+        return value  # checked by CacheState, signature first
+    schema = _SCHEMAS.get(kind)
+    if schema is None:
+        raise SnapshotError("unknown message type", field="type")
+    for name, expected in schema.items():
+        item = value.get(name)
+        if not isinstance(item, expected) or isinstance(item, bool):
+            raise SnapshotError(f"{name} has the wrong type", field=name)
+    return value

@@ -1,0 +1,277 @@
+"""The agent's core: decide each tap from the signed cache, record it, drive the relay.
+
+Order of a tap, and why:
+1. run the reader side of the Aliro transaction to its result (who is this key?);
+2. judge it with ``domain.reader_cache.decide_tap`` (R12 to R16);
+3. commit the event to the agent's SQLite (fsync) -- before anything observable happens,
+   so a crash afterwards can never lose a decision someone saw;
+4. pulse the relay (fail secure), then tell the device the outcome (CONTROL FLOW).
+
+Tamper (R14): with tamper protection on, a tamper latches the agent halted, erases the
+Aliro reader key and every persistent key, and queues a tamper event. The latch clears
+only when a signed cache says the server has stored that tamper (tamper_seq) and an
+admin cleared it (tampered false); a fresh Aliro key is then generated. The link key
+that authenticates the agent to the server is kept so the tamper event still reaches
+the server; if it may have been read out, the admin deletes or re-pairs the reader.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from passgate.domain.access import Decision, Reason, UnlockMethod
+from passgate.domain.errors import ValidationError
+from passgate.domain.reader_cache import CacheView, decide_tap, parse_cache
+from passgate.proto import snapshot as snap
+from passgate.proto.aliro import KnownEndpoint, ReaderIdentity, ReaderTransaction
+from passgate.proto.aliro import constants as ac
+from passgate.proto.aliro.messages import Auth0Command
+from passgate.proto.apdu import CommandApdu
+from passgate.reader import relay as relays
+from passgate.reader.store import AgentStore
+
+MAX_EXCHANGES = 8
+
+
+class Card(Protocol):
+    """A device in the field: one command APDU in, one response APDU out."""
+
+    def transmit(self, command: bytes) -> bytes: ...
+
+
+class CardGone(Exception):
+    """The device left the field (or the link to it broke) mid-transaction."""
+
+
+@dataclass(frozen=True)
+class TapResult:
+    decision: Decision
+    sequence: int
+    flow: str | None
+    relay_ok: bool
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def key_id_of(public_key: bytes) -> str:
+    return hashlib.sha256(public_key).hexdigest()
+
+
+class ReaderAgent:
+    def __init__(
+        self,
+        store: AgentStore,
+        relay: relays.RelayDriver | None = None,
+        *,
+        clock: Callable[[], datetime] = _now,
+        on_event: Callable[[], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.relay = relay or relays.SimulatedRelay()
+        self.clock = clock
+        self.on_event = on_event
+        self._lock = threading.Lock()
+        self.view: CacheView | None = None
+        self.version: int = int(store.get("version") or 0)
+        self.content: dict[str, Any] | None = store.get("content")
+        synced = store.get("synced_at")
+        self.synced_at = datetime.fromisoformat(synced) if synced else None
+        self.halted_seq: int = int(store.get("halted_seq") or 0)
+        self._identity: ReaderIdentity | None = None
+        self._persistent: dict[str, KnownEndpoint] = {
+            kid: KnownEndpoint(pub, secret) for kid, pub, secret in store.persistent_keys()
+        }
+        if self.content is not None:
+            try:
+                self.view = parse_cache(self.content)
+            except ValidationError:
+                self.view, self.content, self.version = None, None, 0
+        self._load_identity()
+
+    # --- identity ------------------------------------------------------------------------
+
+    @property
+    def reader_id(self) -> str | None:
+        value = self.store.get("reader_id")
+        return value if isinstance(value, str) else None
+
+    def _load_identity(self) -> None:
+        group = self.store.get("group_identifier")
+        reader_id = self.reader_id
+        pem = self.store.get("aliro_key")
+        if not (group and reader_id and pem) or self.halted:
+            self._identity = None
+            return
+        self._identity = ReaderIdentity(
+            group_identifier=bytes.fromhex(group),
+            instance_identifier=hashlib.sha256(reader_id.encode()).digest()[:16],
+            private_key=snap.load_private_pem(pem.encode()),
+        )
+
+    def new_aliro_key(self) -> None:
+        key = ec.generate_private_key(ec.SECP256R1())
+        self.store.put({"aliro_key": snap.private_pem(key).decode()})
+        self._load_identity()
+
+    @property
+    def halted(self) -> bool:
+        return self.halted_seq > 0
+
+    # --- cache ---------------------------------------------------------------------------
+
+    def apply(self, version: int, content: dict[str, Any]) -> None:
+        """Install verified content; ValidationError when it cannot be used (re-sync)."""
+        view = parse_cache(content)
+        now = self.clock()
+        with self._lock:
+            self.view, self.content, self.version, self.synced_at = view, content, version, now
+        self.store.put({"version": version, "content": content, "synced_at": now.isoformat()})
+        if self.halted and not view.server_tampered and view.tamper_seq >= self.halted_seq:
+            # The server stored our tamper and an admin cleared it: back into service.
+            self.halted_seq = 0
+            self.store.put({"halted_seq": None})
+            self.new_aliro_key()
+
+    def confirm_synced(self, version: int) -> None:
+        if version != self.version:
+            return
+        now = self.clock()
+        self.synced_at = now
+        self.store.put({"synced_at": now.isoformat()})
+
+    # --- taps ----------------------------------------------------------------------------
+
+    def _lookup(self, public_key: bytes) -> KnownEndpoint | None:
+        view = self.view
+        if view is None:
+            return None
+        cred = view.credentials.get(key_id_of(public_key))
+        if cred is None:
+            return None
+        known = self._persistent.get(cred.key_id)
+        return known or KnownEndpoint(cred.public_key)
+
+    def _record(
+        self,
+        outcome_reason: Decision,
+        *,
+        kind: str = "access",
+        method: UnlockMethod,
+        key_id: str | None,
+        flow: str | None = None,
+        transaction_id: str | None = None,
+        persistent: tuple[str, bytes, bytes] | None = None,
+    ) -> int:
+        view = self.view
+        cred = view.credentials.get(key_id) if view is not None and key_id else None
+        body: dict[str, Any] = {
+            "kind": kind,
+            "occurred_at": self.clock().isoformat(),
+            "granted": outcome_reason.granted,
+            "reason": outcome_reason.reason.value,
+            "member_id": cred.view.member_id if cred else None,
+            "credential_id": cred.pass_id if cred else None,
+            "method": method.value,
+            "key_id": key_id,
+            "flow": flow,
+            "transaction_id": transaction_id,
+        }
+        seq = self.store.add_event({k: v for k, v in body.items() if v is not None}, persistent)
+        if self.on_event is not None:
+            self.on_event()
+        return seq
+
+    def _decide(self, key_id: str | None, method: UnlockMethod) -> Decision:
+        return decide_tap(
+            self.view,
+            key_id=key_id,
+            method=method,
+            now=self.clock(),
+            synced_at=self.synced_at,
+            halted=self.halted,
+        ).decision
+
+    def tap(self, card: Card, *, prefer_fast: bool = True) -> TapResult | None:
+        """One NFC tap; None when the device left before the transaction ended."""
+        identity = self._identity
+        if identity is None:
+            # Halted (keys erased) or never paired: no transaction is possible.
+            decision = self._decide(None, UnlockMethod.NFC)
+            if self.halted:
+                decision = Decision(False, Reason.READER_TAMPERED)
+            seq = self._record(decision, method=UnlockMethod.NFC, key_id=None)
+            return TapResult(decision, seq, None, False)
+        tx = ReaderTransaction(
+            identity,
+            lookup=self._lookup,
+            fast_candidates=lambda: list(self._persistent.values()),
+            prefer_fast=prefer_fast,
+        )
+        command = tx.start()
+        transaction_id = None
+        for _ in range(MAX_EXCHANGES):
+            if command[1] == ac.INS_AUTH0:
+                transaction_id = Auth0Command.parse(
+                    CommandApdu.parse(command).data
+                ).transaction_id.hex()
+            response = card.transmit(command)  # CardGone: no decision was made or shown
+            outcome = tx.receive(response)
+            if not isinstance(outcome, bytes):
+                break
+            command = outcome
+        else:
+            return None
+        key_id = key_id_of(outcome.endpoint_public_key) if outcome.endpoint_public_key else None
+        decision = self._decide(key_id, UnlockMethod.NFC)
+        if decision.granted and not outcome.authenticated:
+            decision = Decision(False, Reason.UNKNOWN_CREDENTIAL)  # never reached: fail closed
+        learned = None
+        if outcome.new_persistent_key is not None and key_id is not None and decision.granted:
+            learned = (key_id, outcome.endpoint_public_key or b"", outcome.new_persistent_key)
+        seq = self._record(
+            decision,
+            method=UnlockMethod.NFC,
+            key_id=key_id,
+            flow=outcome.flow,
+            transaction_id=transaction_id,
+            persistent=learned,
+        )
+        if learned is not None:
+            self._persistent[learned[0]] = KnownEndpoint(learned[1], learned[2])
+        relay_ok = relays.unlock(self.relay) if decision.granted else False
+        card.transmit(tx.finish(decision.granted and relay_ok))
+        return TapResult(decision, seq, outcome.flow, relay_ok)
+
+    def ble_attempt(self, key_id: str) -> TapResult:
+        """A Bluetooth unlock attempt naming a credential key (R12)."""
+        decision = self._decide(key_id, UnlockMethod.BLE)
+        seq = self._record(decision, method=UnlockMethod.BLE, key_id=key_id)
+        relay_ok = relays.unlock(self.relay) if decision.granted else False
+        return TapResult(decision, seq, None, relay_ok)
+
+    def tamper(self) -> int:
+        """The tamper input fired (R14)."""
+        view = self.view
+        protected = view.tamper_protection if view is not None else True
+        seq = self._record(
+            Decision(False, Reason.READER_TAMPERED),
+            kind="tamper",
+            method=UnlockMethod.NFC,
+            key_id=None,
+        )
+        if protected:
+            self.halted_seq = seq
+            self.store.put({"halted_seq": seq})
+            self._identity = None
+            self._persistent.clear()
+            self.store.erase_credential_keys()
+        return seq

@@ -1,0 +1,105 @@
+"""`passgate reader ...`: pair the agent, run it, fire the tamper input."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+
+import click
+
+from passgate.reader.agent import ReaderAgent
+from passgate.reader.runtime import SocketTransport
+from passgate.reader.store import AgentStore
+from passgate.reader.sync import SyncClient, pair
+from passgate.reader.transport.emulated import device_request
+
+CACHE = click.option(
+    "--cache",
+    "cache_path",
+    envvar="PASSGATE_READER_CACHE",
+    default="reader.db",
+    show_default=True,
+    help="The agent's SQLite file (identity, cache, event queue)",
+)
+
+
+@click.group("reader", help="The door reader agent.")
+def reader() -> None:
+    pass
+
+
+@reader.command("pair")
+@CACHE
+@click.option("--server", required=True, envvar="PASSGATE_READER_SERVER", help="Server base URL")
+@click.option("--code", required=True, help="The one-time pairing code from the API")
+def pair_cmd(cache_path: str, server: str, code: str) -> None:
+    """Pair with the server (generates this reader's keys)."""
+    agent = ReaderAgent(AgentStore(cache_path))
+    reader_id = pair(agent, server, code)
+    click.echo(f"paired as {reader_id}")
+
+
+@reader.command("run")
+@CACHE
+@click.option("--listen", default="127.0.0.1:0", show_default=True, help="Emulated-device socket")
+@click.option("--firmware", default="passgate-agent", show_default=True)
+@click.option("--model", default=None, help="Report this reader model to the server")
+@click.option(
+    "--transport",
+    type=click.Choice(["socket", "pcsc", "nfcpy"]),
+    default="socket",
+    show_default=True,
+)
+def run_cmd(cache_path: str, listen: str, firmware: str, model: str | None, transport: str) -> None:
+    """Run the agent until SIGINT/SIGTERM (prints the device socket address first)."""
+    asyncio.run(_run(cache_path, listen, firmware, model, transport))
+
+
+async def _run(
+    cache_path: str, listen: str, firmware: str, model: str | None, transport: str
+) -> None:
+    status = {"firmware": firmware, **({"model": model} if model else {})}
+    store = AgentStore(cache_path)
+    agent = ReaderAgent(store)
+    client = SyncClient(agent, status=status)
+    agent.on_event = client.notify_event
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    if transport == "socket":
+        host, _, port = listen.rpartition(":")
+        sock = SocketTransport(agent, host or "127.0.0.1", int(port))
+        sock.start()
+        click.echo(f"listening {sock.address[0]}:{sock.address[1]}")
+        sys.stdout.flush()
+    else:  # pragma: no cover - hardware transports
+        loop.run_in_executor(None, _hardware_loop, agent, transport)
+    await client.run(stop)
+
+
+def _hardware_loop(agent: ReaderAgent, transport: str) -> None:  # pragma: no cover - hardware
+    from passgate.reader.agent import CardGone
+
+    while True:
+        if transport == "pcsc":
+            from passgate.reader.transport.pcsc import wait_for_card
+
+            card = wait_for_card()
+        else:
+            raise click.ClickException(
+                "nfcpy: connect a frontend with passgate.reader.transport.nfcpy"
+            )
+        try:
+            agent.tap(card)
+        except CardGone:
+            continue
+
+
+@reader.command("tamper")
+@click.option("--address", required=True, help="host:port printed by `passgate reader run`")
+def tamper_cmd(address: str) -> None:
+    """Fire the tamper input of a running agent (simulated switch)."""
+    host, _, port = address.rpartition(":")
+    click.echo(device_request((host, int(port)), b"T"))

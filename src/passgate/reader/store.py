@@ -1,0 +1,124 @@
+"""The agent's durable state: one SQLite file in WAL mode with synchronous=FULL.
+
+Everything that must survive a power cut lives here: identity and keys, the last
+accepted cache (version, content, when the server last confirmed it), the persistent
+keys learned in STANDARD transactions, the tamper latch, and the event queue. An event
+is committed (fsync'ed) before the relay moves or the device is told the outcome, and
+deleted only when the server acknowledged it; its sequence number is never reused.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable
+from typing import Any
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS kv (k TEXT PRIMARY KEY, v TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS persistent_keys (key_id TEXT PRIMARY KEY, public_key BLOB NOT NULL,
+                                            secret BLOB NOT NULL);
+"""
+
+
+class AgentStore:
+    def __init__(self, path: str) -> None:
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._lock = threading.Lock()
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # --- key/value ---------------------------------------------------------------
+
+    def get(self, key: str) -> Any:
+        with self._lock:
+            row = self._db.execute("SELECT v FROM kv WHERE k = ?", (key,)).fetchone()
+        return None if row is None else json.loads(row[0])
+
+    def put(self, values: dict[str, Any]) -> None:
+        """Write several values in one transaction (None deletes)."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                for key, value in values.items():
+                    if value is None:
+                        self._db.execute("DELETE FROM kv WHERE k = ?", (key,))
+                    else:
+                        self._db.execute(
+                            "INSERT OR REPLACE INTO kv (k, v) VALUES (?, ?)",
+                            (key, json.dumps(value)),
+                        )
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    # --- events ------------------------------------------------------------------
+
+    def add_event(
+        self, body: dict[str, Any], persistent: tuple[str, bytes, bytes] | None = None
+    ) -> int:
+        """Append an event durably (with an optional learned persistent key); its sequence."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                row = self._db.execute("SELECT v FROM kv WHERE k = 'next_seq'").fetchone()
+                seq = int(json.loads(row[0])) if row else 1
+                body = {**body, "sequence": seq}
+                self._db.execute(
+                    "INSERT INTO events (seq, body) VALUES (?, ?)", (seq, json.dumps(body))
+                )
+                self._db.execute(
+                    "INSERT OR REPLACE INTO kv (k, v) VALUES ('next_seq', ?)",
+                    (json.dumps(seq + 1),),
+                )
+                if persistent is not None:
+                    self._db.execute(
+                        "INSERT OR REPLACE INTO persistent_keys VALUES (?, ?, ?)", persistent
+                    )
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return seq
+
+    def pending_events(self, limit: int = 200, after: int = 0) -> list[dict[str, Any]]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT body FROM events WHERE seq > ? ORDER BY seq LIMIT ?", (after, limit)
+            ).fetchall()
+        return [json.loads(r[0]) for r in rows]
+
+    def delete_events(self, sequences: Iterable[int]) -> None:
+        seqs = [(int(s),) for s in sequences]
+        with self._lock:
+            self._db.executemany("DELETE FROM events WHERE seq = ?", seqs)
+
+    def event_count(self) -> int:
+        with self._lock:
+            return int(self._db.execute("SELECT count(*) FROM events").fetchone()[0])
+
+    # --- persistent keys ---------------------------------------------------------------
+
+    def persistent_keys(self) -> list[tuple[str, bytes, bytes]]:
+        with self._lock:
+            rows = self._db.execute("SELECT key_id, public_key, secret FROM persistent_keys")
+            return [(r[0], bytes(r[1]), bytes(r[2])) for r in rows.fetchall()]
+
+    def erase_credential_keys(self) -> None:
+        """R14: forget the reader's credential key and every persistent key, durably."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute("DELETE FROM persistent_keys")
+            self._db.execute("DELETE FROM kv WHERE k = 'aliro_key'")
+            self._db.execute("COMMIT")
+            # Overwrite freed pages and the WAL so the key bytes do not linger on disk.
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            self._db.execute("VACUUM")

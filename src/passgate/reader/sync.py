@@ -1,0 +1,211 @@
+"""The agent's link to the server: pairing over HTTP, then one authenticated WebSocket.
+
+On connect the server sends a nonce, the agent signs it with its link key and says which
+cache version it holds; the server answers with a snapshot and then deltas. Every frame
+goes through ``proto.snapshot.CacheState``: a bad signature, a gap, a rollback or a
+digest mismatch is refused and the agent asks for a fresh snapshot. Queued events go up
+in batches and are deleted only when acknowledged; after a reconnect everything not yet
+acknowledged is sent again (the server stores each (reader, sequence) once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+from typing import Any
+
+import httpx
+import websockets
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from passgate.domain.errors import PassgateError
+from passgate.proto import snapshot as snap
+from passgate.reader.agent import ReaderAgent
+
+log = logging.getLogger(__name__)
+BATCH = 200
+
+
+def pair(agent: ReaderAgent, server_url: str, code: str, *, timeout: float = 10.0) -> str:
+    """Trade a pairing code for an identity; generates fresh link and Aliro keys."""
+    link_key = ec.generate_private_key(ec.SECP256R1())
+    response = httpx.post(
+        server_url.rstrip("/") + "/reader/v1/pair",
+        json={"code": code, "public_key": snap.public_pem(link_key)},
+        timeout=timeout,
+    )
+    if response.status_code != 200:
+        raise PassgateError(f"pairing refused ({response.status_code}): {response.text[:200]}")
+    body = response.json()
+    snap.load_public_pem(body["server_public_key"], "server_public_key")
+    agent.store.put(
+        {
+            "server_url": server_url.rstrip("/"),
+            "reader_id": body["reader_id"],
+            "door_id": body["door_id"],
+            "group_identifier": body["group_identifier"],
+            "server_public_key": body["server_public_key"],
+            "link_key": snap.private_pem(link_key).decode(),
+            # A new pairing starts a new cache: nothing from a previous identity is kept.
+            "version": None,
+            "content": None,
+            "synced_at": None,
+        }
+    )
+    agent.version, agent.content, agent.view, agent.synced_at = 0, None, None, None
+    agent.new_aliro_key()
+    return str(body["reader_id"])
+
+
+def ws_url(server_url: str) -> str:
+    base = server_url.rstrip("/")
+    scheme, rest = base.split("://", 1)
+    return ("wss" if scheme == "https" else "ws") + "://" + rest + "/reader/v1/ws"
+
+
+class SyncClient:
+    def __init__(
+        self, agent: ReaderAgent, *, status: dict[str, Any] | None = None, idle_s: float = 0.05
+    ) -> None:
+        self.agent = agent
+        self.status = status or {}
+        self.idle_s = idle_s
+        self.connected = asyncio.Event()
+        self.rejections: list[str] = []
+        self.accepted = 0
+        self._events_waiting = threading.Event()
+        self._events_waiting.set()  # a restart may have left events queued
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wake: asyncio.Event | None = None
+        self.stopped = False
+
+    def notify_event(self) -> None:
+        """Called from any thread when the agent queued an event."""
+        self._events_waiting.set()
+        loop, wake = self._loop, self._wake
+        if loop is not None and wake is not None:
+            loop.call_soon_threadsafe(wake.set)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
+        delay = 0.05
+        while not stop.is_set():
+            try:
+                await self._session(stop)
+                delay = 0.05
+            except (OSError, websockets.WebSocketException, PassgateError, TimeoutError) as exc:
+                log.info("reader link down: %s", exc)
+            self.connected.clear()
+            if stop.is_set():
+                break
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), delay)
+            delay = min(delay * 2, 2.0)
+        self.stopped = True
+
+    async def _session(self, stop: asyncio.Event) -> None:
+        agent = self.agent
+        store = agent.store
+        reader_id = agent.reader_id
+        server_key_pem = store.get("server_public_key")
+        link_pem = store.get("link_key")
+        url = store.get("server_url")
+        if not (reader_id and server_key_pem and link_pem and url):
+            raise PassgateError("the agent is not paired")
+        link_key = snap.load_private_pem(link_pem.encode())
+        state = snap.CacheState(
+            reader_id,
+            snap.load_public_pem(server_key_pem),
+            version=agent.version,
+            content=agent.content,
+        )
+        async with websockets.connect(ws_url(url), max_size=snap.MAX_FRAME_BYTES) as ws:
+            challenge = snap.parse_message(await asyncio.wait_for(ws.recv(), 10))
+            if challenge["type"] != "challenge":
+                raise PassgateError("expected a challenge")
+            signature = snap.sign(link_key, snap.auth_message(challenge["nonce"], reader_id))
+            await ws.send(
+                snap.encode_message(
+                    {
+                        "type": "auth",
+                        "reader_id": reader_id,
+                        "signature": signature,
+                        "version": agent.version,
+                        "status": self.status,
+                    }
+                )
+            )
+            sender = asyncio.create_task(self._send_events(ws, stop))
+            try:
+                await self._receive(ws, state, stop)
+            finally:
+                sender.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sender
+
+    async def _receive(self, ws: Any, state: snap.CacheState, stop: asyncio.Event) -> None:
+        stopper = asyncio.create_task(stop.wait())
+        try:
+            while True:
+                receiver = asyncio.create_task(ws.recv())
+                done, _ = await asyncio.wait(
+                    {receiver, stopper}, return_when=asyncio.FIRST_COMPLETED
+                )
+                if stopper in done:
+                    receiver.cancel()
+                    return
+                await self._handle(ws, state, receiver.result())
+        finally:
+            stopper.cancel()
+
+    async def _handle(self, ws: Any, state: snap.CacheState, text: Any) -> None:
+        try:
+            msg = snap.parse_message(text)
+        except PassgateError:
+            self.rejections.append("malformed")
+            return
+        kind = msg["type"]
+        if kind in ("snapshot", "delta"):
+            verdict = state.receive(msg)
+            if isinstance(verdict, snap.Accepted):
+                try:
+                    self.agent.apply(verdict.version, verdict.content)
+                except PassgateError:
+                    self.rejections.append("unusable")
+                    state.version, state.content = self.agent.version, self.agent.content
+                    await ws.send(snap.encode_message({"type": "resync", "reason": "unusable"}))
+                    return
+                self.accepted += 1
+                self.connected.set()
+            else:
+                self.rejections.append(verdict.reason)
+                await ws.send(snap.encode_message({"type": "resync", "reason": verdict.reason}))
+        elif kind == "heartbeat":
+            if state.confirms(msg):
+                self.agent.confirm_synced(msg["version"])
+        elif kind == "ack":
+            seqs = [s for s in msg["sequences"] if isinstance(s, int) and not isinstance(s, bool)]
+            await asyncio.to_thread(self.agent.store.delete_events, seqs)
+        elif kind == "error":
+            log.warning("server refused a message: %s", msg.get("code"))
+
+    async def _send_events(self, ws: Any, stop: asyncio.Event) -> None:
+        sent_up_to = 0
+        assert self._wake is not None
+        while not stop.is_set():
+            if self._events_waiting.is_set():
+                self._events_waiting.clear()
+                while True:
+                    batch = await asyncio.to_thread(
+                        self.agent.store.pending_events, BATCH, sent_up_to
+                    )
+                    if not batch:
+                        break
+                    await ws.send(snap.encode_message({"type": "events", "items": batch}))
+                    sent_up_to = batch[-1]["sequence"]
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.idle_s * 20)

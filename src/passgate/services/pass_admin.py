@@ -1,0 +1,175 @@
+"""Administrators manage the organization's Apple Passes (R17-R20).
+
+Suspend and resume flip what readers and Wallet copies see; delete revokes the pass
+and every device key for good. Each is one transaction with its audit event, the
+pushes to every registered Wallet and the reader update.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from passgate.domain import model as m
+from passgate.domain.errors import Conflict, ValidationError
+from passgate.domain.pass_records import WalletLog, WalletRegistration, WalletSerial
+from passgate.domain.passes import devices_column
+from passgate.services.actors import Actor
+from passgate.services.events import EventFilter
+from passgate.services.pass_effects import audit_pass, new_versions, reader_update, serials_of
+from passgate.services.ports import UnitOfWork
+
+DEVICE_FILTERS = ("iphone", "watch", "both", "none")
+RECENT = 20
+_EVENT_TYPES = {
+    "suspend": "apple_pass.suspended",
+    "resume": "apple_pass.resumed",
+    "delete": "apple_pass.deleted",
+}
+
+
+@dataclass(frozen=True)
+class PassRow:
+    apple_pass: m.ApplePass
+    member: m.Member
+    devices: str  # iphone / watch / both / none
+    last_used_at: datetime | None
+
+
+@dataclass(frozen=True)
+class PassDetail:
+    row: PassRow
+    devices: list[m.PassDevice]
+    registrations: list[WalletRegistration]
+    serials: list[WalletSerial]
+    logs: list[WalletLog]
+    events: list[m.Event]
+
+
+def _row(apple_pass: m.ApplePass, member: m.Member, devices: list[m.PassDevice]) -> PassRow:
+    active = [d for d in devices if d.status == m.DeviceStatus.ACTIVE]
+    used = [t for t in [apple_pass.last_used_at, *(d.last_used_at for d in devices)] if t]
+    return PassRow(
+        apple_pass=apple_pass,
+        member=member,
+        devices=devices_column([d.kind for d in active]),
+        last_used_at=max(used) if used else None,
+    )
+
+
+def list_passes(
+    uow: UnitOfWork,
+    *,
+    status: str | None,
+    device: str | None,
+    search: str | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[PassRow], int]:
+    """Newest first. Filtering happens here, over one organization's passes: the
+    Devices column is computed from the device rows, so it cannot be a SQL filter on
+    the passes table alone."""
+    if device is not None and device not in DEVICE_FILTERS:
+        raise ValidationError(f"device must be one of {', '.join(DEVICE_FILTERS)}", field="device")
+    passes = uow.repo(m.ApplePass).all_where(**({"status": status} if status else {}))
+    members = {x.id: x for x in uow.repo(m.Member).all_where()}
+    devices: dict[str, list[m.PassDevice]] = {}
+    for d in uow.repo(m.PassDevice).all_where():
+        devices.setdefault(d.pass_id, []).append(d)
+    needle = (search or "").strip().lower()
+    rows = []
+    for p in sorted(passes, key=lambda p: (p.created_at, p.id), reverse=True):
+        member = members[p.member_id]
+        row = _row(p, member, devices.get(p.id, []))
+        if device is not None and row.devices != device:
+            continue
+        if needle and needle not in member.display_name.lower() and needle not in member.email:
+            continue
+        rows.append(row)
+    return rows[offset : offset + limit], len(rows)
+
+
+def pass_detail(uow: UnitOfWork, pass_id: str) -> PassDetail:
+    apple_pass = uow.repo(m.ApplePass).get(pass_id)
+    member = uow.repo(m.Member).get(apple_pass.member_id)
+    devices = sorted(
+        uow.repo(m.PassDevice).all_where(pass_id=pass_id), key=lambda d: (d.added_at, d.id)
+    )
+    serials = uow.repo(WalletSerial).all_where(pass_id=pass_id)
+    registrations = [
+        r for s in serials for r in uow.repo(WalletRegistration).all_where(serial=s.id)
+    ]
+    logs, _ = uow.repo(WalletLog).list(
+        filters={"pass_id": pass_id}, limit=RECENT, newest_first=True
+    )
+    events, _ = uow.events.list(EventFilter(member_id=member.id), limit=RECENT, offset=0)
+    return PassDetail(
+        row=_row(apple_pass, member, devices),
+        devices=devices,
+        registrations=registrations,
+        serials=serials,
+        logs=logs,
+        events=events,
+    )
+
+
+def _change(
+    uow: UnitOfWork, actor: Actor, pass_id: str, action: str, topic: str, now: datetime
+) -> m.ApplePass:
+    actor.require_write()
+    repo = uow.repo(m.ApplePass)
+    apple_pass = repo.get(pass_id)
+    before = apple_pass.status
+    if before == m.PassStatus.DELETED:
+        raise Conflict("this Apple Pass was deleted; nothing can change it any more")
+    devices = uow.repo(m.PassDevice).all_where(pass_id=pass_id)
+    active = [d for d in devices if d.status == m.DeviceStatus.ACTIVE]
+    if action == "suspend":
+        if before == m.PassStatus.SUSPENDED:
+            raise Conflict("this Apple Pass is already suspended")
+        apple_pass.status, apple_pass.suspended_at = m.PassStatus.SUSPENDED, now
+        reason = "pass_suspended"
+    elif action == "resume":
+        if before != m.PassStatus.SUSPENDED:
+            raise Conflict("only a suspended Apple Pass can be resumed")
+        apple_pass.status, apple_pass.suspended_at = m.PassStatus.ACTIVE, None
+        reason = "pass_resumed"
+    else:
+        apple_pass.status, apple_pass.deleted_at = m.PassStatus.DELETED, now
+        for d in active:
+            d.status = m.DeviceStatus.REVOKED
+            uow.repo(m.PassDevice).update(d)
+        reason = "pass_deleted"
+    apple_pass.updated_at = now
+    repo.update(apple_pass)
+    audit_pass(
+        uow,
+        actor,
+        apple_pass,
+        _EVENT_TYPES[action],
+        now,
+        before={"status": before},
+        after={"status": apple_pass.status},
+    )
+    # Only copies whose view changes get a new version: a replaced device stays voided.
+    new_versions(uow, serials_of(uow, [d.id for d in active]), topic=topic, now=now)
+    reader_update(uow, apple_pass, [d.key_id for d in active], reason, now)
+    return apple_pass
+
+
+def suspend_pass(
+    uow: UnitOfWork, actor: Actor, pass_id: str, *, topic: str, now: datetime
+) -> m.ApplePass:
+    return _change(uow, actor, pass_id, "suspend", topic, now)
+
+
+def resume_pass(
+    uow: UnitOfWork, actor: Actor, pass_id: str, *, topic: str, now: datetime
+) -> m.ApplePass:
+    return _change(uow, actor, pass_id, "resume", topic, now)
+
+
+def delete_pass(
+    uow: UnitOfWork, actor: Actor, pass_id: str, *, topic: str, now: datetime
+) -> m.ApplePass:
+    return _change(uow, actor, pass_id, "delete", topic, now)

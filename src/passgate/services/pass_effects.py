@@ -1,0 +1,116 @@
+"""What must follow a change to an Apple Pass, written in the same transaction.
+
+- an audit event (R20: who, when, from which SSO session), tied to the member so the
+  pass page can show the member's recent events;
+- a new version of every affected Wallet copy (its serial's version stamp), plus one
+  "apns" outbox row per PassKit registration of those serials, so the devices fetch it;
+- a "reader" outbox row naming the credential keys whose standing changed, for the
+  reader gateway to fan out (R16).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from passgate.domain import model as m
+from passgate.domain.pass_records import WalletRegistration, WalletSerial
+from passgate.services.actors import Actor
+from passgate.services.events import record_event
+from passgate.services.ports import UnitOfWork
+from passgate.services.wallet import APNS_TOPIC, READER_TOPIC, next_version
+
+
+def audit_pass(
+    uow: UnitOfWork,
+    actor: Actor,
+    apple_pass: m.ApplePass,
+    type: str,
+    now: datetime,
+    **data: Any,
+) -> m.Event:
+    event_id = m.new_id("evt")
+    if actor.session_id is not None:
+        data["session_id"] = actor.session_id
+    event = m.Event(
+        id=event_id,
+        org_id=apple_pass.org_id,
+        category=m.EventCategory.AUDIT,
+        type=type,
+        idempotency_key=event_id,
+        occurred_at=now,
+        recorded_at=now,
+        actor_type=actor.kind.value,
+        actor_id=actor.id,
+        actor_name=actor.name,
+        object_type="apple_pass",
+        object_id=apple_pass.id,
+        member_id=apple_pass.member_id,
+        data=data,
+    )
+    record_event(uow, event)
+    return event
+
+
+def new_versions(
+    uow: UnitOfWork, serials: Iterable[WalletSerial], *, topic: str, now: datetime
+) -> None:
+    """Bump each serial's version and queue a push to every Wallet registered for it."""
+    serial_repo = uow.repo(WalletSerial)
+    registrations = uow.repo(WalletRegistration)
+    for serial in serials:
+        serial.updated_at = next_version(serial.updated_at, now)
+        serial_repo.update(serial)
+        for reg in registrations.all_where(serial=serial.id):
+            uow.outbox.add(
+                m.OutboxMessage(
+                    org_id=serial.org_id,
+                    topic=APNS_TOPIC,
+                    target_id=reg.id,
+                    payload={
+                        "push_token": reg.push_token,
+                        "topic": topic,
+                        "serial": serial.id,
+                        "registration_id": reg.id,
+                    },
+                    created_at=now,
+                    next_attempt_at=now,
+                )
+            )
+
+
+def reader_update(
+    uow: UnitOfWork,
+    apple_pass: m.ApplePass,
+    key_ids: Sequence[str],
+    reason: str,
+    now: datetime,
+) -> None:
+    if not key_ids:
+        return
+    uow.outbox.add(
+        m.OutboxMessage(
+            org_id=apple_pass.org_id,
+            topic=READER_TOPIC,
+            target_id=apple_pass.id,
+            payload={
+                "org_id": apple_pass.org_id,
+                "pass_id": apple_pass.id,
+                "member_id": apple_pass.member_id,
+                "key_ids": sorted(key_ids),
+                "reason": reason,
+                "pass_status": apple_pass.status,
+            },
+            created_at=now,
+            next_attempt_at=now,
+        )
+    )
+
+
+def serials_of(uow: UnitOfWork, device_ids: Iterable[str]) -> list[WalletSerial]:
+    wanted = set(device_ids)
+    if not wanted:
+        return []
+    repo = uow.repo(WalletSerial)
+    return [s for d in sorted(wanted) for s in repo.all_where(device_row_id=d)]

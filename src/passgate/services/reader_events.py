@@ -1,0 +1,161 @@
+"""Event ingest and status from connected readers (R14, R15).
+
+Each item carries the reader's sequence number; (reader id, sequence) is the event's
+idempotency key, so a batch resent after a lost acknowledgement or a reader crash stores
+nothing twice. The server acknowledges every sequence it holds, newly stored or not, and
+the reader deletes only acknowledged events.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from passgate.domain import model as m
+from passgate.domain.access import Reason
+from passgate.domain.errors import ValidationError
+from passgate.domain.readiness import validate_reader_model
+from passgate.services.events import record_event
+from passgate.services.ports import UnitOfWork
+from passgate.services.reader_store import ReaderLink
+
+MAX_BATCH = 500
+_REASONS = {r.value for r in Reason}
+
+
+@dataclass(frozen=True)
+class ReaderEvent:
+    sequence: int
+    kind: str  # "access" or "tamper"
+    occurred_at: datetime
+    granted: bool
+    reason: str
+    member_id: str | None
+    credential_id: str | None
+    data: dict[str, Any]
+
+
+def _field(item: dict[str, Any], name: str, kind: type, where: str, optional: bool = False) -> Any:
+    value = item.get(name)
+    if value is None and optional:
+        return None
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise ValidationError(f"{name} has the wrong type", field=f"{where}.{name}")
+    return value
+
+
+def parse_items(items: list[Any]) -> list[ReaderEvent]:
+    """Validate a batch from the wire; ValidationError names the first bad field."""
+    if len(items) > MAX_BATCH:
+        raise ValidationError(f"at most {MAX_BATCH} events per batch", field="items")
+    parsed = []
+    for i, item in enumerate(items):
+        where = f"items[{i}]"
+        if not isinstance(item, dict):
+            raise ValidationError("event must be an object", field=where)
+        sequence = _field(item, "sequence", int, where)
+        if not 0 <= sequence < 2**62:
+            raise ValidationError("sequence out of range", field=f"{where}.sequence")
+        kind = _field(item, "kind", str, where)
+        if kind not in ("access", "tamper"):
+            raise ValidationError("kind must be access or tamper", field=f"{where}.kind")
+        try:
+            occurred = datetime.fromisoformat(_field(item, "occurred_at", str, where))
+        except ValueError as exc:
+            raise ValidationError("not a timestamp", field=f"{where}.occurred_at") from exc
+        if occurred.tzinfo is None:
+            raise ValidationError("timestamp needs a zone", field=f"{where}.occurred_at")
+        reason = _field(item, "reason", str, where)
+        if kind == "access" and reason not in _REASONS:
+            raise ValidationError("unknown reason", field=f"{where}.reason")
+        extra = {}
+        for name in ("method", "flow", "transaction_id", "key_id"):
+            value = _field(item, name, str, where, optional=True)
+            if value is not None:
+                extra[name] = value[:100]
+        member_id = _field(item, "member_id", str, where, optional=True)
+        credential_id = _field(item, "credential_id", str, where, optional=True)
+        parsed.append(
+            ReaderEvent(
+                sequence=sequence,
+                kind=kind,
+                occurred_at=occurred,
+                granted=_field(item, "granted", bool, where),
+                reason=reason[:40],
+                member_id=member_id[:40] if member_id else None,
+                credential_id=credential_id[:40] if credential_id else None,
+                data=extra,
+            )
+        )
+    return parsed
+
+
+def ingest(uow: UnitOfWork, reader_id: str, items: list[ReaderEvent], now: datetime) -> list[int]:
+    """Store each event once; returns the sequences to acknowledge (all of them)."""
+    org_id = uow.org_id
+    assert org_id is not None
+    reader = uow.repo(m.Reader).get(reader_id)
+    acked = []
+    for item in items:
+        event = m.Event(
+            id=m.new_id("evt"),
+            org_id=org_id,
+            category=m.EventCategory.ACCESS if item.kind == "access" else m.EventCategory.AUDIT,
+            type=(
+                "reader.tampered"
+                if item.kind == "tamper"
+                else ("access.granted" if item.granted else "access.denied")
+            ),
+            idempotency_key=f"{reader_id}:{item.sequence}",
+            occurred_at=item.occurred_at,
+            recorded_at=now,
+            actor_type="reader",
+            actor_id=reader_id,
+            object_type="reader",
+            object_id=reader_id,
+            door_id=reader.door_id,
+            reader_id=reader_id,
+            member_id=item.member_id if item.kind == "access" else None,
+            credential_id=item.credential_id if item.kind == "access" else None,
+            granted=item.granted if item.kind == "access" else None,
+            reason=item.reason if item.kind == "access" else None,
+            data={"sequence": item.sequence, **item.data},
+        )
+        stored = record_event(uow, event)
+        if stored and item.kind == "tamper":
+            _mark_tampered(uow, reader, item.sequence)
+        acked.append(item.sequence)
+    return acked
+
+
+def _mark_tampered(uow: UnitOfWork, reader: m.Reader, sequence: int) -> None:
+    # The server's copy of the latch: the reader stays cut off from key material until an
+    # admin clears it, and tamper_seq tells the agent which tamper that clear covers.
+    reader.tampered = True
+    uow.repo(m.Reader).update(reader)
+    links = uow.repo(ReaderLink)
+    link = links.find(reader.id)
+    if link is not None and sequence > link.tamper_seq:
+        link.tamper_seq = sequence
+        links.update(link)
+
+
+def set_status(
+    uow: UnitOfWork, reader_id: str, status: dict[str, Any] | None, *, online: bool, now: datetime
+) -> None:
+    """Online flag, last seen, and what the hardware reports (model, firmware)."""
+    repo = uow.repo(m.Reader)
+    reader = repo.find(reader_id)
+    if reader is None:
+        return
+    reader.online = online
+    reader.last_seen_at = now
+    if status:
+        firmware = status.get("firmware")
+        if isinstance(firmware, str) and 0 < len(firmware) <= 40:
+            reader.firmware = firmware
+        model = status.get("model")
+        if isinstance(model, str):
+            reader.model = validate_reader_model(model)
+    repo.update(reader)

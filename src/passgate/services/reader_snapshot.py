@@ -1,0 +1,181 @@
+"""What each reader's cache holds: the content the gateway signs (see domain.reader_cache).
+
+Built per organization once (credentials, members and their grants, eligibility) and then
+cut per door and reader, so fanning a change out to a thousand readers costs one set of
+queries. Readers that may not take Apple Passes (R13) get no Apple Pass keys at all, only
+the readiness verdict that explains the denial.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from passgate.domain import model as m
+from passgate.domain.access import CredentialStatus
+from passgate.domain.readiness import reader_readiness
+from passgate.domain.schedule import Schedule
+from passgate.services.catalog import parse_schedule
+from passgate.services.organizations import eligibility_of
+from passgate.services.ports import UnitOfWork
+from passgate.services.reader_store import ReaderLink
+
+
+def _schedule(schedule: Schedule | None) -> dict[str, Any] | None:
+    if schedule is None:
+        return None
+    return {
+        "windows": [[w.weekday, w.start_minute, w.end_minute] for w in schedule.windows],
+        "holidays": sorted(d.isoformat() for d in schedule.holidays),
+    }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def credential_status(pass_status: str, device_status: str) -> CredentialStatus:
+    """Pass and device status folded into one reader-facing status (R10, R19)."""
+    if pass_status == m.PassStatus.DELETED or device_status == m.DeviceStatus.REVOKED:
+        return CredentialStatus.DELETED
+    if device_status == m.DeviceStatus.REPLACED:
+        return CredentialStatus.REPLACED
+    if pass_status == m.PassStatus.SUSPENDED:
+        return CredentialStatus.SUSPENDED
+    if pass_status == m.PassStatus.ACTIVE and device_status == m.DeviceStatus.ACTIVE:
+        return CredentialStatus.ACTIVE
+    return CredentialStatus.DELETED  # an unknown status never opens a door
+
+
+@dataclass
+class OrgCache:
+    """The organization-wide parts, shared by every reader of the organization."""
+
+    eligible: bool
+    credentials: dict[str, dict[str, Any]]
+    members: dict[str, dict[str, Any]]  # member id -> active flag, grants added per door
+    rights: dict[str, list[tuple[m.AccessRight, str]]]  # member id -> (right, group id)
+    group_schedules: dict[str, dict[str, Any] | None]
+    group_doors: dict[str, set[str]]  # group id -> doors
+    doors: dict[str, dict[str, Any]]
+    readers: dict[str, m.Reader]
+    tamper_seq: dict[str, int]
+
+
+def load_org(uow: UnitOfWork, org_id: str, now: datetime) -> OrgCache:
+    org = uow.organizations.get(org_id)
+    eligible = eligibility_of(uow, org, now).eligible
+    schedules = {
+        s.id: _schedule(parse_schedule(s.windows, s.holidays))
+        for s in uow.repo(m.AccessSchedule).all_where()
+    }
+    passes = {p.id: p for p in uow.repo(m.ApplePass).all_where()}
+    credentials: dict[str, dict[str, Any]] = {}
+    for device in uow.repo(m.PassDevice).all_where():
+        owner = passes.get(device.pass_id)
+        if owner is None:
+            continue
+        credentials[device.key_id] = {
+            "public_key": device.public_key,
+            "kind": "apple_pass",
+            "status": credential_status(owner.status, device.status).value,
+            "member_id": owner.member_id,
+            "pass_id": owner.id,
+        }
+    holders = {c["member_id"] for c in credentials.values()}
+    members = {
+        mem.id: {"active": mem.status == m.MemberStatus.ACTIVE, "grants": []}
+        for mem in uow.repo(m.Member).all_where()
+        if mem.id in holders
+    }
+    groups = uow.repo(m.Group).all_where()
+    rights: dict[str, list[tuple[m.AccessRight, str]]] = defaultdict(list)
+    for right in uow.repo(m.AccessRight).all_where():
+        if right.member_id in members:
+            rights[right.member_id].append((right, right.group_id))
+    doors = {
+        d.id: {
+            "id": d.id,
+            "timezone": d.timezone,
+            "lockdown": d.lockdown,
+            "staleness_limit_s": d.staleness_limit_s,
+            "schedule": schedules.get(d.schedule_id) if d.schedule_id else None,
+        }
+        for d in uow.repo(m.Door).all_where()
+    }
+    return OrgCache(
+        eligible=eligible,
+        credentials=credentials,
+        members=members,
+        rights=dict(rights),
+        group_schedules={
+            g.id: schedules.get(g.schedule_id) if g.schedule_id else None for g in groups
+        },
+        group_doors={g.id: set(uow.group_doors.doors_of(g.id)) for g in groups},
+        doors=doors,
+        readers={r.id: r for r in uow.repo(m.Reader).all_where()},
+        tamper_seq={link.id: link.tamper_seq for link in uow.repo(ReaderLink).all_where()},
+    )
+
+
+def door_members(cache: OrgCache, door_id: str) -> dict[str, dict[str, Any]]:
+    result: dict[str, dict[str, Any]] = {}
+    for member_id, base in cache.members.items():
+        grants = [
+            {
+                "from": _iso(right.valid_from),
+                "until": _iso(right.valid_until),
+                "schedule": cache.group_schedules.get(group_id),
+            }
+            for right, group_id in cache.rights.get(member_id, [])
+            if door_id in cache.group_doors.get(group_id, set())
+        ]
+        result[member_id] = {"active": base["active"], "grants": grants}
+    return result
+
+
+def reader_content(
+    cache: OrgCache, reader_id: str, shared: dict[str, dict[str, Any]] | None = None
+) -> dict[str, Any] | None:
+    """The cache content of one reader; None when the reader (or its door) is gone.
+
+    ``shared`` memoizes the per-door member sections across the readers of one push.
+    """
+    reader = cache.readers.get(reader_id)
+    if reader is None or reader.door_id not in cache.doors:
+        return None
+    verdict = reader_readiness(reader.model, reader.tamper_protection)
+    trusted = verdict.ready and not reader.tampered
+    if shared is not None and reader.door_id in shared:
+        members = shared[reader.door_id]
+    else:
+        members = door_members(cache, reader.door_id)
+        if shared is not None:
+            shared[reader.door_id] = members
+    return {
+        "org": {"eligible": cache.eligible},
+        "door": cache.doors[reader.door_id],
+        "reader": {
+            "id": reader.id,
+            "model": reader.model,
+            "tamper_protection": reader.tamper_protection,
+            "tampered": reader.tampered,
+            "tamper_seq": cache.tamper_seq.get(reader.id, 0),
+            "readiness": list(verdict.reasons),
+        },
+        # R13: Apple Pass keys only reach readers that may hold them; a tampered reader
+        # is cut off from key material until an admin clears it (R14).
+        "credentials": cache.credentials if trusted else {},
+        "members": members if trusted else {},
+    }
+
+
+def contents_for(
+    uow: UnitOfWork, org_id: str, reader_ids: Iterable[str], now: datetime
+) -> dict[str, dict[str, Any] | None]:
+    cache = load_org(uow, org_id, now)
+    shared: dict[str, dict[str, Any]] = {}
+    return {rid: reader_content(cache, rid, shared) for rid in reader_ids}

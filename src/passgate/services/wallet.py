@@ -1,0 +1,95 @@
+"""What goes into a member's Wallet: pass content, the signed .pkpass, its token and serial.
+
+The authenticationToken is HMAC-SHA256(server key, serial): the same in every version
+of a pass (Wallet requires it never changes), different for every serial, and never
+stored, so there is nothing to leak from the database; checking one recomputes it and
+compares in constant time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from hashlib import sha256
+
+from passgate.domain import model as m
+from passgate.domain.pass_records import WalletSerial
+from passgate.domain.passes import wallet_status
+from passgate.proto.passkit import (
+    PassContent,
+    PassSigner,
+    build_pass_json,
+    build_pkpass,
+    default_images,
+)
+
+SERIAL_PREFIX = "ws-"
+APNS_TOPIC = "apns"
+READER_TOPIC = "reader"
+
+
+@dataclass(frozen=True)
+class WalletConfig:
+    signer: PassSigner
+    pass_type_identifier: str
+    team_identifier: str
+    web_service_url: str
+    auth_key: bytes = dataclasses.field(repr=False)
+
+
+def new_serial() -> str:
+    return SERIAL_PREFIX + secrets.token_hex(16)
+
+
+def authentication_token(cfg: WalletConfig, serial: str) -> str:
+    return hmac.new(cfg.auth_key, b"passkit-token:" + serial.encode(), sha256).hexdigest()
+
+
+def token_matches(cfg: WalletConfig, serial: str, given: str) -> bool:
+    expected = authentication_token(cfg, serial)
+    return hmac.compare_digest(expected.encode(), given.encode("utf-8", "replace"))
+
+
+def next_version(previous: datetime | None, now: datetime) -> datetime:
+    """A whole-second version stamp strictly after ``previous``.
+
+    HTTP dates have one-second resolution; two versions in the same second would make
+    If-Modified-Since answer 304 for a pass that did change. Bumping to the next free
+    second keeps every version distinguishable (it may run a second or two ahead of the
+    clock after a burst of changes, which is harmless).
+    """
+    stamp = now.replace(microsecond=0)
+    if previous is not None and stamp <= previous.replace(microsecond=0):
+        stamp = previous.replace(microsecond=0) + timedelta(seconds=1)
+    return stamp
+
+
+def pass_content(
+    cfg: WalletConfig,
+    org: m.Organization,
+    member: m.Member,
+    apple_pass: m.ApplePass,
+    device: m.PassDevice,
+    serial: WalletSerial,
+) -> PassContent:
+    return PassContent(
+        pass_type_identifier=cfg.pass_type_identifier,
+        team_identifier=cfg.team_identifier,
+        serial_number=serial.id,
+        organization_name=org.name,
+        description=f"Door key for {org.name}",
+        member_name=member.display_name,
+        status=wallet_status(apple_pass.status, device.status),
+        web_service_url=cfg.web_service_url,
+        authentication_token=authentication_token(cfg, serial.id),
+        sharing_prohibited=True,
+    )
+
+
+def render_pkpass(cfg: WalletConfig, content: PassContent, signing_time: datetime) -> bytes:
+    """The signed .pkpass; signed at the version's time, so one version = same bytes."""
+    files = {**default_images(), "pass.json": build_pass_json(content)}
+    return build_pkpass(files, cfg.signer, signing_time=signing_time)

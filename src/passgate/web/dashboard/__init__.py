@@ -1,0 +1,15 @@
+"""The admin dashboard: server-rendered pages over the same services as the REST API."""
+
+from fastapi import APIRouter
+
+from passgate.web.dashboard import passes, views
+
+
+def router() -> APIRouter:
+    r = APIRouter()
+    r.include_router(views.router())
+    r.include_router(passes.router())
+    return r
+
+
+__all__ = ["router"]

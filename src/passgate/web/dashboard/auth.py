@@ -1,0 +1,62 @@
+"""Who is looking at the dashboard, and CSRF protection for its forms.
+
+The dashboard is signed in through the organization's SSO, which leaves a
+session cookie; every page resolves it with the same Authenticator as the API.
+Forms carry a double-submit token (cookie + hidden field) compared in constant
+time, so another site cannot make an admin's browser act.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from typing import Annotated
+
+from fastapi import Depends, Request
+from starlette.exceptions import HTTPException
+
+from passgate.domain.errors import PermissionDenied, Unauthenticated
+from passgate.services.actors import Actor
+from passgate.web.deps import ContainerDep
+
+SESSION_COOKIE = "passgate_session"
+CSRF_COOKIE = "passgate_csrf"
+LOGIN_PATH = "/dashboard/login"
+_ADMIN_ROLES = {"owner", "admin"}
+
+
+def _to_login() -> HTTPException:
+    return HTTPException(status_code=303, detail="sign in first", headers={"Location": LOGIN_PATH})
+
+
+def dashboard_actor(request: Request, c: ContainerDep) -> Actor:
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        raise _to_login()
+    try:
+        who = c.authenticator.authenticate(token, c.clock.now())
+    except Unauthenticated as exc:
+        raise _to_login() from exc
+    if who.org_id is None or who.role not in _ADMIN_ROLES:
+        raise PermissionDenied("the dashboard is for organization admins")
+    request.state.actor_id = who.id
+    return who
+
+
+def csrf_token(request: Request) -> str:
+    """The token the page embeds in its forms (set as a cookie if the browser has none)."""
+    existing = request.cookies.get(CSRF_COOKIE)
+    if existing:
+        return existing
+    token: str = getattr(request.state, "new_csrf", None) or secrets.token_urlsafe(32)
+    request.state.new_csrf = token
+    return token
+
+
+def check_csrf(request: Request, submitted: str | None) -> None:
+    cookie = request.cookies.get(CSRF_COOKIE, "")
+    if not cookie or not submitted or not hmac.compare_digest(cookie, submitted):
+        raise PermissionDenied("the form expired or came from another site; reload and try again")
+
+
+DashboardActor = Annotated[Actor, Depends(dashboard_actor)]

@@ -1,0 +1,51 @@
+"""Template rendering for the dashboard."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from passgate.web.dashboard.auth import CSRF_COOKIE, csrf_token
+
+
+@lru_cache(maxsize=1)
+def _env() -> Environment:
+    return Environment(
+        loader=PackageLoader("passgate.web.dashboard", "templates"),
+        autoescape=select_autoescape(default=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def render(
+    request: Request, template: str, *, status_code: int = 200, **context: Any
+) -> HTMLResponse:
+    token = csrf_token(request)
+    flash = request.query_params.get("done")
+    html = (
+        _env()
+        .get_template(template)
+        .render(csrf=token, flash=context.pop("flash", flash), **context)
+    )
+    response = HTMLResponse(html, status_code=status_code)
+    if request.cookies.get(CSRF_COOKIE) != token:
+        response.set_cookie(
+            CSRF_COOKIE,
+            token,
+            httponly=False,
+            samesite="strict",
+            secure=request.url.scheme == "https",
+            path="/",
+        )
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self'; "
+        "frame-ancestors 'none'; form-action 'self'"
+    )
+    return response

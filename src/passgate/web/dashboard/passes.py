@@ -1,0 +1,130 @@
+"""Dashboard: Credentials > Apple Passes (R17-R19), over services.pass_admin."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from passgate.services import pass_admin
+from passgate.web.dashboard.auth import DashboardActor, check_csrf
+from passgate.web.dashboard.pages import render
+from passgate.web.deps import ContainerDep
+
+PAGE = 25
+DEVICE_LABELS = {
+    "iphone": "iPhone",
+    "watch": "Apple Watch",
+    "both": "iPhone + Apple Watch",
+    "none": "None",
+}
+ACTIONS = {
+    "suspend": pass_admin.suspend_pass,
+    "resume": pass_admin.resume_pass,
+    "delete": pass_admin.delete_pass,
+}
+DONE = {"suspend": "suspended", "resume": "resumed", "delete": "deleted"}
+Csrf = Annotated[str | None, Form(alias="csrf_token")]
+
+
+def router() -> APIRouter:
+    r = APIRouter(prefix="/dashboard/credentials", include_in_schema=False)
+
+    @r.get("", include_in_schema=False)
+    def credentials() -> Response:
+        return RedirectResponse("/dashboard/credentials/apple-passes", status_code=303)
+
+    @r.get("/apple-passes", response_class=HTMLResponse)
+    def pass_list(
+        request: Request,
+        c: ContainerDep,
+        who: DashboardActor,
+        q: Annotated[str | None, Query(max_length=100)] = None,
+        status: Annotated[str | None, Query(max_length=12)] = None,
+        device: Annotated[str | None, Query(max_length=10)] = None,
+        offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    ) -> Response:
+        org_id = who.require_org()
+        with c.uow_factory(org_id, write=False) as uow:
+            org = uow.organizations.get(org_id)
+            rows, total = pass_admin.list_passes(
+                uow,
+                status=status or None,
+                device=device or None,
+                search=q,
+                limit=PAGE,
+                offset=offset,
+            )
+        filters = {"q": q or "", "status": status or "", "device": device or ""}
+
+        def page_query(at: int) -> str:
+            return urlencode({**filters, "offset": max(at, 0)})
+
+        return render(
+            request,
+            "passes.html",
+            title="Apple Passes",
+            section="Credentials",
+            org=org,
+            rows=rows,
+            total=total,
+            f=filters,
+            offset=offset,
+            limit=PAGE,
+            page_query=page_query,
+            device_labels=DEVICE_LABELS,
+        )
+
+    @r.get("/apple-passes/{apple_pass_id}", response_class=HTMLResponse)
+    def pass_page(
+        apple_pass_id: str,
+        request: Request,
+        c: ContainerDep,
+        who: DashboardActor,
+        confirm: Annotated[str | None, Query(pattern="^(suspend|delete)$")] = None,
+    ) -> Response:
+        org_id = who.require_org()
+        with c.uow_factory(org_id, write=False) as uow:
+            org = uow.organizations.get(org_id)
+            detail = pass_admin.pass_detail(uow, apple_pass_id)
+        context: dict[str, Any] = {
+            "row": detail.row,
+            "devices": detail.devices,
+            "registrations": detail.registrations,
+            "logs": detail.logs,
+            "events": detail.events,
+        }
+        return render(
+            request,
+            "pass_detail.html",
+            title=f"Apple Pass of {detail.row.member.display_name}",
+            section="Credentials",
+            org=org,
+            confirm=confirm,
+            can_write=who.role in ("owner", "admin"),
+            **context,
+        )
+
+    @r.post("/apple-passes/{apple_pass_id}/{action}")
+    def pass_action(
+        apple_pass_id: str,
+        action: str,
+        request: Request,
+        c: ContainerDep,
+        who: DashboardActor,
+        csrf: Csrf = None,
+    ) -> Response:
+        check_csrf(request, csrf)
+        command = ACTIONS.get(action)
+        if command is None:
+            return Response(status_code=404)
+        with c.uow_factory(who.require_org()) as uow:
+            changed = command(
+                uow, who, apple_pass_id, topic=c.settings.pass_type_identifier, now=c.clock.now()
+            )
+        target = f"/dashboard/credentials/apple-passes/{changed.id}"
+        return RedirectResponse(f"{target}?done=Apple+Pass+{DONE[action]}.", status_code=303)
+
+    return r

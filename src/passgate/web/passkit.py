@@ -1,0 +1,129 @@
+"""The PassKit web service routes (under <public_url>/passkit), as Wallet calls them.
+
+Apple's protocol, not our REST API: left out of the OpenAPI document, answers with
+bare status codes. Garbage from a device is a 4xx, never a 500.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from email.utils import format_datetime, parsedate_to_datetime
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+
+from passgate.domain.errors import NotFound, PassgateError, Unauthenticated, ValidationError
+from passgate.proto.passkit import MIME_TYPE
+from passgate.web.deps import ContainerDep
+
+MAX_BODY = 256 * 1024
+
+
+def _status(exc: PassgateError) -> int:
+    if isinstance(exc, Unauthenticated):
+        return 401
+    if isinstance(exc, NotFound):
+        return 404
+    if isinstance(exc, ValidationError):
+        return 400
+    return 400
+
+
+async def _json_body(request: Request) -> Any:
+    raw = await request.body()
+    if len(raw) > MAX_BODY:
+        raise ValidationError("body too large", field="body")
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError) as exc:
+        raise ValidationError("body is not JSON", field="body") from exc
+
+
+def _if_modified_since(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None  # an unreadable date is ignored, as HTTP says
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def router() -> APIRouter:
+    r = APIRouter(prefix="/passkit/v1", include_in_schema=False)
+    registrations = "/devices/{device_id}/registrations/{pass_type_id}"
+
+    @r.post(registrations + "/{serial}")
+    async def register(
+        c: ContainerDep, request: Request, device_id: str, pass_type_id: str, serial: str
+    ) -> Response:
+        try:
+            body = await _json_body(request)
+            token = body.get("pushToken") if isinstance(body, dict) else None
+            created = c.passkit_service.register(
+                device_id, pass_type_id, serial, request.headers.get("authorization"), token
+            )
+        except PassgateError as exc:
+            return Response(status_code=_status(exc))
+        return Response(status_code=201 if created else 200)
+
+    @r.delete(registrations + "/{serial}")
+    def unregister(
+        c: ContainerDep, request: Request, device_id: str, pass_type_id: str, serial: str
+    ) -> Response:
+        try:
+            c.passkit_service.unregister(
+                device_id, pass_type_id, serial, request.headers.get("authorization")
+            )
+        except PassgateError as exc:
+            return Response(status_code=_status(exc))
+        return Response(status_code=200)
+
+    @r.get(registrations)
+    def updated(
+        c: ContainerDep,
+        device_id: str,
+        pass_type_id: str,
+        passesUpdatedSince: str | None = None,
+    ) -> Response:
+        try:
+            found = c.passkit_service.updated_since(device_id, pass_type_id, passesUpdatedSince)
+        except PassgateError as exc:
+            return Response(status_code=_status(exc))
+        if found is None:
+            return Response(status_code=204)
+        serials, tag = found
+        return JSONResponse({"serialNumbers": serials, "lastUpdated": tag})
+
+    @r.api_route("/passes/{pass_type_id}/{serial}", methods=["GET", "HEAD"])
+    def latest(c: ContainerDep, request: Request, pass_type_id: str, serial: str) -> Response:
+        try:
+            found = c.passkit_service.latest_pass(
+                pass_type_id,
+                serial,
+                request.headers.get("authorization"),
+                _if_modified_since(request.headers.get("if-modified-since")),
+            )
+        except PassgateError as exc:
+            return Response(status_code=_status(exc))
+        if found is None:
+            return Response(status_code=304)
+        headers = {"Last-Modified": format_datetime(found.last_modified, usegmt=True)}
+        body = b"" if request.method == "HEAD" else found.body
+        if request.method == "HEAD":
+            headers["Content-Length"] = str(len(found.body))
+        return Response(content=body, media_type=MIME_TYPE, headers=headers)
+
+    @r.post("/log")
+    async def log(c: ContainerDep, request: Request) -> Response:
+        try:
+            body = await _json_body(request)
+            lines = body.get("logs") if isinstance(body, dict) else None
+            c.passkit_service.log(lines)
+        except PassgateError as exc:
+            return Response(status_code=_status(exc))
+        return Response(status_code=200)
+
+    return r

@@ -1,0 +1,132 @@
+"""The signed reader-cache format: signatures, gaps, rollbacks, digests, garbage."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric import ec
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from passgate.proto import snapshot as snap
+
+KEY = ec.generate_private_key(ec.SECP256R1())
+OTHER = ec.generate_private_key(ec.SECP256R1())
+V1 = {"door": {"id": "door_1", "lockdown": False}, "credentials": {"a": {"s": "active"}}}
+V2 = {"door": {"id": "door_1", "lockdown": True}, "credentials": {"b": {"s": "active"}}}
+
+
+def _snapshot(
+    version: int, content: dict[str, Any], key: ec.EllipticCurvePrivateKey = KEY
+) -> dict[str, Any]:
+    return snap.make_frame(
+        key,
+        kind="snapshot",
+        reader_id="rdr_1",
+        version=version,
+        body=content,
+        result_digest=snap.digest(content),
+    )
+
+
+def _delta(base: int, version: int, old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    return snap.make_frame(
+        KEY,
+        kind="delta",
+        reader_id="rdr_1",
+        version=version,
+        base_version=base,
+        body=snap.diff(old, new),
+        result_digest=snap.digest(new),
+    )
+
+
+def _state() -> snap.CacheState:
+    return snap.CacheState("rdr_1", KEY.public_key())
+
+
+def test_snapshot_then_delta_reaches_the_new_content() -> None:
+    state = _state()
+    assert isinstance(state.receive(_snapshot(10, V1)), snap.Accepted)
+    accepted = state.receive(_delta(10, 15, V1, V2))
+    assert isinstance(accepted, snap.Accepted) and accepted.content == V2 and state.version == 15
+
+
+def test_bad_signature_gap_rollback_wrong_reader_and_digest_are_rejected() -> None:
+    state = _state()
+    assert state.receive(_snapshot(10, V1, OTHER)) == snap.Rejected("bad_signature")
+    state.receive(_snapshot(10, V1))
+    assert state.receive(_delta(9, 12, V1, V2)) == snap.Rejected("gap")
+    assert state.receive(_snapshot(10, V2)) == snap.Rejected("rollback")
+    assert state.receive(_snapshot(3, V2)) == snap.Rejected("rollback")
+    tampered = _delta(10, 12, V1, V2)
+    tampered["body"]["replace"] = {"door": {"id": "door_1", "lockdown": False}}
+    assert state.receive(tampered) == snap.Rejected("bad_signature")
+    wrong = snap.make_frame(
+        KEY, kind="snapshot", reader_id="rdr_2", version=20, body=V2, result_digest=snap.digest(V2)
+    )
+    assert state.receive(wrong) == snap.Rejected("wrong_reader")
+    lying = snap.make_frame(
+        KEY, kind="snapshot", reader_id="rdr_1", version=20, body=V2, result_digest="00" * 32
+    )
+    assert state.receive(lying) == snap.Rejected("digest")
+    assert state.version == 10 and state.content == V1  # nothing changed on rejection
+    # Re-sync: a fresh snapshot at a higher version is accepted.
+    assert isinstance(state.receive(_snapshot(30, V2)), snap.Accepted)
+
+
+def test_heartbeat_confirms_only_the_current_version() -> None:
+    state = _state()
+    state.receive(_snapshot(10, V1))
+    beat: dict[str, Any] = {"type": "heartbeat", "reader_id": "rdr_1", "version": 10}
+    beat["sig"] = snap.sign(KEY, snap.canonical(beat))
+    assert state.confirms(beat)
+    old = {**beat, "version": 9}
+    assert not state.confirms(old)
+
+
+def test_diff_apply_round_trip() -> None:
+    assert snap.apply(V1, snap.diff(V1, V2)) == V2
+    assert snap.apply(V2, snap.diff(V2, {})) == {}
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=5),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(value=json_values)
+def test_garbage_frames_never_crash_the_reader(value: Any) -> None:
+    state = _state()
+    state.receive(_snapshot(10, V1))
+    assert isinstance(state.receive(value), snap.Rejected)
+    frame = _delta(10, 11, V1, V2)
+    frame["body"] = value
+    assert isinstance(state.receive(frame), snap.Rejected)
+    assert state.version == 10
+
+
+@settings(max_examples=150, deadline=None)
+@given(raw=st.binary(max_size=200) | st.text(max_size=200).map(str.encode))
+def test_garbage_messages_raise_only_the_format_error(raw: bytes) -> None:
+    try:
+        snap.parse_message(raw)
+    except snap.SnapshotError:
+        return
+
+
+def test_link_messages_are_typed() -> None:
+    msg = snap.parse_message(json.dumps({"type": "ack", "sequences": [1, 2]}))
+    assert msg["sequences"] == [1, 2]
+    for bad in ({"type": "ack", "sequences": "x"}, {"type": "nope"}, [1]):
+        try:
+            snap.parse_message(json.dumps(bad))
+        except snap.SnapshotError:
+            continue
+        raise AssertionError(f"accepted {bad}")
