@@ -11,6 +11,7 @@ from passgate.domain.readiness import validate_reader_model
 from passgate.domain.schedule import Schedule, WeeklyWindow, parse_hhmm
 from passgate.domain.schedule import validate_window as validate_weekly_window
 from passgate.domain.validation import validate_email, validate_timezone, validate_window
+from passgate.services import pass_effects
 from passgate.services.ports import UnitOfWork
 from passgate.services.resources import Dependent, Reference, ResourceSpec
 
@@ -162,6 +163,7 @@ MEMBER = ResourceSpec(
     ),
     prepare=_member_prepare,
     validate=_member_validate,
+    after_update=pass_effects.member_changed,
     search_fields=("email", "display_name"),
 )
 ACCESS_RIGHT = ResourceSpec(

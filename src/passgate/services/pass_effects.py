@@ -54,9 +54,13 @@ def audit_pass(
 
 
 def new_versions(
-    uow: UnitOfWork, serials: Iterable[WalletSerial], *, topic: str, now: datetime
+    uow: UnitOfWork, serials: Iterable[WalletSerial], *, now: datetime, topic: str | None = None
 ) -> None:
-    """Bump each serial's version and queue a push to every Wallet registered for it."""
+    """Bump each serial's version and queue a push to every Wallet registered for it.
+
+    The push topic is the pass type identifier; by default the one the Wallet
+    registered with.
+    """
     serial_repo = uow.repo(WalletSerial)
     registrations = uow.repo(WalletRegistration)
     for serial in serials:
@@ -70,7 +74,7 @@ def new_versions(
                     target_id=reg.id,
                     payload={
                         "push_token": reg.push_token,
-                        "topic": topic,
+                        "topic": topic or reg.pass_type_id,
                         "serial": serial.id,
                         "registration_id": reg.id,
                     },
@@ -114,3 +118,24 @@ def serials_of(uow: UnitOfWork, device_ids: Iterable[str]) -> list[WalletSerial]
         return []
     repo = uow.repo(WalletSerial)
     return [s for d in sorted(wanted) for s in repo.all_where(device_row_id=d)]
+
+
+def member_changed(uow: UnitOfWork, before: m.Member, after: m.Member, now: datetime) -> None:
+    """A member's name shows on their pass, and their standing decides every tap:
+    refresh the Wallet copies when either changes, and tell readers about the latter."""
+    renamed = before.display_name != after.display_name
+    standing = before.status != after.status
+    if not (renamed or standing):
+        return
+    for apple_pass in uow.repo(m.ApplePass).all_where(member_id=after.id):
+        if apple_pass.status == m.PassStatus.DELETED:
+            continue
+        devices = [
+            d
+            for d in uow.repo(m.PassDevice).all_where(pass_id=apple_pass.id)
+            if d.status == m.DeviceStatus.ACTIVE
+        ]
+        new_versions(uow, serials_of(uow, [d.id for d in devices]), now=now)
+        if standing:
+            reason = "member_active" if after.status == m.MemberStatus.ACTIVE else "member_inactive"
+            reader_update(uow, apple_pass, [d.key_id for d in devices], reason, now)

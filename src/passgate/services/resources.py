@@ -53,6 +53,8 @@ class ResourceSpec(Generic[T]):
     prepare: Callable[[UnitOfWork, dict[str, Any]], dict[str, Any]] | None = None
     # Domain validation of the whole entity; raises ValidationError naming the field.
     validate: Callable[[UnitOfWork, T], None] | None = None
+    # What must follow a change, in the same transaction (e.g. Wallet copies to refresh).
+    after_update: Callable[[UnitOfWork, T, T, datetime], None] | None = None
     # Extra clean-up before the row goes (link tables without an entity of their own).
     before_delete: Callable[[UnitOfWork, T], None] | None = None
     search_fields: tuple[str, ...] = field(default_factory=tuple)
@@ -117,6 +119,8 @@ def update(
     if spec.validate is not None:
         spec.validate(uow, after)
     repo.update(after)
+    if spec.after_update is not None:
+        spec.after_update(uow, before, after, now)
     old, new = summarize(before), summarize(after)
     audit(
         uow,

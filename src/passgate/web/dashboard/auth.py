@@ -17,10 +17,8 @@ from starlette.exceptions import HTTPException
 
 from passgate.domain.errors import PermissionDenied, Unauthenticated
 from passgate.services.actors import Actor
-from passgate.web.deps import ContainerDep
+from passgate.web.deps import CSRF_COOKIE, SESSION_COOKIE, ContainerDep
 
-SESSION_COOKIE = "passgate_session"
-CSRF_COOKIE = "passgate_csrf"
 LOGIN_PATH = "/dashboard/login"
 _ADMIN_ROLES = {"owner", "admin"}
 
@@ -55,6 +53,7 @@ def csrf_token(request: Request) -> str:
 
 def check_csrf(request: Request, submitted: str | None) -> None:
     cookie = request.cookies.get(CSRF_COOKIE, "")
+    # The same double-submit rule as the API's cookie sessions (web.deps), read from the form.
     if not cookie or not submitted or not hmac.compare_digest(cookie, submitted):
         raise PermissionDenied("the form expired or came from another site; reload and try again")
 

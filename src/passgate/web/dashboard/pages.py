@@ -9,7 +9,8 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from passgate.web.dashboard.auth import CSRF_COOKIE, csrf_token
+from passgate.web.dashboard.auth import csrf_token
+from passgate.web.deps import CSRF_COOKIE
 
 
 @lru_cache(maxsize=1)

@@ -18,9 +18,9 @@ from passgate.domain.errors import ValidationError
 from passgate.domain.readiness import READINESS_MESSAGES
 from passgate.services import catalog, doors, organizations, resources
 from passgate.services.events import EventFilter
-from passgate.web.dashboard.auth import SESSION_COOKIE, DashboardActor, check_csrf
+from passgate.web.dashboard.auth import DashboardActor, check_csrf
 from passgate.web.dashboard.pages import render
-from passgate.web.deps import ContainerDep
+from passgate.web.deps import SESSION_COOKIE, ContainerDep
 
 STATIC = Path(__file__).parent / "static"
 Csrf = Annotated[str | None, Form(alias="csrf_token")]
@@ -40,7 +40,7 @@ def router() -> APIRouter:
     @r.get("/login/start")
     def login_start(org: Annotated[str, Query(max_length=63)]) -> Response:
         slug = org.strip().lower()
-        return RedirectResponse(f"/sso/{quote(slug)}/login?next=/dashboard", status_code=303)
+        return RedirectResponse(f"/sso/{quote(slug)}/login", status_code=303)
 
     @r.post("/logout")
     def logout(
