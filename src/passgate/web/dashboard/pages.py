@@ -24,7 +24,14 @@ def _env() -> Environment:
 
 
 def render(
-    request: Request, template: str, *, status_code: int = 200, **context: Any
+    request: Request,
+    template: str,
+    *,
+    status_code: int = 200,
+    # The sign-in form ends at the organization's identity provider (another origin),
+    # which a form-action 'self' policy would block; every other page keeps 'self'.
+    form_action: str = "'self'",
+    **context: Any,
 ) -> HTMLResponse:
     token = csrf_token(request)
     flash = request.query_params.get("done")
@@ -47,6 +54,6 @@ def render(
     response.headers["X-Frame-Options"] = "DENY"
     response.headers["Content-Security-Policy"] = (
         "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self'; "
-        "frame-ancestors 'none'; form-action 'self'"
+        f"frame-ancestors 'none'; form-action {form_action}"
     )
     return response

@@ -35,7 +35,14 @@ def router() -> APIRouter:
 
     @r.get("/login", response_class=HTMLResponse)
     def login(request: Request, error: str | None = None) -> Response:
-        return render(request, "login.html", title="Sign in", org=None, error=error)
+        return render(
+            request,
+            "login.html",
+            title="Sign in",
+            org=None,
+            error=error,
+            form_action="'self' https: http:",
+        )
 
     @r.get("/login/start")
     def login_start(org: Annotated[str, Query(max_length=63)]) -> Response:
