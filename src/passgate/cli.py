@@ -18,6 +18,7 @@ from passgate.devidp.cli import devidp
 from passgate.domain.errors import PassgateError
 from passgate.reader.cli import reader
 from passgate.services.actors import Actor, ActorKind
+from passgate.sim.cli import sim
 from passgate.web.passes_cli import certs
 
 CLI_OPERATOR = Actor(
@@ -281,49 +282,34 @@ def openapi(output: Path | None) -> None:
     type=click.Path(file_okay=False, path_type=Path),
     default=Path(".passgate/demo"),
     show_default=True,
-    help="Where the demo keeps its SQLite database",
+    help="Where the demo keeps its database, keys, readers and emulated devices",
 )
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8000, show_default=True, type=int)
-def demo(data_dir: Path, host: str, port: int) -> None:
-    """Start Passgate on the embedded default (SQLite) with a seeded demo organization."""
-    from passgate.adapters.db import migrate as mig
-    from passgate.services.seed import seed_demo
+@click.option("--port", default=8000, show_default=True, type=int, help="0: a free port")
+@click.option("--idp-port", default=8001, show_default=True, type=int, help="Development IdP")
+@click.option(
+    "--scenario", is_flag=True, help="Run the whole story headless; exit 1 on a deviation"
+)
+def demo(data_dir: Path, host: str, port: int, idp_port: int, scenario: bool) -> None:
+    """Passgate, the worker, the dev IdP, a local APNs receiver and reader agents, seeded."""
+    from passgate.demo.run import run_demo
 
-    data_dir.mkdir(parents=True, exist_ok=True)
-    settings = _settings(
-        database_url=f"sqlite:///{(data_dir / 'passgate.db').resolve()}",
-        dev_mode=True,
-        host=host,
-        port=port,
-        log_format="console",
+    sys.exit(
+        run_demo(
+            data_dir,
+            host,
+            port,
+            idp_port,
+            scenario=scenario,
+            echo=click.echo,
+        )
     )
-    c = _container(settings)
-    mig.upgrade(c.engine)
-    seeded = seed_demo(c.uow_factory, c.clock.now())
-    token_file = data_dir / "api-token"
-    if seeded.api_token is not None:
-        token_file.write_text(seeded.api_token + "\n")
-        token_file.chmod(0o600)
-    c.close()
-    base = f"http://{host}:{port}"
-    banner = "\n".join(
-        [
-            "",
-            f"Passgate demo: organization {seeded.org.name} ({seeded.org.id})",
-            f"  API docs:   {base}/api/v1/docs",
-            f"  API token:  stored in {token_file} (send as 'Authorization: Bearer <token>')",
-            f'  Try:  curl -H "Authorization: Bearer $(cat {token_file})" {base}/api/v1/doors',
-            f"  Metrics:    {base}/metrics",
-            "",
-        ]
-    )
-    _serve(settings, migrate_first=False, banner=banner)
 
 
 # Area command groups.
 for _group in (certs, devidp, reader, bench):
     main.add_command(_group)
+main.add_command(sim)
 
 
 if __name__ == "__main__":

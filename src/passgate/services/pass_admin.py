@@ -114,7 +114,7 @@ def pass_detail(uow: UnitOfWork, pass_id: str) -> PassDetail:
 
 
 def _change(
-    uow: UnitOfWork, actor: Actor, pass_id: str, action: str, topic: str, now: datetime
+    uow: UnitOfWork, actor: Actor, pass_id: str, action: str, topic: str | None, now: datetime
 ) -> m.ApplePass:
     actor.require_write()
     repo = uow.repo(m.ApplePass)
@@ -158,18 +158,18 @@ def _change(
 
 
 def suspend_pass(
-    uow: UnitOfWork, actor: Actor, pass_id: str, *, topic: str, now: datetime
+    uow: UnitOfWork, actor: Actor, pass_id: str, *, now: datetime, topic: str | None = None
 ) -> m.ApplePass:
     return _change(uow, actor, pass_id, "suspend", topic, now)
 
 
 def resume_pass(
-    uow: UnitOfWork, actor: Actor, pass_id: str, *, topic: str, now: datetime
+    uow: UnitOfWork, actor: Actor, pass_id: str, *, now: datetime, topic: str | None = None
 ) -> m.ApplePass:
     return _change(uow, actor, pass_id, "resume", topic, now)
 
 
 def delete_pass(
-    uow: UnitOfWork, actor: Actor, pass_id: str, *, topic: str, now: datetime
+    uow: UnitOfWork, actor: Actor, pass_id: str, *, now: datetime, topic: str | None = None
 ) -> m.ApplePass:
     return _change(uow, actor, pass_id, "delete", topic, now)

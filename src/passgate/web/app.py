@@ -7,7 +7,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from passgate import __version__
 from passgate.bootstrap import Container
-from passgate.web import dashboard, errors, passes, passkit, reader_gateway, sso
+from passgate.web import dashboard, errors, passes, passkit, reader_gateway, scim, sso
 from passgate.web.api import API_PREFIX, admin, operator, resources
 from passgate.web.dashboard import views as dashboard_views
 from passgate.web.metrics import Metrics, ObserveMiddleware
@@ -44,6 +44,7 @@ def create_app(container: Container) -> FastAPI:
     app.include_router(reader_gateway.router())
     app.include_router(passes.router())
     app.include_router(passkit.router())
+    app.include_router(scim.router())
 
     @app.get("/", include_in_schema=False)
     def home() -> RedirectResponse:

@@ -1,0 +1,77 @@
+"""`passgate demo` (interactive) and `passgate demo --scenario` (headless story)."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from passgate.demo.stack import DemoStack, pick_ports
+from passgate.services.seed import DEMO_SLUG
+
+
+def banner(stack: DemoStack, data_dir: Path) -> str:
+    from passgate.sim.cli import DEFAULT_HOME
+
+    default = stack.sim_home.root == DEFAULT_HOME
+    sim = "passgate sim" if default else f"passgate sim --home {stack.sim_home.root}"
+    base = stack.base_url
+    p = stack.passwords
+    return "\n".join(
+        [
+            "",
+            "Passgate demo: organization Acme Corp (slug acme), SSO with MFA through the dev IdP",
+            f"  Dashboard:  {base}/dashboard   (organization: {DEMO_SLUG})",
+            f"  API docs:   {base}/api/v1/docs",
+            f"  API token:  stored in {data_dir / 'api-token'}",
+            f"  Dev IdP:    {stack.idp_url}",
+            "  Logins (password, then the one-time code from the authenticator):",
+            f"    admin   ada   / {p['ada']}    code: {sim} totp ada",
+            f"    member  alice / {p['alice']}    code: {sim} totp alice",
+            "  Try the member's devices (the emulator speaks only the public protocols):",
+            f"    {sim} iphone alice-phone",
+            f"    {sim} watch alice-watch --iphone alice-phone --locked",
+            f"    {sim} login alice-phone alice",
+            f"    {sim} add-pass alice-phone          # watch skipped: it is locked (R9)",
+            f"    {sim} unlock alice-watch && {sim} add-pass alice-phone",
+            f'    {sim} tap alice-phone "Front door"  # granted',
+            f"    {sim} tap alice-watch Lab           # denied: tamper protection off (R13)",
+            f'    {sim} ble alice-phone "Front door"  # denied: unsupported_method (R12)',
+            f"    {sim} iphone alice-new-phone && {sim} login alice-new-phone alice",
+            f"    {sim} add-pass alice-new-phone      # the old iPhone and its watch are replaced",
+            f"    {sim} sync alice-phone              # after the push: the old copy is voided",
+            f"    {sim} show",
+            "  Stop with Ctrl-C.",
+            "",
+        ]
+    )
+
+
+def run_demo(
+    data_dir: Path,
+    host: str,
+    port: int,
+    idp_port: int,
+    *,
+    scenario: bool,
+    echo: Callable[[str], None],
+) -> int:
+    """Start everything; interactive: serve until a signal; scenario: run it, return 0/1."""
+    if scenario and port == 0:
+        port, idp_port = pick_ports(host)
+    stack = DemoStack(data_dir=data_dir, host=host, port=port, idp_port=idp_port)
+    try:
+        stack.start()
+        if scenario:
+            from passgate.demo.scenario import run_scenario
+
+            return run_scenario(stack, echo)
+        echo(banner(stack, data_dir))
+        stop = threading.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stop.set())
+        stop.wait()
+        return 0
+    finally:
+        stack.stop()

@@ -1,0 +1,260 @@
+"""The emulated member's hardware, as one object: iPhones with Wallet and the Passgate app,
+paired Apple Watches, and their secure-element applets.
+
+Every action goes over the public protocols only: the app API and SSO redirects (HTTP),
+the PassKit web service (HTTP), APNs (the local receiver's inbox) and NFC (the reader
+agent's emulated radio). Nothing here knows the server's internals.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from passgate.sim import nfc, push
+from passgate.sim.devices import EmulatedDevice
+from passgate.sim.home import SimError, SimHome, check_name
+from passgate.sim.signin import SignInError, sign_in
+from passgate.sim.wallet import Wallet, WalletError, WalletPass, pem_roots
+
+DEFAULT_IPHONE = {"model": "iPhone16,1", "ios": "17.4", "app": "46.0"}
+DEFAULT_WATCH = {"model": "Watch7,1", "watchos": "10.2"}
+
+
+@dataclass(frozen=True)
+class AddResult:
+    """What the app showed after an add: the server's answer and what each Wallet holds."""
+
+    body: dict[str, Any]
+    added_to: list[str]  # device names whose Wallet received a pass
+
+    @property
+    def watch_skipped(self) -> str | None:
+        watch = self.body.get("watch")
+        return watch.get("skipped_reason") if isinstance(watch, dict) else None
+
+
+class Emulator:
+    def __init__(self, home: SimHome, *, http: httpx.Client | None = None) -> None:
+        self.home = home
+        self.http = http or httpx.Client(timeout=15.0)
+
+    def close(self) -> None:
+        self.http.close()
+
+    # --- devices -----------------------------------------------------------------------
+    def new_iphone(
+        self,
+        name: str,
+        *,
+        model: str = DEFAULT_IPHONE["model"],
+        ios: str = DEFAULT_IPHONE["ios"],
+        app: str = DEFAULT_IPHONE["app"],
+    ) -> EmulatedDevice:
+        path = self.home.device_path(check_name(name))
+        if path.exists():
+            raise SimError(f"a device named {name!r} exists already")
+        return EmulatedDevice.create(
+            path, name=name, kind="iphone", model=model, os_version=ios, app_version=app
+        )
+
+    def new_watch(
+        self,
+        name: str,
+        *,
+        iphone: str,
+        model: str = DEFAULT_WATCH["model"],
+        watchos: str = DEFAULT_WATCH["watchos"],
+        locked: bool = False,
+    ) -> EmulatedDevice:
+        phone = self.home.device(iphone)
+        if phone.state.kind != "iphone":
+            raise SimError(f"{iphone!r} is not an iPhone")
+        path = self.home.device_path(check_name(name))
+        if path.exists():
+            raise SimError(f"a device named {name!r} exists already")
+        previous = self.home.watch_of(iphone)
+        if previous is not None:  # one watch per iPhone: pairing a new one unpairs the old
+            previous.state.paired_with = None
+            previous.save()
+        return EmulatedDevice.create(
+            path,
+            name=name,
+            kind="watch",
+            model=model,
+            os_version=watchos,
+            paired_with=iphone,
+            locked=locked,
+        )
+
+    def set_locked(self, name: str, locked: bool) -> EmulatedDevice:
+        device = self.home.device(name)
+        if device.state.kind != "watch":
+            raise SimError(f"{name!r} is an iPhone; only watches are locked here")
+        device.state.locked = locked
+        device.save()
+        return device
+
+    def set_versions(self, name: str, *, ios: str | None, app: str | None) -> EmulatedDevice:
+        device = self._iphone(name)
+        if ios is not None:
+            device.state.os_version = ios
+        if app is not None:
+            device.state.app_version = app
+        device.save()
+        return device
+
+    def _iphone(self, name: str) -> EmulatedDevice:
+        device = self.home.device(name)
+        if device.state.kind != "iphone":
+            raise SimError(f"{name!r} is a watch; this needs an iPhone")
+        return device
+
+    def wallet(self, name: str) -> Wallet:
+        env = self.home.env()
+        if not env.trust_root_pem:
+            raise SimError("no trusted pass root configured (passgate sim setup --trust-root)")
+        roots = pem_roots(Path(env.trust_root_pem).read_bytes())
+        return Wallet(self.home.wallet_dir(name), roots, client=self.http)
+
+    # --- the Passgate app ----------------------------------------------------------------
+    def sign_in(self, iphone: str, username: str, *, use_otp: bool = True) -> bool:
+        """Sign in to the app on ``iphone``; returns whether the IdP proved MFA."""
+        device = self._iphone(iphone)
+        env = self.home.env()
+        account = self.home.account(username)
+        # A fresh cookie jar per sign-in: the app's web view, not a shared browser.
+        with httpx.Client(timeout=15.0) as web:
+            try:
+                session = sign_in(
+                    web,
+                    env.server,
+                    env.org,
+                    username=username,
+                    password=account.password,
+                    otp=account.totp_now if use_otp else None,
+                )
+            except (SignInError, httpx.HTTPError) as exc:
+                raise SimError(f"sign-in failed: {exc}") from exc
+        device.state.app_token = session.token
+        device.save()
+        return session.mfa_proven
+
+    def add_pass(self, iphone: str) -> AddResult:
+        """The app's "Add to Apple Wallet": iPhone plus its paired watch (R4, R5, R8, R9)."""
+        phone = self._iphone(iphone)
+        if not phone.state.app_token:
+            raise SimError(f"sign in to the Passgate app on {iphone!r} first")
+        watch = self.home.watch_of(iphone)
+        for device in (phone, watch):
+            # Like the app: a deleted pass's key is dead (R7), so make a new one first.
+            if device is None:
+                continue
+            wallet = self.wallet(device.name)
+            dead = [p for p in wallet.passes() if p.voided and p.status == "Deleted"]
+            if dead:
+                device.rotate_key()
+                for p in dead:  # and the dead pass leaves the Wallet
+                    wallet.remove(p.serial)
+        body: dict[str, Any] = {
+            "iphone": {
+                "device_id": phone.state.device_id,
+                "model": phone.state.model,
+                "ios_version": phone.state.os_version,
+                "app_version": phone.state.app_version or "",
+                "public_key": phone.public_key.hex(),
+            }
+        }
+        if watch is not None:
+            body["watch"] = {
+                "device_id": watch.state.device_id,
+                "model": watch.state.model,
+                "watchos_version": watch.state.os_version,
+                "locked": watch.state.locked,
+                "public_key": watch.public_key.hex(),
+            }
+        env = self.home.env()
+        r = self.http.post(
+            f"{env.server.rstrip('/')}/api/v1/me/apple_pass",
+            json=body,
+            headers={"Authorization": f"Bearer {phone.state.app_token}"},
+        )
+        if r.status_code != 200:
+            raise SimError(f"adding the pass was refused (HTTP {r.status_code}): {_error(r)}")
+        answer: dict[str, Any] = r.json()
+        added: list[str] = []
+        for kind, data in answer.get("pkpass_base64", {}).items():
+            target = phone if kind == "iphone" else watch
+            if target is None:
+                continue
+            try:
+                self.wallet(target.name).add(base64.b64decode(data))
+            except WalletError as exc:
+                raise SimError(f"{target.name}: {exc}") from exc
+            added.append(target.name)
+        return AddResult(answer, added)
+
+    # --- Wallet upkeep ---------------------------------------------------------------------
+    def receive_pushes(self, name: str, *, wait_s: float = 0.0) -> list[str]:
+        """Read the APNs inbox; if a push for this device came, sync its Wallet.
+
+        Returns the serials updated. With ``wait_s`` it waits that long for a push.
+        """
+        env = self.home.env()
+        wallet = self.wallet(name)
+        if not env.push_inbox:
+            raise SimError("no APNs inbox configured (passgate sim setup --push-inbox)")
+        pushes, offset = push.wait_for_token(
+            Path(env.push_inbox), wallet.push_token, wallet.inbox_offset, wait_s
+        )
+        wallet.inbox_offset = offset
+        if not any(p.token == wallet.push_token for p in pushes):
+            return []
+        return self.sync(name)
+
+    def sync(self, name: str) -> list[str]:
+        try:
+            return self.wallet(name).sync(now=datetime.now(UTC))
+        except (WalletError, httpx.HTTPError) as exc:
+            raise SimError(f"{name}: Wallet update failed: {exc}") from exc
+
+    def passes(self, name: str) -> list[WalletPass]:
+        return self.wallet(name).passes()
+
+    # --- at the door ---------------------------------------------------------------------
+    def _reader(self, door: str) -> tuple[str, int]:
+        readers = self.home.env().readers
+        address = readers.get(door, door if ":" in door else None)
+        if address is None:
+            known = ", ".join(sorted(readers)) or "none"
+            raise SimError(f"no reader for door {door!r} (known: {known}; or give host:port)")
+        return nfc.parse_address(address)
+
+    def tap(self, name: str, door: str) -> dict[str, Any]:
+        """Hold the device to the door's reader (NFC, Tap to Unlock); the reader's answer."""
+        device = self.home.device(name)
+        try:
+            return nfc.tap(self._reader(door), device.applet())
+        except nfc.NfcError as exc:
+            raise SimError(str(exc)) from exc
+
+    def bluetooth(self, name: str, door: str) -> dict[str, Any]:
+        """A MotionSense (Bluetooth) attempt with the device's Apple Pass key (R12)."""
+        device = self.home.device(name)
+        try:
+            return nfc.bluetooth_attempt(self._reader(door), device.key_id)
+        except nfc.NfcError as exc:
+            raise SimError(str(exc)) from exc
+
+
+def _error(r: httpx.Response) -> str:
+    try:
+        err = r.json().get("error", {})
+        return f"{err.get('code')}: {err.get('message')}"
+    except (ValueError, AttributeError):
+        return r.text[:300]
