@@ -6,6 +6,7 @@ the unit-of-work factory, the authenticator and the secret box on demand.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
@@ -129,6 +130,36 @@ class Container:
             saml=PySaml2ServiceProvider(),
             browser_policy=self.session_policy(SessionKind.BROWSER),
         )
+
+    def on_commit(self, callback: Callable[[], None]) -> Callable[[], None]:
+        """Call ``callback`` after each transaction this process commits; returns the
+        unsubscribe function. Used by the reader hub to push changes without polling.
+
+        SQLAlchemy's commit event fires just before the database commits, so the
+        connection is only marked there; the callback runs when the connection goes
+        back to the pool, by which time the change is visible to other connections.
+        """
+        from sqlalchemy import event
+        from sqlalchemy.engine import Connection
+        from sqlalchemy.pool import ConnectionPoolEntry
+
+        mark = "passgate_committed"
+
+        def committed(conn: Connection) -> None:
+            conn.info[mark] = True
+
+        def returned(_dbapi: object, record: ConnectionPoolEntry) -> None:
+            if record.info.pop(mark, False):
+                callback()
+
+        event.listen(self.engine, "commit", committed)
+        event.listen(self.engine.pool, "checkin", returned)
+
+        def unsubscribe() -> None:
+            event.remove(self.engine, "commit", committed)
+            event.remove(self.engine.pool, "checkin", returned)
+
+        return unsubscribe
 
     def close(self) -> None:
         self.engine.dispose()

@@ -130,3 +130,32 @@ def test_link_messages_are_typed() -> None:
         except snap.SnapshotError:
             continue
         raise AssertionError(f"accepted {bad}")
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.dictionaries(
+        st.sampled_from(["credentials", "door", "members", "org", "reader"]),
+        st.dictionaries(st.text(max_size=5), st.integers() | st.text(max_size=5), max_size=4),
+        min_size=1,
+    )
+)
+def test_memoized_digest_is_byte_for_byte_the_digest(content: dict[str, Any]) -> None:
+    memo = snap.DigestMemo()
+    assert memo.digest(content) == snap.digest(content)
+    # A second content sharing section objects reuses them and still agrees.
+    other = {**content, "zz": {"x": 1}}
+    assert memo.digest(other) == snap.digest(other)
+
+
+def test_memoized_diff_and_same_content_agree_with_the_plain_ones() -> None:
+    shared_old, shared_new = {"a": {"s": 1}, "b": {"s": 1}}, {"a": {"s": 2}, "c": {"s": 1}}
+    memo: snap.SectionMemo = {}
+    old = {"credentials": shared_old, "reader": {"id": "r1"}}
+    new = {"credentials": shared_new, "reader": {"id": "r1"}}
+    first, second = snap.diff(old, new, memo), snap.diff(old, new, memo)
+    assert first == second == snap.diff(dict(old), {k: dict(v) for k, v in new.items()})
+    assert snap.apply(old, first) == new
+    assert snap.same_content(new, {"credentials": shared_new, "reader": {"id": "r1"}})
+    assert not snap.same_content(new, {"credentials": shared_old, "reader": {"id": "r1"}})
+    assert not snap.same_content(None, new)

@@ -3,7 +3,7 @@
 Every decision a device was told (it received CONTROL FLOW) must end up stored on the
 server exactly once. The agent runs as a real subprocess on the same cache file each
 time; the emulated iPhone reaches it over its local socket. Set PASSGATE_KILL_TAPS for a
-longer nightly run (default 200 taps).
+longer nightly run (default 200 taps, on both backends).
 """
 
 from __future__ import annotations
@@ -69,9 +69,9 @@ def _reap(proc: subprocess.Popen[str]) -> None:
 
 
 def test_no_told_decision_is_lost_or_stored_twice(
-    client: TestClient, container: Container, tmp_path: Path, backend: str
+    client: TestClient, container: Container, tmp_path: Path
 ) -> None:
-    taps = int(os.environ.get("PASSGATE_KILL_TAPS", "200" if backend == "sqlite" else "60"))
+    taps = int(os.environ.get("PASSGATE_KILL_TAPS", "200"))
     rng = random.Random(int(os.environ.get("PASSGATE_KILL_SEED", "7")))
     world = World(client, container)
     cache = tmp_path / "agent.db"

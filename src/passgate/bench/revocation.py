@@ -1,9 +1,11 @@
 """`passgate bench revocation --readers N`: suspend a pass, time until every reader denies.
 
 A server runs in its own process on a loopback port (SQLite in a temporary directory);
-N reader agents run as asyncio tasks in this process, each with its own in-memory cache
-and its own WebSocket. Each round suspends the pass through the REST API and measures,
-per agent, the time from the API call to the moment that agent's cache denies the pass
+N reader agents run as asyncio tasks spread over ``--agent-processes`` worker processes
+(two by default: on two cores one Python process cannot verify and apply a thousand
+frames as fast as the server sends them), each agent with its own in-memory cache and
+its own WebSocket. Each round suspends the pass through the REST API and measures, per
+agent, the time from the API call to the moment that agent's cache denies the pass
 (``pass_suspended``); the pass is then resumed for the next round. Bounded and
 self-stopping: every wait has a limit and the server process is always terminated.
 """
@@ -11,6 +13,7 @@ self-stopping: every wait has a limit and the server process is always terminate
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import multiprocessing
@@ -20,6 +23,7 @@ import statistics
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -147,9 +151,18 @@ def _setup(base: str, database_url: str, readers: int) -> tuple[dict[str, str], 
     return h, pass_id, [hashlib.sha256(key).hexdigest(), *codes]
 
 
-async def _agents(
-    base: str, codes: list[str], key_id: str, rounds: int, headers: dict[str, str], pass_id: str
-) -> list[float]:
+def _agent_worker(base: str, codes: list[str], key_id: str, conn: Connection) -> None:
+    """One agent process: pairs its share of the readers, then reports per round.
+
+    Commands from the parent: ("expect", reason) arms a round and is answered ("armed",);
+    the worker answers ("done", [monotonic times]) once every one of its agents' caches
+    gives ``reason`` for the pass, ("ready",) first for the initial snapshot, and stops
+    on ("stop",).
+    """
+    asyncio.run(_agent_main(base, codes, key_id, conn))
+
+
+async def _agent_main(base: str, codes: list[str], key_id: str, conn: Connection) -> None:
     from passgate.reader.agent import ReaderAgent
     from passgate.reader.store import AgentStore
     from passgate.reader.sync import SyncClient, pair
@@ -159,8 +172,13 @@ async def _agents(
         agent = ReaderAgent(AgentStore(":memory:"))
         await asyncio.to_thread(pair, agent, base, code)
         agents.append(agent)
-    denied_at: dict[int, float] = {}
-    wanted = [Reason.GRANTED]
+    reached: dict[int, float] = {}
+    state: dict[str, Any] = {"wanted": Reason.GRANTED.value, "reported": False}
+
+    def report_if_done() -> None:
+        if not state["reported"] and len(reached) == len(agents):
+            state["reported"] = True
+            conn.send(("done", list(reached.values())))
 
     def watch(i: int, agent: ReaderAgent) -> None:
         original = agent.apply
@@ -176,51 +194,99 @@ async def _agents(
                 synced_at=now,
                 halted=False,
             )
-            if verdict.decision.reason == wanted[0] and i not in denied_at:
-                denied_at[i] = time.perf_counter()
+            if verdict.decision.reason.value == state["wanted"] and i not in reached:
+                reached[i] = time.monotonic()
+                report_if_done()
 
         agent.apply = apply  # type: ignore[method-assign]
 
     for i, agent in enumerate(agents):
         watch(i, agent)
     stop = asyncio.Event()
-    clients = [SyncClient(a) for a in agents]
-    tasks = [asyncio.create_task(cl.run(stop)) for cl in clients]
-    samples: list[float] = []
+    tasks = [asyncio.create_task(SyncClient(a).run(stop)) for a in agents]
+    loop = asyncio.get_running_loop()
     try:
-        await _wait(lambda: len(denied_at) == len(agents), 120, "agents connected")
-        async with httpx.AsyncClient(
-            base_url=base + "/api/v1", headers=headers, timeout=30
-        ) as http:
-            for _ in range(rounds):
-                for action, reason in (
-                    ("suspend", Reason.PASS_SUSPENDED),
-                    ("resume", Reason.GRANTED),
-                ):
-                    denied_at.clear()
-                    wanted[0] = reason
-                    started = time.perf_counter()
-                    r = await http.post(f"/apple_passes/{pass_id}/{action}")
-                    r.raise_for_status()
-                    await _wait(
-                        lambda: len(denied_at) == len(agents), 30, f"{action} reached all readers"
-                    )
-                    if action == "suspend":
-                        samples.extend((t - started) * 1000 for t in denied_at.values())
+        while True:
+            command = await loop.run_in_executor(None, conn.recv)
+            if command[0] == "stop":
+                break
+            reached.clear()
+            state["wanted"], state["reported"] = command[1], False
+            conn.send(("armed",))
     finally:
         stop.set()
         await asyncio.wait(tasks, timeout=10)
         for agent in agents:
             agent.store.close()
-    return samples
 
 
-async def _wait(cond: Any, limit: float, what: str) -> None:
+def _expect(conns: list[Connection], reason: str, limit: float, what: str) -> None:
+    """Arm every worker for ``reason``; returns once all are armed."""
+    for conn in conns:
+        conn.send(("expect", reason))
+    for conn in conns:
+        _receive(conn, "armed", limit, what)
+
+
+def _receive(conn: Connection, kind: str, limit: float, what: str) -> Any:
     deadline = time.monotonic() + limit
-    while not cond():
-        if time.monotonic() > deadline:
+    while True:
+        if not conn.poll(max(0.0, deadline - time.monotonic())):
             raise click.ClickException(f"gave up waiting: {what}")
-        await asyncio.sleep(0.002)
+        message = conn.recv()
+        if message[0] == kind:
+            return message
+
+
+def _agents(
+    base: str,
+    codes: list[str],
+    key_id: str,
+    rounds: int,
+    headers: dict[str, str],
+    pass_id: str,
+    processes: int,
+) -> list[float]:
+    ctx = multiprocessing.get_context("spawn")
+    shares = [codes[i::processes] for i in range(processes) if codes[i::processes]]
+    pipes = [ctx.Pipe() for _ in shares]
+    workers = [
+        ctx.Process(target=_agent_worker, args=(base, share, key_id, child), daemon=True)
+        for share, (_, child) in zip(shares, pipes, strict=True)
+    ]
+    conns = [parent for parent, _ in pipes]
+    for w in workers:
+        w.start()
+    samples: list[float] = []
+    try:
+        # The first snapshot grants: every agent connected and synced.
+        for conn in conns:
+            _receive(conn, "done", 180, "agents connected")
+        with httpx.Client(base_url=base + "/api/v1", headers=headers, timeout=30) as http:
+            for _ in range(rounds):
+                for action, reason in (
+                    ("suspend", Reason.PASS_SUSPENDED),
+                    ("resume", Reason.GRANTED),
+                ):
+                    _expect(conns, reason.value, 30, "workers armed")
+                    started = time.monotonic()
+                    http.post(f"/apple_passes/{pass_id}/{action}").raise_for_status()
+                    times = [
+                        t
+                        for conn in conns
+                        for t in _receive(conn, "done", 30, f"{action} reached all readers")[1]
+                    ]
+                    if action == "suspend":
+                        samples.extend((t - started) * 1000 for t in times)
+    finally:
+        for conn in conns:
+            with contextlib.suppress(OSError):
+                conn.send(("stop",))
+        for w in workers:
+            w.join(15)
+            if w.is_alive():
+                w.terminate()
+    return samples
 
 
 @click.command("revocation")
@@ -228,8 +294,16 @@ async def _wait(cond: Any, limit: float, what: str) -> None:
 @click.option(
     "--rounds", default=0, help="Suspend rounds (default: enough for 1,000 samples, max 20)"
 )
+@click.option(
+    "--agent-processes",
+    "processes",
+    default=2,
+    show_default=True,
+    type=click.IntRange(1, 8),
+    help="Processes the reader agents are spread over",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object")
-def revocation(readers: int, rounds: int, as_json: bool) -> None:
+def revocation(readers: int, rounds: int, processes: int, as_json: bool) -> None:
     """Time from the suspend API call to every connected reader denying the pass."""
     rounds = rounds or max(3, min(20, 1000 // readers))
     with tempfile.TemporaryDirectory() as tmp:
@@ -252,13 +326,14 @@ def revocation(readers: int, rounds: int, as_json: bool) -> None:
                     raise click.ClickException("server did not start")
                 time.sleep(0.05)
             headers, pass_id, rest = _setup(base, database_url, readers)
-            samples = asyncio.run(_agents(base, rest[1:], rest[0], rounds, headers, pass_id))
+            samples = _agents(base, rest[1:], rest[0], rounds, headers, pass_id, processes)
         finally:
             server.terminate()
             server.join(10)
     ordered = sorted(samples)
     result = {
         "readers": readers,
+        "agent_processes": min(processes, readers),
         "median_ms": round(statistics.median(ordered), 1),
         "p99_ms": round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))], 1),
         "max_ms": round(ordered[-1], 1),

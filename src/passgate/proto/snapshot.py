@@ -60,6 +60,49 @@ def digest(content: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical(dict(content))).hexdigest()
 
 
+class DigestMemo:
+    """``digest`` for many contents that share section objects, without re-encoding them.
+
+    The server builds a thousand readers' contents from a handful of shared section
+    objects (one credentials map per organization, one members map per door). Canonical
+    JSON of an object with sorted keys is ``{"k1":v1,"k2":v2,...}``, so the digest can be
+    fed section by section: each section value is encoded once per memo (keyed by object
+    identity, so a memo must not outlive the pass that filled it), and the hash state
+    after the first, largest section is copied instead of re-hashed. The result is
+    byte-for-byte ``digest(content)``.
+    """
+
+    def __init__(self) -> None:
+        self._encoded: dict[int, tuple[Any, bytes]] = {}
+        self._prefix: dict[tuple[str, int], tuple[Any, Any]] = {}
+
+    def _encode(self, value: Any) -> bytes:
+        if not isinstance(value, (dict, list)):
+            return canonical(value)
+        found = self._encoded.get(id(value))
+        if found is None or found[0] is not value:
+            found = (value, canonical(value))  # keeps value alive: its id stays unique
+            self._encoded[id(value)] = found
+        return found[1]
+
+    def digest(self, content: Mapping[str, Any]) -> str:
+        names = sorted(content)
+        if not names or not all(isinstance(n, str) for n in names):
+            return digest(content)
+        first = names[0]
+        value = content[first]
+        key = (first, id(value))
+        found = self._prefix.get(key)
+        if found is None or found[0] is not value:
+            found = (value, hashlib.sha256(b"{" + canonical(first) + b":" + self._encode(value)))
+            self._prefix[key] = found
+        h = found[1].copy()
+        for name in names[1:]:
+            h.update(b"," + canonical(name) + b":" + self._encode(content[name]))
+        h.update(b"}")
+        return h.hexdigest()
+
+
 def _no_floats(value: Any) -> None:
     if isinstance(value, float):
         raise SnapshotError("floats are not allowed in cache content")
@@ -128,25 +171,65 @@ def auth_message(nonce: str, reader_id: str) -> bytes:
 # --- diff / apply ---------------------------------------------------------------------
 
 
-def diff(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
-    """The delta body turning ``old`` into ``new`` (empty sections omitted)."""
+SectionMemo = dict[tuple[int, int], tuple[Any, Any, dict[str, Any], list[str]]]
+
+
+def _section_diff(
+    before: dict[str, Any], value: dict[str, Any], memo: SectionMemo | None
+) -> tuple[dict[str, Any], list[str]]:
+    key = (id(before), id(value))
+    found = memo.get(key) if memo is not None else None
+    if found is not None and found[0] is before and found[1] is value:
+        return found[2], found[3]
+    changed = {k: v for k, v in value.items() if before.get(k, _MISSING) != v}
+    removed = sorted(k for k in before if k not in value)
+    if memo is not None:
+        memo[key] = (before, value, changed, removed)  # holds both: their ids stay unique
+    return changed, removed
+
+
+def diff(
+    old: Mapping[str, Any], new: Mapping[str, Any], memo: SectionMemo | None = None
+) -> dict[str, Any]:
+    """The delta body turning ``old`` into ``new`` (empty sections omitted).
+
+    ``memo`` (one per fan-out pass) shares the work of diffing the same pair of section
+    objects for many readers; the bodies it returns share those section diffs, so treat
+    them as read-only.
+    """
     body: dict[str, Any] = {"set": {}, "unset": {}, "replace": {}, "drop": []}
     for name, value in new.items():
-        before = old.get(name)
+        before = old.get(name, _MISSING)
+        if before is value:
+            continue  # the same shared section object: nothing to compare (no floats: no NaN)
         if isinstance(value, dict) and isinstance(before, dict):
-            changed = {k: v for k, v in value.items() if before.get(k, _MISSING) != v}
-            removed = sorted(k for k in before if k not in value)
+            changed, removed = _section_diff(before, value, memo)
             if changed:
                 body["set"][name] = changed
             if removed:
                 body["unset"][name] = removed
-        elif name not in old or before != value:
+        elif before is _MISSING or before != value:
             body["replace"][name] = value
     body["drop"] = sorted(name for name in old if name not in new)
     return body
 
 
 _MISSING = object()
+
+
+def same_content(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> bool:
+    """Equal contents, checked section by section with identity first.
+
+    Shared sections are the same objects when unchanged, so this costs a few pointer
+    comparisons per reader instead of a walk over every credential.
+    """
+    if old is None or len(old) != len(new):
+        return False
+    for name, value in new.items():
+        before = old.get(name, _MISSING)
+        if before is not value and before != value:
+            return False
+    return True
 
 
 def apply(content: Mapping[str, Any], body: Mapping[str, Any]) -> dict[str, Any]:

@@ -42,6 +42,9 @@ def _field(item: dict[str, Any], name: str, kind: type, where: str, optional: bo
         return None
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         raise ValidationError(f"{name} has the wrong type", field=f"{where}.{name}")
+    if isinstance(value, str) and not value.isprintable():
+        # PostgreSQL text cannot hold NUL; control characters have no place in ids either.
+        raise ValidationError(f"{name} has control characters", field=f"{where}.{name}")
     return value
 
 
@@ -125,8 +128,28 @@ def ingest(uow: UnitOfWork, reader_id: str, items: list[ReaderEvent], now: datet
         stored = record_event(uow, event)
         if stored and item.kind == "tamper":
             _mark_tampered(uow, reader, item.sequence)
+        if stored and item.kind == "access" and item.granted:
+            _mark_used(uow, item)
         acked.append(item.sequence)
     return acked
+
+
+def _mark_used(uow: UnitOfWork, item: ReaderEvent) -> None:
+    """R17/R18 "last used": the pass and the device whose key opened the door."""
+    when = item.occurred_at
+    if item.credential_id:
+        apple_pass = uow.repo(m.ApplePass).find(item.credential_id)
+        if apple_pass is not None and (
+            apple_pass.last_used_at is None or when > apple_pass.last_used_at
+        ):
+            apple_pass.last_used_at = when
+            uow.repo(m.ApplePass).update(apple_pass)
+    key_id = item.data.get("key_id")
+    if isinstance(key_id, str):
+        for device in uow.repo(m.PassDevice).all_where(key_id=key_id):
+            if device.last_used_at is None or when > device.last_used_at:
+                device.last_used_at = when
+                uow.repo(m.PassDevice).update(device)
 
 
 def _mark_tampered(uow: UnitOfWork, reader: m.Reader, sequence: int) -> None:
@@ -153,7 +176,11 @@ def set_status(
     reader.last_seen_at = now
     if status:
         firmware = status.get("firmware")
-        if isinstance(firmware, str) and 0 < len(firmware) <= 40:
+        if firmware is not None:
+            if not (isinstance(firmware, str) and 0 < len(firmware) <= 40):
+                raise ValidationError("firmware must be 1 to 40 characters", field="firmware")
+            if not firmware.isprintable():
+                raise ValidationError("firmware has control characters", field="firmware")
             reader.firmware = firmware
         model = status.get("model")
         if isinstance(model, str):

@@ -173,9 +173,61 @@ def reader_content(
     }
 
 
+class SectionInterner:
+    """Hands back last pass's section object when a freshly built one equals it.
+
+    The gateway rebuilds the content from the database on every pass; interning makes
+    an unchanged section the very same object as before, so "did this reader's content
+    change?" is a pointer comparison per section (``snapshot.same_content``) and the
+    digest and diff memos share their work across every reader holding that section.
+    Sections not seen in a pass are forgotten.
+    """
+
+    def __init__(self) -> None:
+        self._last: dict[tuple[str, str], Any] = {}
+        self._next: dict[tuple[str, str], Any] = {}
+
+    def __call__(self, kind: str, key: str, value: Any) -> Any:
+        found = self._next.get((kind, key), _UNSET)
+        if found is not _UNSET and (found is value or found == value):
+            return found
+        old = self._last.get((kind, key), _UNSET)
+        if old is not _UNSET and (old is value or old == value):
+            value = old
+        self._next[(kind, key)] = value
+        return value
+
+    def end_pass(self) -> None:
+        self._last, self._next = self._next, {}
+
+
+_UNSET = object()
+
+
 def contents_for(
-    uow: UnitOfWork, org_id: str, reader_ids: Iterable[str], now: datetime
+    uow: UnitOfWork,
+    org_id: str,
+    reader_ids: Iterable[str],
+    now: datetime,
+    interner: SectionInterner | None = None,
 ) -> dict[str, dict[str, Any] | None]:
     cache = load_org(uow, org_id, now)
+    if interner is not None:
+        # Org-wide and per-door sections become last pass's objects when unchanged.
+        cache.credentials = interner("credentials", "", cache.credentials)
+        cache.doors = {k: interner("door", k, v) for k, v in cache.doors.items()}
     shared: dict[str, dict[str, Any]] = {}
-    return {rid: reader_content(cache, rid, shared) for rid in reader_ids}
+    out: dict[str, dict[str, Any] | None] = {}
+    for rid in reader_ids:
+        reader = cache.readers.get(rid)
+        if interner is not None and reader is not None and reader.door_id in cache.doors:
+            door_id = reader.door_id
+            if door_id not in shared:
+                shared[door_id] = interner("members", door_id, door_members(cache, door_id))
+        content = reader_content(cache, rid, shared)
+        if content is not None and interner is not None:
+            content["org"] = interner("org", "", content["org"])
+        out[rid] = content
+    if interner is not None:
+        interner.end_pass()
+    return out

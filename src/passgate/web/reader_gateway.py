@@ -17,11 +17,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
+from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi import APIRouter, Path, WebSocket, WebSocketDisconnect
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -35,6 +38,8 @@ from passgate.web.deps import ActorDep, ContainerDep
 
 READER_TOPIC = "reader"
 AUTH_TIMEOUT_S = 10.0
+SEND_TIMEOUT_S = 10.0
+T = TypeVar("T")
 ReaderId = Path(min_length=1, max_length=40)
 
 
@@ -79,35 +84,85 @@ class Link:
             await self.ws.send_text(snap.encode_message(message))
 
 
+# Commits this process makes on the hub's own behalf (status, events, outbox) do not wake
+# it; a tamper event wakes it explicitly.
+_QUIET: contextvars.ContextVar[bool] = contextvars.ContextVar("reader_hub_quiet", default=False)
+MIN_PASS_GAP_S = 0.02  # a burst of commits costs one pass per 20 ms, not one per commit
+OUTBOX_DRAIN_S = 1.0
+
+
+def quiet(fn: Callable[..., T], *args: Any) -> T:
+    token = _QUIET.set(True)
+    try:
+        return fn(*args)
+    finally:
+        _QUIET.reset(token)
+
+
 class Hub:
-    """Connected readers of this process, and the loop that keeps their caches current."""
+    """Connected readers of this process, and the loop that keeps their caches current.
+
+    A pass runs when a transaction commits in this process (any service, so no coupling
+    to the other areas), when a reader asks for a snapshot, and every
+    ``reader_poll_interval_s`` for changes other processes made. A pass loads the
+    organization once, interns its sections (unchanged ones stay the same objects), and
+    only readers whose content changed get a frame: digests and diffs are memoized per
+    shared section, so a change costs one database load, one signature per changed
+    reader and a few pointer comparisons per unchanged one.
+    """
 
     def __init__(self, container: Container) -> None:
         self._c = container
         self._links: dict[str, Link] = {}
         self._task: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._wake = asyncio.Event()
-        # One refresh at a time: each builds deltas on the versions the previous one set.
-        self._refreshing = asyncio.Lock()
+        self._forced: set[Link] = set()
+        self._interners: dict[str, reader_snapshot.SectionInterner] = {}
+        self._keys: dict[str, ec.EllipticCurvePrivateKey] = {}
+        self._drained_at = 0.0
+        self._unsubscribe: Callable[[], None] | None = None
+        self._sending: set[asyncio.Task[None]] = set()
 
     def add(self, link: Link) -> None:
         old = self._links.get(link.reader_id)
         if old is not None:
             # One live connection per reader: the newest wins, the old one is dropped.
+            self._forced.discard(old)
             asyncio.get_running_loop().create_task(_close(old.ws, 4409))
         self._links[link.reader_id] = link
         if self._task is None or self._task.done():
-            self._task = asyncio.get_running_loop().create_task(self._run())
+            self._loop = asyncio.get_running_loop()
+            if self._unsubscribe is None:
+                self._unsubscribe = self._c.on_commit(self._committed)
+            self._task = self._loop.create_task(self._run())
 
     def remove(self, link: Link) -> None:
         if self._links.get(link.reader_id) is link:
             del self._links[link.reader_id]
+        self._forced.discard(link)
         if not self._links and self._task is not None:
             self._task.cancel()
             self._task = None
+            if self._unsubscribe is not None:
+                self._unsubscribe()
+                self._unsubscribe = None
 
     def wake(self) -> None:
         self._wake.set()
+
+    def request_snapshot(self, link: Link) -> None:
+        """Send ``link`` a full snapshot in the next pass (connect, or a reader's resync)."""
+        self._forced.add(link)
+        self._wake.set()
+
+    def _committed(self) -> None:
+        # Runs in whatever thread committed; only hands a wake-up to the hub's loop.
+        loop = self._loop
+        if _QUIET.get() or loop is None or loop.is_closed():
+            return
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+            loop.call_soon_threadsafe(self._wake.set)
 
     async def _run(self) -> None:
         interval = self._c.settings.reader_poll_interval_s
@@ -115,13 +170,18 @@ class Hub:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), interval)
             self._wake.clear()
-            await asyncio.to_thread(self._drain_outbox)
+            started = time.monotonic()
+            if started - self._drained_at >= OUTBOX_DRAIN_S:
+                self._drained_at = started
+                await asyncio.to_thread(quiet, self._drain_outbox)
+            forced, self._forced = self._forced, set()
             orgs = {link.org_id for link in self._links.values()}
             for org_id in orgs:
-                await self.refresh(org_id)
+                await self.refresh(org_id, {x for x in forced if x.org_id == org_id})
+            await asyncio.sleep(max(0.0, MIN_PASS_GAP_S - (time.monotonic() - started)))
 
     def _drain_outbox(self) -> None:
-        # The rows only wake us; the content itself is rebuilt from the database.
+        # The rows only mark changes; the content itself is rebuilt from the database.
         now = self._c.clock.now()
         with self._c.uow_factory(None) as uow:
             for message in uow.outbox.claim(
@@ -130,48 +190,66 @@ class Hub:
                 assert message.id is not None
                 uow.outbox.mark_delivered(message.id, now)
 
-    async def refresh(self, org_id: str, force: Link | None = None) -> None:
+    async def refresh(self, org_id: str, forced: set[Link]) -> None:
         links = [link for link in self._links.values() if link.org_id == org_id]
-        if force is not None and force not in links:
-            links.append(force)
         if not links:
             return
-        async with self._refreshing:
-            frames = await asyncio.to_thread(self._frames, org_id, links, force)
-        heartbeat_s = self._c.settings.reader_heartbeat_s
-        now = time.monotonic()
-        sends = []
+        frames = await asyncio.to_thread(quiet, self._frames, org_id, links, forced)
+        loop = asyncio.get_running_loop()
         for link, frame in frames:
-            if frame is None:
-                sends.append(_close(link.ws, 4403))
-            elif frame["type"] != "heartbeat" or now - link.sent_at >= heartbeat_s:
-                link.sent_at = now
-                sends.append(_safe_send(link, frame))
-        await asyncio.gather(*sends)
+            # Not awaited: a reader that stops reading must not hold up the others. Each
+            # link's lock is FIFO, so a link still gets its frames in pass order.
+            task = loop.create_task(
+                _close(link.ws, 4403) if frame is None else _safe_send(link, frame)
+            )
+            self._sending.add(task)
+            task.add_done_callback(self._sending.discard)
+
+    def _signing_key(self, org_id: str) -> ec.EllipticCurvePrivateKey:
+        key = self._keys.get(org_id)
+        if key is None:
+            c = self._c
+            with c.uow_factory(org_id) as uow:
+                stored = reader_gateway.org_key(uow, org_id, c.secret_box, c.clock.now())
+            key = self._keys[org_id] = reader_gateway.signing_key(stored, c.secret_box)
+        return key
 
     def _frames(
-        self, org_id: str, links: list[Link], force: Link | None
+        self, org_id: str, links: list[Link], forced: set[Link]
     ) -> list[tuple[Link, dict[str, Any] | None]]:
         c = self._c
         now = c.clock.now()
-        with c.uow_factory(org_id) as uow:
-            key = reader_gateway.org_key(uow, org_id, c.secret_box, now)
-            contents = reader_snapshot.contents_for(uow, org_id, [x.reader_id for x in links], now)
-        private = reader_gateway.signing_key(key, c.secret_box)
+        private = self._signing_key(org_id)
+        interner = self._interners.setdefault(org_id, reader_snapshot.SectionInterner())
+        with c.uow_factory(org_id, write=False) as uow:
+            contents = reader_snapshot.contents_for(
+                uow, org_id, [x.reader_id for x in links], now, interner
+            )
+        heartbeat_s = c.settings.reader_heartbeat_s
+        tick = time.monotonic()
+        digests = snap.DigestMemo()
+        diffs: snap.SectionMemo = {}
         out: list[tuple[Link, dict[str, Any] | None]] = []
         for link in links:
             content = contents.get(link.reader_id)
             if content is None:
                 out.append((link, None))
                 continue
-            digest = snap.digest(content)
-            if link is not force and digest == link.digest and link.content is not None:
-                beat = {"type": "heartbeat", "reader_id": link.reader_id, "version": link.version}
-                beat["sig"] = snap.sign(private, snap.canonical(beat))
-                out.append((link, beat))
+            force = link in forced
+            if not force and snap.same_content(link.content, content):
+                if tick - link.sent_at >= heartbeat_s:
+                    link.sent_at = tick
+                    beat = {
+                        "type": "heartbeat",
+                        "reader_id": link.reader_id,
+                        "version": link.version,
+                    }
+                    beat["sig"] = snap.sign(private, snap.canonical(beat))
+                    out.append((link, beat))
                 continue
+            digest = digests.digest(content)
             version = next_version(link.version)
-            if link is force or link.content is None:
+            if force or link.content is None:
                 frame = snap.make_frame(
                     private,
                     kind="snapshot",
@@ -187,10 +265,10 @@ class Hub:
                     reader_id=link.reader_id,
                     version=version,
                     base_version=link.version,
-                    body=snap.diff(link.content, content),
+                    body=snap.diff(link.content, content, diffs),
                     result_digest=digest,
                 )
-            link.version, link.content, link.digest = version, content, digest
+            link.version, link.content, link.digest, link.sent_at = version, content, digest, tick
             out.append((link, frame))
         return out
 
@@ -201,8 +279,12 @@ async def _close(ws: WebSocket, code: int) -> None:
 
 
 async def _safe_send(link: Link, message: dict[str, Any]) -> None:
-    with contextlib.suppress(RuntimeError, WebSocketDisconnect, OSError):
-        await link.send(message)
+    try:
+        await asyncio.wait_for(link.send(message), SEND_TIMEOUT_S)
+    except TimeoutError:
+        await _close(link.ws, 4408)  # it stopped reading: it re-syncs when it reconnects
+    except (RuntimeError, WebSocketDisconnect, OSError):
+        return
 
 
 def _hub(ws: WebSocket) -> Hub:
@@ -213,11 +295,22 @@ def _hub(ws: WebSocket) -> Hub:
     return hub
 
 
+async def _receive(ws: WebSocket) -> str | bytes:
+    """The next frame, text or binary (starlette's receive_text raises KeyError on bytes)."""
+    message = await ws.receive()
+    if message["type"] == "websocket.disconnect":
+        raise WebSocketDisconnect(message.get("code", 1000))
+    text = message.get("text")
+    if text is not None:
+        return str(text)
+    return bytes(message.get("bytes") or b"")
+
+
 async def _authenticate(ws: WebSocket, c: Container) -> tuple[str, dict[str, Any]] | None:
     nonce = reader_gateway.new_nonce()
     await ws.send_text(snap.encode_message({"type": "challenge", "nonce": nonce}))
     try:
-        text = await asyncio.wait_for(ws.receive_text(), AUTH_TIMEOUT_S)
+        text = await asyncio.wait_for(_receive(ws), AUTH_TIMEOUT_S)
         msg = snap.parse_message(text)
         if msg["type"] != "auth":
             raise Unauthenticated("expected auth")
@@ -238,20 +331,21 @@ async def _authenticate(ws: WebSocket, c: Container) -> tuple[str, dict[str, Any
 
 async def _serve(ws: WebSocket, c: Container, hub: Hub, link: Link) -> None:
     while True:
-        text = await ws.receive_text()
+        text = await _receive(ws)
         try:
             msg = snap.parse_message(text)
             kind = msg["type"]
             if kind == "events":
                 items = reader_events.parse_items(msg["items"])
-                acked = await asyncio.to_thread(_ingest, c, link, items)
+                acked = await asyncio.to_thread(quiet, _ingest, c, link, items)
                 await link.send({"type": "ack", "sequences": acked})
                 if any(item.kind == "tamper" for item in items):
                     hub.wake()
             elif kind == "resync":
-                await hub.refresh(link.org_id, force=link)
+                hub.request_snapshot(link)
             elif kind == "status":
-                await asyncio.to_thread(_status, c, link, msg["status"], True)
+                await asyncio.to_thread(quiet, _status, c, link, msg["status"], True)
+                hub.wake()  # a reported model can change the reader's readiness (R13)
             elif kind != "ping":
                 raise snap.SnapshotError("unexpected message type", field="type")
         except PassgateError as exc:
@@ -328,14 +422,19 @@ def router() -> APIRouter:
         link = Link(ws, hello["reader_id"], org_id, version=max(0, int(hello["version"])))
         hub.add(link)
         try:
-            await asyncio.to_thread(_status, c, link, hello["status"], True)
-            await hub.refresh(org_id, force=link)
+            try:
+                await asyncio.to_thread(quiet, _status, c, link, hello["status"], True)
+            except PassgateError as exc:
+                # A bad status report (unknown model...) is refused; the link stays up.
+                await link.send({"type": "error", "code": "bad_status", "field": exc.field or ""})
+                await asyncio.to_thread(quiet, _status, c, link, None, True)
+            hub.request_snapshot(link)
             with contextlib.suppress(WebSocketDisconnect, RuntimeError):
                 # A disconnect ends the session normally; cleanup follows either way.
                 await _serve(ws, c, hub, link)
         finally:
             hub.remove(link)
             with contextlib.suppress(PassgateError):
-                await asyncio.to_thread(_status, c, link, None, False)
+                await asyncio.to_thread(quiet, _status, c, link, None, False)
 
     return r
