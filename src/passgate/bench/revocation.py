@@ -318,10 +318,11 @@ def revocation(readers: int, rounds: int, processes: int, as_json: bool) -> None
             deadline = time.monotonic() + 30
             while True:
                 try:
-                    if httpx.get(base + "/healthz", timeout=1).status_code == 200:
-                        break
+                    ready = httpx.get(base + "/healthz", timeout=1).status_code == 200
                 except httpx.HTTPError:
-                    pass
+                    ready = False  # not listening yet
+                if ready:
+                    break
                 if time.monotonic() > deadline:
                     raise click.ClickException("server did not start")
                 time.sleep(0.05)

@@ -74,9 +74,11 @@ def audit(
     now: datetime,
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
+    member_id: str | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> Event:
     event_id = new_id("evt")
-    data: dict[str, Any] = {}
+    data: dict[str, Any] = dict(extra or {})
     if before is not None:
         data["before"] = before
     if after is not None:
@@ -96,6 +98,7 @@ def audit(
         actor_name=actor.name,
         object_type=object_type,
         object_id=object_id,
+        member_id=member_id,
         data=data,
     )
     record_event(uow, event)

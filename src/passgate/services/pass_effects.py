@@ -17,7 +17,7 @@ from typing import Any
 from passgate.domain import model as m
 from passgate.domain.pass_records import WalletRegistration, WalletSerial
 from passgate.services.actors import Actor
-from passgate.services.events import record_event
+from passgate.services.events import audit
 from passgate.services.ports import UnitOfWork
 from passgate.services.wallet import APNS_TOPIC, READER_TOPIC, next_version
 
@@ -30,27 +30,18 @@ def audit_pass(
     now: datetime,
     **data: Any,
 ) -> m.Event:
-    event_id = m.new_id("evt")
-    if actor.session_id is not None:
-        data["session_id"] = actor.session_id
-    event = m.Event(
-        id=event_id,
+    """An audit event about a pass, tied to its member so the pass page can list it."""
+    return audit(
+        uow,
+        actor,
         org_id=apple_pass.org_id,
-        category=m.EventCategory.AUDIT,
         type=type,
-        idempotency_key=event_id,
-        occurred_at=now,
-        recorded_at=now,
-        actor_type=actor.kind.value,
-        actor_id=actor.id,
-        actor_name=actor.name,
         object_type="apple_pass",
         object_id=apple_pass.id,
+        now=now,
         member_id=apple_pass.member_id,
-        data=data,
+        extra=data,
     )
-    record_event(uow, event)
-    return event
 
 
 def new_versions(
