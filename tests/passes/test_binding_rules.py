@@ -57,6 +57,8 @@ def test_plans_keep_one_iphone_one_watch_and_are_idempotent(
     assert kinds.count("iphone") == 1 and kinds.count("watch") <= 1
     assert set(plan.replace) <= {d.id for d in bound}
     assert not set(plan.replace) & set(plan.unchanged)
+    # Every bound device is either kept or replaced: none is left active by omission.
+    assert set(plan.replace) | set(plan.unchanged) == {d.id for d in bound}
     phone_now = next(d for d in after if d.kind == "iphone")
     assert (phone_now.device_id, phone_now.public_key) == (phone.device_id, phone.public_key)
     old_phone = next((d for d in bound if d.kind == "iphone"), None)

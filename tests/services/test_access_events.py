@@ -1,4 +1,7 @@
-"""Reader events are stored exactly once, keyed by (reader id, sequence)."""
+"""Reader events are stored exactly once, keyed by (reader id, sequence) (R15).
+
+Drives `services.reader_events.ingest`, the one path reader events take into the log.
+"""
 
 from __future__ import annotations
 
@@ -9,19 +12,25 @@ from fastapi.testclient import TestClient
 from tests.conftest import Org
 
 from passgate.bootstrap import Container
-from passgate.services.events import AccessEventInput, record_access_event
+from passgate.services.reader_events import ReaderEvent, ingest
 
 
-def _tap(ids: dict[str, str], seq: int, granted: bool = True) -> AccessEventInput:
-    return AccessEventInput(
-        reader_id=ids["reader"],
+def _tap(seq: int, member_id: str, granted: bool = True) -> ReaderEvent:
+    return ReaderEvent(
         sequence=seq,
-        door_id=ids["door"],
+        kind="access",
         occurred_at=datetime(2026, 11, 27, 8, 0, seq % 60, tzinfo=UTC),
         granted=granted,
         reason="granted" if granted else "no_access_right",
-        member_id=ids["member"],
+        member_id=member_id,
+        credential_id=None,
+        data={"method": "nfc"},
     )
+
+
+def _stored(client: TestClient, org: Org) -> int:
+    r = client.get("/api/v1/events?category=access", headers=org.headers)
+    return int(r.headers["X-Total-Count"])
 
 
 def test_the_same_reader_event_stored_twice_is_stored_once(
@@ -29,14 +38,19 @@ def test_the_same_reader_event_stored_twice_is_stored_once(
 ) -> None:
     org = Org(client, "acme")
     ids = org.world()
+    reader, member = ids["reader"], ids["member"]
     with container.uow_factory(org.id) as uow:
-        assert record_access_event(uow, _tap(ids, 1), now=container.clock.now()) is True
-        assert record_access_event(uow, _tap(ids, 1), now=container.clock.now()) is False
+        assert ingest(uow, reader, [_tap(1, member), _tap(1, member)], container.clock.now()) == [
+            1,
+            1,
+        ]
+    assert _stored(client, org) == 1  # the repeat in the same batch was not stored
     with container.uow_factory(org.id) as uow:
-        assert record_access_event(uow, _tap(ids, 1), now=container.clock.now()) is False
-        assert (
-            record_access_event(uow, _tap(ids, 2, granted=False), now=container.clock.now()) is True
+        acked = ingest(
+            uow, reader, [_tap(1, member), _tap(2, member, granted=False)], container.clock.now()
         )
+    assert acked == [1, 2]  # a resent event is acknowledged again, so the reader can drop it
+    assert _stored(client, org) == 2  # ... but stored only once
     events = client.get("/api/v1/events?category=access", headers=org.headers).json()
     assert sorted((e["data"]["sequence"], e["granted"], e["reason"]) for e in events) == [
         (1, True, "granted"),
@@ -53,15 +67,15 @@ def test_concurrent_ingest_of_overlapping_batches_stores_each_event_once(
     ids = org.world()
     errors: list[BaseException] = []
 
-    def ingest(start: int) -> None:
+    def run(start: int) -> None:
         try:
             for seq in range(start, start + 30):
                 with container.uow_factory(org.id) as uow:
-                    record_access_event(uow, _tap(ids, seq), now=container.clock.now())
+                    ingest(uow, ids["reader"], [_tap(seq, ids["member"])], container.clock.now())
         except BaseException as exc:  # collected and asserted below
             errors.append(exc)
 
-    threads = [threading.Thread(target=ingest, args=(s,)) for s in (0, 10, 20, 0)]
+    threads = [threading.Thread(target=run, args=(s,)) for s in (0, 10, 20, 0)]
     for t in threads:
         t.start()
     for t in threads:

@@ -249,11 +249,6 @@ class Session:
     revoked_at: datetime | None = None
 
 
-class SsoProtocol(StrEnum):
-    OIDC = "oidc"
-    SAML = "saml"
-
-
 @dataclass
 class SsoConnection:
     """An organization's identity provider. SSO is configured when one is enabled."""

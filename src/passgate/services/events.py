@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from passgate.domain.errors import ValidationError
 from passgate.domain.model import Event, EventCategory, OutboxMessage, Webhook, new_id
 from passgate.services.actors import Actor
 from passgate.services.ports import UnitOfWork
@@ -118,46 +117,3 @@ class EventFilter:
     reason: str | None = None
     since: datetime | None = None
     until: datetime | None = None
-
-
-@dataclass(frozen=True)
-class AccessEventInput:
-    """A tap result as a reader reports it; (reader_id, sequence) identifies it for good."""
-
-    reader_id: str
-    sequence: int
-    door_id: str
-    occurred_at: datetime
-    granted: bool
-    reason: str
-    member_id: str | None = None
-    credential_id: str | None = None
-    method: str = "nfc"
-
-
-def record_access_event(uow: UnitOfWork, item: AccessEventInput, *, now: datetime) -> bool:
-    """Store a reader's tap event exactly once; False when it was already stored."""
-    org_id = uow.org_id
-    if org_id is None:
-        raise ValidationError("access events belong to an organization", field="org_id")
-    if item.sequence < 0:
-        raise ValidationError("sequence must be zero or positive", field="sequence")
-    event = Event(
-        id=new_id("evt"),
-        org_id=org_id,
-        category=EventCategory.ACCESS,
-        type="access.granted" if item.granted else "access.denied",
-        idempotency_key=f"{item.reader_id}:{item.sequence}",
-        occurred_at=item.occurred_at,
-        recorded_at=now,
-        actor_type="reader",
-        actor_id=item.reader_id,
-        door_id=item.door_id,
-        reader_id=item.reader_id,
-        member_id=item.member_id,
-        credential_id=item.credential_id,
-        granted=item.granted,
-        reason=item.reason,
-        data={"sequence": item.sequence, "method": item.method},
-    )
-    return record_event(uow, event)

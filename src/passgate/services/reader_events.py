@@ -135,21 +135,15 @@ def ingest(uow: UnitOfWork, reader_id: str, items: list[ReaderEvent], now: datet
 
 
 def _mark_used(uow: UnitOfWork, item: ReaderEvent) -> None:
-    """R17/R18 "last used": the pass and the device whose key opened the door."""
-    when = item.occurred_at
+    """R17/R18 "last used": the pass and the device whose key opened the door.
+
+    Column-only updates: an admin may be suspending the same pass at this moment.
+    """
     if item.credential_id:
-        apple_pass = uow.repo(m.ApplePass).find(item.credential_id)
-        if apple_pass is not None and (
-            apple_pass.last_used_at is None or when > apple_pass.last_used_at
-        ):
-            apple_pass.last_used_at = when
-            uow.repo(m.ApplePass).update(apple_pass)
+        uow.repo(m.ApplePass).advance("last_used_at", item.occurred_at, id=item.credential_id)
     key_id = item.data.get("key_id")
     if isinstance(key_id, str):
-        for device in uow.repo(m.PassDevice).all_where(key_id=key_id):
-            if device.last_used_at is None or when > device.last_used_at:
-                device.last_used_at = when
-                uow.repo(m.PassDevice).update(device)
+        uow.repo(m.PassDevice).advance("last_used_at", item.occurred_at, key_id=key_id)
 
 
 def _mark_tampered(uow: UnitOfWork, reader: m.Reader, sequence: int) -> None:

@@ -162,8 +162,3 @@ def _headers(
         wh.EVENT_HEADER: str(payload.get("type", "")),
         wh.DELIVERY_HEADER: str(message.id),
     }
-
-
-def pending_count(uow_factory: UnitOfWorkFactory) -> int:
-    with uow_factory(None, write=False) as uow:
-        return len(uow.outbox.pending(WEBHOOK_TOPIC))

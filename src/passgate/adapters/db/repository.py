@@ -59,12 +59,19 @@ def _values(entity: Any) -> dict[str, Any]:
 
 class TenantRepository(Generic[T]):
     def __init__(
-        self, conn: sa.Connection, table: sa.Table, entity_type: type[T], org_id: str
+        self,
+        conn: sa.Connection,
+        table: sa.Table,
+        entity_type: type[T],
+        org_id: str,
+        *,
+        lock_rows: bool = False,
     ) -> None:
         self._conn = conn
         self._table = table
         self._type = entity_type
         self._org_id = org_id
+        self._lock_rows = lock_rows
         self._label = table.name.rstrip("s").replace("_", " ")
 
     def _scoped(self, stmt: Any) -> Any:
@@ -77,13 +84,14 @@ class TenantRepository(Generic[T]):
         return stmt
 
     def find(self, entity_id: str) -> T | None:
-        row = (
-            self._conn.execute(
-                self._scoped(sa.select(self._table)).where(self._table.c.id == entity_id)
-            )
-            .mappings()
-            .first()
-        )
+        stmt = self._scoped(sa.select(self._table)).where(self._table.c.id == entity_id)
+        if self._lock_rows:
+            # A write transaction reads the row it is about to change under a row lock,
+            # so two read-modify-writes of one row run one after the other instead of
+            # the later silently undoing the earlier (PostgreSQL runs READ COMMITTED;
+            # SQLite write transactions are already serialized by BEGIN IMMEDIATE).
+            stmt = stmt.with_for_update()
+        row = self._conn.execute(stmt).mappings().first()
         return None if row is None else _row_to(self._type, row)
 
     def get(self, entity_id: str) -> T:
@@ -143,6 +151,16 @@ class TenantRepository(Generic[T]):
         stmt = self._scoped(sa.update(self._table)).where(self._table.c.id == entity_id)
         if self._conn.execute(stmt.values(**values)).rowcount != 1:
             raise NotFound(f"{self._label} not found")
+
+    def advance(self, column: str, when: datetime, **filters: Any) -> int:
+        """Set ``column`` to ``when`` on matching rows where it is unset or earlier.
+
+        One UPDATE of that column only: unlike a read-modify-write of the whole row it
+        cannot undo a concurrent change to other columns (say, a suspension).
+        """
+        col = self._table.c[column]
+        stmt = self._where(sa.update(self._table), filters).where(sa.or_(col.is_(None), col < when))
+        return int(self._conn.execute(stmt.values({column: when})).rowcount)
 
     def delete(self, entity_id: str) -> None:
         stmt = self._scoped(sa.delete(self._table)).where(self._table.c.id == entity_id)
@@ -208,12 +226,6 @@ class SqlGroupDoors:
     def doors_of(self, group_id: str) -> list[str]:
         stmt = sa.select(self._t.c.door_id).where(
             self._t.c.org_id == self._org_id, self._t.c.group_id == group_id
-        )
-        return sorted(self._conn.execute(stmt).scalars())
-
-    def groups_of_door(self, door_id: str) -> list[str]:
-        stmt = sa.select(self._t.c.group_id).where(
-            self._t.c.org_id == self._org_id, self._t.c.door_id == door_id
         )
         return sorted(self._conn.execute(stmt).scalars())
 
@@ -448,7 +460,10 @@ class SqlUnitOfWork:
             raise RuntimeError("unit of work used outside its `with` block")
         if self.org_id is None:
             raise PermissionDenied("tenant data needs an organization-scoped unit of work")
-        return TenantRepository(self._conn, TABLES[entity_type], entity_type, self.org_id)
+        lock = self._write and self._conn.dialect.name == "postgresql"
+        return TenantRepository(
+            self._conn, TABLES[entity_type], entity_type, self.org_id, lock_rows=lock
+        )
 
 
 class SqlUnitOfWorkFactory:
