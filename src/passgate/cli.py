@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,6 +14,7 @@ from pydantic import ValidationError as SettingsError
 
 from passgate import __version__
 from passgate.bench import bench
+from passgate.cli_errors import PassgateGroup, option_variables, settings_error, unknown_variables
 from passgate.config import Settings
 from passgate.devidp.cli import devidp
 from passgate.domain.errors import PassgateError
@@ -30,15 +32,17 @@ def _settings(**overrides: Any) -> Settings:
     try:
         return Settings(**{k: v for k, v in overrides.items() if v is not None})
     except SettingsError as exc:
-        raise click.ClickException(
-            "invalid configuration: " + "; ".join(e["msg"] for e in exc.errors())
-        ) from exc
+        raise click.ClickException(settings_error(exc)) from exc
 
 
 def _container(settings: Settings) -> Any:
     from passgate.bootstrap import build_container
 
-    return build_container(settings)
+    container = build_container(settings)
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None:  # closed when the command ends, failed or not
+        ctx.call_on_close(container.close)
+    return container
 
 
 def _run(fn: Any) -> Any:
@@ -76,10 +80,21 @@ database_option = click.option(
 )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(
+    cls=PassgateGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.version_option(__version__, prog_name="passgate")
-def main() -> None:
+@click.option(
+    "--debug",
+    is_flag=True,
+    envvar="PASSGATE_DEBUG",
+    help="Show the Python traceback of a failure [env PASSGATE_DEBUG]",
+)
+def main(debug: bool) -> None:
     """Passgate: access control with door keys in Apple Wallet."""
+    for warning in unknown_variables(os.environ, option_variables(main)):
+        click.echo(warning, err=True)
 
 
 @main.command()
@@ -109,7 +124,11 @@ def migrate(database_url: str | None) -> None:
     envvar="PASSGATE_DEV_MODE",
     help="Development mode [env PASSGATE_DEV_MODE]",
 )
-@click.option("--no-migrate", is_flag=True, help="Do not upgrade the schema before serving")
+@click.option(
+    "--no-migrate",
+    is_flag=True,
+    help="Do not upgrade the schema (refuse to start unless it is current)",
+)
 def serve(
     database_url: str | None, host: str | None, port: int | None, dev: bool, no_migrate: bool
 ) -> None:
@@ -132,7 +151,12 @@ def _serve(settings: Settings, *, migrate_first: bool, banner: str | None = None
     # Refuse to start with an expired, mismatched or non-chaining pass certificate.
     _run(lambda: container.pass_certificates)
     if migrate_first:
-        mig.upgrade(container.engine)
+        mig.upgrade(container.engine)  # several processes may start at once: see upgrade()
+    elif not mig.is_current(container.engine):
+        raise click.ClickException(
+            f"the database schema is at {', '.join(mig.current(container.engine)) or 'none'}, "
+            f"this version needs {', '.join(mig.heads())}: run `passgate migrate` first"
+        )
     dispatcher = Dispatcher(container) if settings.run_worker_in_process else None
     if dispatcher is not None:
         dispatcher.start_thread()
@@ -286,7 +310,9 @@ def openapi(output: Path | None) -> None:
 )
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int, help="0: a free port")
-@click.option("--idp-port", default=8001, show_default=True, type=int, help="Development IdP")
+@click.option(
+    "--idp-port", default=8001, show_default=True, type=int, help="Development IdP; 0: a free port"
+)
 @click.option(
     "--scenario", is_flag=True, help="Run the whole story headless; exit 1 on a deviation"
 )

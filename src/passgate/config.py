@@ -7,12 +7,14 @@ secrets so a copy-pasted example configuration never reaches real doors.
 from __future__ import annotations
 
 from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _PLACEHOLDERS = {"changeme", "change-me", "secret", "password", "example", "xxx", "todo"}
 _MIN_SECRET_LENGTH = 32
+_DATABASE_SCHEMES = {"sqlite", "sqlite+pysqlite", "postgresql", "postgresql+psycopg"}
 
 
 class Settings(BaseSettings):
@@ -134,6 +136,20 @@ class Settings(BaseSettings):
     apns_retry_base_s: float = Field(
         default=2.0, gt=0, le=3600, description="First push retry delay; doubles per attempt"
     )
+
+    @field_validator("database_url")
+    @classmethod
+    def _supported_database(cls, value: str) -> str:
+        scheme = value.split("://", 1)[0] if "://" in value else ""
+        try:
+            urlsplit(value).port  # noqa: B018 (parsing it is the check: a bad port raises)
+        except ValueError:
+            scheme = ""
+        if scheme not in _DATABASE_SCHEMES:
+            raise ValueError(
+                "use sqlite:///path/to/passgate.db or postgresql+psycopg://user@host/dbname"
+            )
+        return value
 
     @model_validator(mode="after")
     def _refuse_weak_secrets(self) -> Settings:

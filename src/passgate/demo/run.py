@@ -7,6 +7,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from passgate.demo.services import free_port
 from passgate.demo.stack import DemoStack, pick_ports
 from passgate.services.seed import DEMO_SLUG
 
@@ -59,7 +60,8 @@ def run_demo(
 ) -> int:
     """Start everything; interactive: serve until a signal; scenario: run it, return 0/1."""
     if scenario and port == 0:
-        port, idp_port = pick_ports(host)
+        port, idp_port = pick_ports(host)  # a headless run must not meet a running demo
+    port, idp_port = (p if p else free_port(host) for p in (port, idp_port))
     stack = DemoStack(data_dir=data_dir, host=host, port=port, idp_port=idp_port)
     try:
         stack.start()

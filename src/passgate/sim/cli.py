@@ -245,3 +245,5 @@ def _print_decision(result: dict[str, Any]) -> None:
     verdict = "GRANTED" if result.get("granted") else "DENIED"
     flow = f" ({result['flow']})" if result.get("flow") else ""
     click.echo(f"{verdict}: {result.get('reason')}{flow}")
+    if not result.get("granted"):
+        raise SystemExit(1)  # scripts can tell a denied attempt from an opened door

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
+import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine
+
+from passgate.adapters.db.engine import IMMEDIATE
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -19,11 +23,28 @@ def _config() -> Config:
     return cfg
 
 
+# Any fixed 64-bit number, the same in every Passgate process: the migration lock's name.
+ADVISORY_LOCK_KEY = 0x7061_7373_6761_7465  # "passgate"
+
+
 def upgrade(engine: Engine, revision: str = "heads") -> None:
+    """Upgrade to ``revision``; safe when several processes start at once.
+
+    On PostgreSQL the migration runs under a transaction-scoped advisory lock: the
+    first process migrates, the others wait, then find the schema current and do
+    nothing (without it, two processes both create the first tables and one fails).
+    SQLite serializes writers by itself (BEGIN IMMEDIATE below).
+    """
     cfg = _config()
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, revision)
+    with engine.connect() as conn:
+        conn.execution_options(**{IMMEDIATE: True})
+        with conn.begin():
+            if conn.dialect.name == "postgresql":
+                conn.execute(
+                    sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK_KEY}
+                )
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, revision)
 
 
 def downgrade(engine: Engine, revision: str) -> None:
@@ -47,5 +68,11 @@ def current(engine: Engine) -> tuple[str, ...]:
         return tuple(sorted(MigrationContext.configure(conn).get_current_heads()))
 
 
+@functools.cache
 def heads() -> tuple[str, ...]:
     return tuple(sorted(ScriptDirectory.from_config(_config()).get_heads()))
+
+
+def is_current(engine: Engine) -> bool:
+    """True when the database is at exactly the revisions this code was written for."""
+    return current(engine) == heads()
