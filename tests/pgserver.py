@@ -54,6 +54,10 @@ class PostgresServer:
         if self._as_root:
             shutil.chown(self.dir, "postgres", "postgres")
         self._run(_bin("initdb"), "-D", str(self.data), "-A", "trust", "-U", self.user, "--no-sync")
+        self.resume()
+
+    def resume(self) -> None:
+        """Start the server on its existing data (after ``start`` and ``halt``)."""
         options = f"-h 127.0.0.1 -p {self.port} -k {self.dir} -c fsync=off -c full_page_writes=off"
         self._run(
             _bin("pg_ctl"),
@@ -74,6 +78,10 @@ class PostgresServer:
             except OSError:
                 time.sleep(0.1)
         raise RuntimeError("PostgreSQL did not start")
+
+    def halt(self) -> None:
+        """Stop the server, keeping its data, as an outage would (``resume`` restarts it)."""
+        self._run(_bin("pg_ctl"), "-D", str(self.data), "-m", "fast", "stop")
 
     def stop(self) -> None:
         try:

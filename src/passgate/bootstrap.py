@@ -27,6 +27,7 @@ from passgate.services.sessions import SessionPolicy
 from passgate.services.sso_login import SsoDeps
 
 if TYPE_CHECKING:  # Apple Pass area types, imported lazily by their properties
+    from passgate.adapters.db.ops_stats import SqlOpsStats
     from passgate.adapters.db.wallet_directory import SqlWalletDirectory
     from passgate.adapters.passcerts import PassCertificates
     from passgate.services.passkit_service import PasskitService
@@ -130,6 +131,55 @@ class Container:
             saml=PySaml2ServiceProvider(),
             browser_policy=self.session_policy(SessionKind.BROWSER),
         )
+
+    # --- operations: readiness and the shared numbers behind /metrics ---
+    @cached_property
+    def ops_stats(self) -> SqlOpsStats:
+        from passgate.adapters.db.ops_stats import SqlOpsStats
+
+        return SqlOpsStats(self.engine)
+
+    def readiness(self) -> dict[str, str]:
+        """The checks behind /readyz, each "ok" or what is wrong.
+
+        Ready means this process can do its work now: the database answers, its schema
+        is the one this code expects, and passes can be signed with a valid certificate.
+        """
+        from sqlalchemy.exc import DBAPIError
+
+        from passgate.adapters.db import migrate as mig
+
+        checks: dict[str, str] = {}
+        try:
+            at = mig.current(self.engine)
+        except DBAPIError as exc:
+            detail = str(exc.orig).strip().splitlines()
+            checks["database"] = "unreachable: " + (detail[0] if detail else type(exc).__name__)
+            checks["schema"] = "unknown (database unreachable)"
+        else:
+            checks["database"] = "ok"
+            want = mig.heads()
+            checks["schema"] = (
+                "ok"
+                if at == want
+                else f"at {', '.join(at) or 'none'}, this version needs {', '.join(want)}"
+                " (run passgate migrate)"
+            )
+        checks["pass_certificate"] = self._pass_certificate_problem() or "ok"
+        return checks
+
+    def _pass_certificate_problem(self) -> str | None:
+        from passgate.domain.errors import PassgateError
+        from passgate.proto.passkit.chain import validity_problem
+
+        try:
+            signer = self.pass_certificates.signer
+        except PassgateError as exc:
+            return exc.message
+        now = self.clock.now()
+        return validity_problem(
+            signer.pass_certificate, now, "the pass certificate"
+        ) or validity_problem(signer.wwdr_certificate, now, "the WWDR certificate")
 
     def on_commit(self, callback: Callable[[], None]) -> Callable[[], None]:
         """Call ``callback`` after each transaction this process commits; returns the

@@ -94,8 +94,17 @@ def parse_items(items: list[Any]) -> list[ReaderEvent]:
     return parsed
 
 
-def ingest(uow: UnitOfWork, reader_id: str, items: list[ReaderEvent], now: datetime) -> list[int]:
-    """Store each event once; returns the sequences to acknowledge (all of them)."""
+def ingest(
+    uow: UnitOfWork,
+    reader_id: str,
+    items: list[ReaderEvent],
+    now: datetime,
+    stored: list[ReaderEvent] | None = None,
+) -> list[int]:
+    """Store each event once; returns the sequences to acknowledge (all of them).
+
+    ``stored``, when given, receives the items that were new (not resent duplicates).
+    """
     org_id = uow.org_id
     assert org_id is not None
     reader = uow.repo(m.Reader).get(reader_id)
@@ -125,11 +134,13 @@ def ingest(uow: UnitOfWork, reader_id: str, items: list[ReaderEvent], now: datet
             reason=item.reason if item.kind == "access" else None,
             data={"sequence": item.sequence, **item.data},
         )
-        stored = record_event(uow, event)
-        if stored and item.kind == "tamper":
+        is_new = record_event(uow, event)
+        if is_new and item.kind == "tamper":
             _mark_tampered(uow, reader, item.sequence)
-        if stored and item.kind == "access" and item.granted:
+        if is_new and item.kind == "access" and item.granted:
             _mark_used(uow, item)
+        if is_new and stored is not None:
+            stored.append(item)
         acked.append(item.sequence)
     return acked
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from passgate import __version__
 from passgate.bootstrap import Container
@@ -33,6 +33,7 @@ def create_app(container: Container) -> FastAPI:
     app.state.container = container
     errors.install(app)
     metrics = Metrics()
+    app.state.metrics = metrics
     app.add_middleware(ObserveMiddleware, metrics=metrics)
     app.include_router(operator.router())
     app.include_router(admin.router())
@@ -52,9 +53,21 @@ def create_app(container: Container) -> FastAPI:
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
+        """Alive: the process answers (restart it if not). Checks nothing else."""
         return {"status": "ok"}
 
+    @app.get("/readyz", include_in_schema=False)
+    def readyz() -> JSONResponse:
+        """Ready for traffic: database reachable, schema current, pass certificate valid."""
+        checks = container.readiness()
+        ready = all(v == "ok" for v in checks.values())
+        return JSONResponse(
+            {"status": "ready" if ready else "not_ready", "checks": checks},
+            status_code=200 if ready else 503,
+        )
+
     if container.settings.metrics_enabled:
+        metrics.watch(container)
 
         @app.get("/metrics", include_in_schema=False)
         def prometheus() -> Response:

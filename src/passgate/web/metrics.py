@@ -5,12 +5,19 @@ from __future__ import annotations
 import logging
 import secrets
 import time
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.registry import Collector
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.requests import Request
 from starlette.responses import Response
+
+if TYPE_CHECKING:
+    from passgate.bootstrap import Container
 
 log = logging.getLogger("passgate.http")
 
@@ -32,8 +39,69 @@ class Metrics:
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
         )
 
+        self.taps = Counter(
+            "passgate_taps_total",
+            "Taps stored from readers, by result and reason (counted by the API process "
+            "that received them; sum over processes)",
+            ["result", "reason"],
+            registry=self.registry,
+        )
+
+    def watch(self, container: Container) -> None:
+        """Report the shared state (readers, outbox) from the database at each scrape."""
+        self.registry.register(_StateCollector(container))
+
+    def count_taps(self, items: Iterable[tuple[bool, str]]) -> None:
+        for granted, reason in items:
+            self.taps.labels("granted" if granted else "denied", reason or "none").inc()
+
     def render(self) -> Response:
         return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+class _StateCollector(Collector):
+    """Gauges read from the database when Prometheus scrapes (shared by all processes)."""
+
+    def __init__(self, container: Container) -> None:
+        self._c = container
+
+    def describe(self) -> Iterator[Metric]:
+        return iter(())  # no fixed description: the registry must not collect at register
+
+    def collect(self) -> Iterator[Metric]:
+        up = GaugeMetricFamily("passgate_database_up", "1 when the database answered the scrape")
+        try:
+            snap = self._c.ops_stats.snapshot(self._c.clock.now())
+        except Exception:  # any failure here is reported as the metric, never as a 500
+            log.warning("metrics: the database did not answer", exc_info=True)
+            up.add_metric([], 0)
+            yield up
+            return
+        up.add_metric([], 1)
+        yield up
+        readers = GaugeMetricFamily(
+            "passgate_readers", "Readers by state (online, offline, tampered)", labels=["state"]
+        )
+        for state, n in snap.readers.items():
+            readers.add_metric([state], n)
+        yield readers
+        messages = GaugeMetricFamily(
+            "passgate_outbox_messages",
+            "Outbox messages by kind (webhook, apns, ...) and state "
+            "(queued, retrying, delivered, failed)",
+            labels=["kind", "state"],
+        )
+        for (kind, state), n in sorted(snap.outbox.items()):
+            messages.add_metric([kind, state], n)
+        yield messages
+        age = GaugeMetricFamily(
+            "passgate_outbox_oldest_pending_seconds",
+            "Age of the oldest message of each kind still waiting for delivery",
+            labels=["kind"],
+        )
+        for kind, seconds in sorted(snap.oldest_pending_s.items()):
+            age.add_metric([kind], seconds)
+        yield age
 
 
 def _route_of(request: Request) -> str:

@@ -35,6 +35,7 @@ from passgate.services import reader_events, reader_gateway, reader_snapshot
 from passgate.web.api import API_PREFIX
 from passgate.web.api.crud import ERRORS
 from passgate.web.deps import ActorDep, ContainerDep
+from passgate.web.metrics import Metrics
 
 READER_TOPIC = "reader"
 AUTH_TIMEOUT_S = 10.0
@@ -337,7 +338,9 @@ async def _serve(ws: WebSocket, c: Container, hub: Hub, link: Link) -> None:
             kind = msg["type"]
             if kind == "events":
                 items = reader_events.parse_items(msg["items"])
-                acked = await asyncio.to_thread(quiet, _ingest, c, link, items)
+                acked = await asyncio.to_thread(
+                    quiet, _ingest, c, link, items, ws.app.state.metrics
+                )
                 await link.send({"type": "ack", "sequences": acked})
                 if any(item.kind == "tamper" for item in items):
                     hub.wake()
@@ -353,9 +356,15 @@ async def _serve(ws: WebSocket, c: Container, hub: Hub, link: Link) -> None:
             await link.send({"type": "error", "code": "bad_message", "field": exc.field or ""})
 
 
-def _ingest(c: Container, link: Link, items: list[reader_events.ReaderEvent]) -> list[int]:
+def _ingest(
+    c: Container, link: Link, items: list[reader_events.ReaderEvent], metrics: Metrics
+) -> list[int]:
+    stored: list[reader_events.ReaderEvent] = []
     with c.uow_factory(link.org_id) as uow:
-        return reader_events.ingest(uow, link.reader_id, items, c.clock.now())
+        acked = reader_events.ingest(uow, link.reader_id, items, c.clock.now(), stored)
+    # Counted after the commit, and only once per tap even when a reader resends.
+    metrics.count_taps((e.granted, e.reason) for e in stored if e.kind == "access")
+    return acked
 
 
 def _status(c: Container, link: Link, status: dict[str, Any] | None, online: bool) -> None:

@@ -1,0 +1,65 @@
+"""What an operator watches, read from the database: readers by state, the outbox.
+
+These numbers are shared by every process (any API process can report them, the
+worker needs no endpoint of its own), so they are read at scrape time with a few
+grouped counts rather than counted in one process's memory.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from passgate.adapters.db.tables import outbox, readers
+
+OUTBOX_STATES = ("queued", "retrying", "delivered", "failed")
+
+
+@dataclass(frozen=True)
+class OpsSnapshot:
+    readers: dict[str, int]  # online, offline, tampered
+    # (topic, state) -> messages; state is one of OUTBOX_STATES
+    outbox: dict[tuple[str, str], int] = field(default_factory=dict)
+    # topic -> age in seconds of the oldest message still waiting for delivery
+    oldest_pending_s: dict[str, float] = field(default_factory=dict)
+
+
+class SqlOpsStats:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def snapshot(self, now: datetime) -> OpsSnapshot:
+        r, o = readers.c, outbox.c
+        state = sa.case(
+            (o.delivered_at.is_not(None), "delivered"),
+            (o.failed_at.is_not(None), "failed"),
+            (o.attempts > 0, "retrying"),
+            else_="queued",
+        ).label("state")
+        pending = sa.and_(o.delivered_at.is_(None), o.failed_at.is_(None))
+        with self._engine.connect() as conn:
+            online, tampered, total = conn.execute(
+                sa.select(
+                    sa.func.count().filter(r.online.is_(True)),
+                    sa.func.count().filter(r.tampered.is_(True)),
+                    sa.func.count(),
+                )
+            ).one()
+            counts = conn.execute(
+                sa.select(o.topic, state, sa.func.count()).group_by(o.topic, state)
+            ).all()
+            oldest = conn.execute(
+                sa.select(o.topic, sa.func.min(o.created_at)).where(pending).group_by(o.topic)
+            ).all()
+        return OpsSnapshot(
+            readers={"online": online, "offline": total - online, "tampered": tampered},
+            outbox={(topic, st): n for topic, st, n in counts},
+            oldest_pending_s={
+                topic: max(0.0, (now - first).total_seconds())
+                for topic, first in oldest
+                if first is not None
+            },
+        )
