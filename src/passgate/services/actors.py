@@ -28,6 +28,8 @@ class Actor:
     org_id: str | None
     role: str
     session_id: str | None = None
+    # "app" or "browser" for a member's session: an app session acts as the member only.
+    session_kind: str | None = None
     # When the identity provider last proved a second factor for this session (R2).
     mfa_at: datetime | None = None
 

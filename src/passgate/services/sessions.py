@@ -128,6 +128,7 @@ def actor_for(session: m.Session, member: m.Member) -> Actor:
         org_id=member.org_id,
         role=role,
         session_id=session.id,
+        session_kind=session.kind,
         mfa_at=session.auth_time if session.mfa_proven else None,
     )
 

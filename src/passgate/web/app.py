@@ -8,7 +8,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from passgate import __version__
 from passgate.bootstrap import Container
 from passgate.web import dashboard, errors, passes, passkit, reader_gateway, scim, sso
-from passgate.web.api import API_PREFIX, admin, operator, resources
+from passgate.web.api import API_PREFIX, admin, me, operator, resources
 from passgate.web.dashboard import views as dashboard_views
 from passgate.web.metrics import Metrics, ObserveMiddleware
 
@@ -38,6 +38,7 @@ def create_app(container: Container) -> FastAPI:
     app.include_router(operator.router())
     app.include_router(admin.router())
     app.include_router(resources.router())
+    app.include_router(me.router())
     app.include_router(dashboard.router())
     dashboard_views.mount_static(app)
     # Area routers (SSO, Apple Passes, PassKit web service, reader gateway) follow, one per line.

@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from passgate.bootstrap import Container
 from passgate.domain.errors import PermissionDenied, Unauthenticated
+from passgate.services import authz
 from passgate.services.actors import Actor
 
 MAX_PAGE = 500
@@ -63,7 +64,15 @@ async def actor(request: Request, c: Annotated[Container, Depends(container)]) -
         given = cookie
     who = await run_in_threadpool(c.authenticator.authenticate, given, c.clock.now())
     request.state.actor_id = who.id
-    return who
+    # R26: no route receives a caller its operation's declared roles do not admit.
+    return authz.authorize(who, operation_of(request))
+
+
+def operation_of(request: Request) -> str:
+    """The matched route's operation id (its name where it declares none)."""
+    route = request.scope.get("route")
+    name = getattr(route, "operation_id", None) or getattr(route, "name", None)
+    return str(name or "")
 
 
 @dataclass(frozen=True)

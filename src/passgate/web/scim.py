@@ -73,7 +73,7 @@ async def _body(request: Request) -> dict[str, Any]:
 def router() -> APIRouter:
     r = APIRouter(prefix="/scim/v2", include_in_schema=False)
 
-    @r.get("/Users")
+    @r.get("/Users", operation_id="scim_list_users")
     def list_users(
         c: ContainerDep,
         who: ActorDep,
@@ -107,7 +107,7 @@ def router() -> APIRouter:
             }
         )
 
-    @r.post("/Users")
+    @r.post("/Users", operation_id="scim_create_user")
     async def create_user(request: Request, c: ContainerDep, who: ActorDep) -> Response:
         try:
             user = scim.parse_user(await _body(request))
@@ -118,7 +118,7 @@ def router() -> APIRouter:
             return _error(exc)
         return _json(_out(member, c.settings.public_url), 201)
 
-    @r.get("/Users/{member_id}")
+    @r.get("/Users/{member_id}", operation_id="scim_get_user")
     def get_user(member_id: str, c: ContainerDep, who: ActorDep) -> Response:
         try:
             who.require_write()
@@ -128,7 +128,7 @@ def router() -> APIRouter:
             return _error(exc)
         return _json(_out(member, c.settings.public_url))
 
-    @r.put("/Users/{member_id}")
+    @r.put("/Users/{member_id}", operation_id="scim_replace_user")
     async def replace_user(
         member_id: str, request: Request, c: ContainerDep, who: ActorDep
     ) -> Response:
@@ -148,7 +148,7 @@ def router() -> APIRouter:
             return _error(exc)
         return _json(_out(member, c.settings.public_url))
 
-    @r.patch("/Users/{member_id}")
+    @r.patch("/Users/{member_id}", operation_id="scim_patch_user")
     async def patch_user(
         member_id: str, request: Request, c: ContainerDep, who: ActorDep
     ) -> Response:
@@ -171,7 +171,7 @@ def router() -> APIRouter:
             return _error(exc)
         return _json(_out(member, c.settings.public_url))
 
-    @r.delete("/Users/{member_id}")
+    @r.delete("/Users/{member_id}", operation_id="scim_delete_user")
     def delete_user(member_id: str, c: ContainerDep, who: ActorDep) -> Response:
         try:
             who.require_write()

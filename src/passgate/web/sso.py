@@ -163,7 +163,7 @@ def router() -> APIRouter:
         xml = sp_metadata_xml(c.settings.public_url, slug)
         return Response(xml, media_type="application/samlmetadata+xml")
 
-    @r.post("/sso/logout", include_in_schema=False)
+    @r.post("/sso/logout", include_in_schema=False, operation_id="browser_logout")
     def browser_logout(who: ActorDep, c: ContainerDep) -> Response:
         if who.session_id is None:
             return Response(status_code=204)

@@ -16,11 +16,11 @@ from fastapi import Depends, Request
 from starlette.exceptions import HTTPException
 
 from passgate.domain.errors import PermissionDenied, Unauthenticated
+from passgate.services import authz
 from passgate.services.actors import Actor
-from passgate.web.deps import CSRF_COOKIE, SESSION_COOKIE, ContainerDep
+from passgate.web.deps import CSRF_COOKIE, SESSION_COOKIE, ContainerDep, operation_of
 
 LOGIN_PATH = "/dashboard/login"
-_ADMIN_ROLES = {"owner", "admin"}
 
 
 def _to_login() -> HTTPException:
@@ -35,10 +35,8 @@ def dashboard_actor(request: Request, c: ContainerDep) -> Actor:
         who = c.authenticator.authenticate(token, c.clock.now())
     except Unauthenticated as exc:
         raise _to_login() from exc
-    if who.org_id is None or who.role not in _ADMIN_ROLES:
-        raise PermissionDenied("the dashboard is for organization admins")
     request.state.actor_id = who.id
-    return who
+    return authz.authorize(who, f"dashboard_{operation_of(request)}")
 
 
 def csrf_token(request: Request) -> str:
