@@ -7,12 +7,16 @@ PYTHON  ?= python3
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 
-.PHONY: demo test check lint typecheck system-deps peers clean
+.PHONY: demo test install check lint typecheck system-deps peers clean
 
+# Not quiet: pip names each package as it goes, with a bar per download on a terminal.
 $(STAMP): pyproject.toml constraints.txt
+	@echo "==> creating $(VENV) and installing Python packages (first run: 1-2 minutes)"
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	$(BIN)/pip install --progress-bar on --disable-pip-version-check -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
+
+install: $(STAMP)
 
 system-deps:
 	./scripts/install-system-deps.sh

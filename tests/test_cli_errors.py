@@ -201,4 +201,7 @@ def test_demo_port_zero_serves_on_a_free_port(tmp_path: Path) -> None:
         assert httpx.get(found.group(1) + "/healthz", timeout=10).json() == {"status": "ok"}
     finally:
         proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=30) == 0
+        code = proc.wait(timeout=30)
+        if proc.stdout is not None:
+            proc.stdout.close()
+    assert code == 0

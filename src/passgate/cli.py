@@ -18,6 +18,7 @@ from passgate.cli_errors import PassgateGroup, option_variables, settings_error,
 from passgate.config import Settings
 from passgate.devidp.cli import devidp
 from passgate.domain.errors import PassgateError
+from passgate.ops_cli import backup, restore
 from passgate.reader.cli import reader
 from passgate.services.actors import Actor, ActorKind
 from passgate.sim.cli import sim
@@ -333,7 +334,7 @@ def demo(data_dir: Path, host: str, port: int, idp_port: int, scenario: bool) ->
 
 
 # Area command groups.
-for _group in (certs, devidp, reader, bench):
+for _group in (certs, devidp, reader, bench, backup, restore):
     main.add_command(_group)
 main.add_command(sim)
 

@@ -77,9 +77,9 @@ def wait_ready(base_url: str, proc: subprocess.Popen[bytes], limit_s: float = 90
 
 @contextmanager
 def processes(
-    commands: list[list[str]], env: dict[str, str], log_dir: Path
+    commands: list[list[str]], env: dict[str, str], log_dir: Path, cwd: Path | None = None
 ) -> Iterator[list[subprocess.Popen[bytes]]]:
-    """Start ``passgate`` processes; on exit SIGTERM them and check each stopped cleanly."""
+    """Start processes (argument lists); on exit SIGTERM them and check each stopped cleanly."""
     started: list[subprocess.Popen[bytes]] = []
     logs = []
     try:
@@ -87,9 +87,7 @@ def processes(
             logs.append(log_dir / f"proc-{i}.log")
             with logs[-1].open("wb") as log:
                 started.append(
-                    subprocess.Popen(
-                        [PASSGATE, *args], env=env, stdout=log, stderr=subprocess.STDOUT
-                    )
+                    subprocess.Popen(args, env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT)
                 )
         yield started
     finally:
@@ -105,4 +103,4 @@ def processes(
 
 
 def serve_args(port: int) -> list[str]:
-    return ["serve", "--host", "127.0.0.1", "--port", str(port)]
+    return [PASSGATE, "serve", "--host", "127.0.0.1", "--port", str(port)]

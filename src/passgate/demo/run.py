@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -12,11 +13,23 @@ from passgate.demo.stack import DemoStack, pick_ports
 from passgate.services.seed import DEMO_SLUG
 
 
+def _passgate_command() -> str:
+    """How to call this installation's `passgate` from here (it is not on PATH)."""
+    exe = Path(sys.executable).parent / "passgate"
+    if not exe.exists():
+        return "passgate"
+    try:
+        return str(exe.relative_to(Path.cwd()))
+    except ValueError:
+        return str(exe)
+
+
 def banner(stack: DemoStack, data_dir: Path) -> str:
     from passgate.sim.cli import DEFAULT_HOME
 
     default = stack.sim_home.root == DEFAULT_HOME
-    sim = "passgate sim" if default else f"passgate sim --home {stack.sim_home.root}"
+    exe = _passgate_command()
+    sim = f"{exe} sim" if default else f"{exe} sim --home {stack.sim_home.root}"
     base = stack.base_url
     p = stack.passwords
     return "\n".join(
@@ -28,8 +41,8 @@ def banner(stack: DemoStack, data_dir: Path) -> str:
             f"  API token:  stored in {data_dir / 'api-token'}",
             f"  Dev IdP:    {stack.idp_url}",
             "  Logins (password, then the one-time code from the authenticator):",
-            f"    admin   ada   / {p['ada']}    code: {sim} totp ada",
-            f"    member  alice / {p['alice']}    code: {sim} totp alice",
+            f"    admin   ada   / {p['ada']}    code: {sim} totp ada    (the dashboard)",
+            f"    member  alice / {p['alice']}    code: {sim} totp alice  (her own pages only)",
             "  Try the member's devices (the emulator speaks only the public protocols):",
             f"    {sim} iphone alice-phone",
             f"    {sim} watch alice-watch --iphone alice-phone --locked",

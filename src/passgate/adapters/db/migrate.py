@@ -73,6 +73,11 @@ def heads() -> tuple[str, ...]:
     return tuple(sorted(ScriptDirectory.from_config(_config()).get_heads()))
 
 
+def known_revisions() -> tuple[str, ...]:
+    """Every revision of this code's history (a database at any of them can migrate up)."""
+    return tuple(r.revision for r in ScriptDirectory.from_config(_config()).walk_revisions())
+
+
 def is_current(engine: Engine) -> bool:
     """True when the database is at exactly the revisions this code was written for."""
     return current(engine) == heads()
