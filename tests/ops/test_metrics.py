@@ -5,13 +5,21 @@ from __future__ import annotations
 import json
 import re
 import time
+from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric import ec
+import httpx
 from fastapi.testclient import TestClient
 from tests.conftest import Org
+from tests.livesrv import serve
+from websockets.sync.client import ClientConnection, connect
 
+from passgate.bootstrap import Container
 from passgate.proto import snapshot as snap
+from passgate.reader.agent import ReaderAgent
+from passgate.reader.store import AgentStore
+from passgate.reader.sync import pair, ws_url
+from passgate.web.app import create_app
 
 
 def _value(scrape: str, name: str, **labels: str) -> float | None:
@@ -31,17 +39,34 @@ def _tap(sequence: int, granted: bool, reason: str) -> dict[str, Any]:
     }
 
 
-def _send_events(ws: Any, items: list[dict[str, Any]]) -> None:
-    ws.send_text(snap.encode_message({"type": "events", "items": items}))
+def _send_events(ws: ClientConnection, items: list[dict[str, Any]]) -> None:
+    ws.send(snap.encode_message({"type": "events", "items": items}))
     while True:  # snapshots and heartbeats may come before the acknowledgement
-        msg = json.loads(ws.receive_text())
+        msg = json.loads(ws.recv(timeout=10))
         if msg["type"] == "ack":
             assert msg["sequences"] == [i["sequence"] for i in items]
             return
         assert msg["type"] != "error", msg
 
 
-def test_taps_readers_and_the_outbox_are_in_the_metrics(client: TestClient) -> None:
+def _paired_reader(server: str, code: str, tmp_path: Path) -> tuple[str, Any]:
+    """Pair as the reader agent does; returns the reader id and its link key."""
+    store = AgentStore(str(tmp_path / "reader.db"))
+    try:
+        reader_id = pair(ReaderAgent(store), server, code)
+        key = snap.load_private_pem(store.get("link_key").encode())
+    finally:
+        store.close()
+    return reader_id, key
+
+
+def _scrape(server: str) -> str:
+    return httpx.get(server + "/metrics", timeout=10).text
+
+
+def test_taps_readers_and_the_outbox_are_in_the_metrics(
+    client: TestClient, container: Container, tmp_path: Path
+) -> None:
     org = Org(client, "acme")
     ids = org.world()  # a reader, and a webhook that queues a message per event
     scrape = client.get("/metrics").text
@@ -54,49 +79,54 @@ def test_taps_readers_and_the_outbox_are_in_the_metrics(client: TestClient) -> N
     assert age is not None and age >= 0
 
     code = client.post(f"/api/v1/readers/{ids['reader']}/pairing_code", headers=org.headers)
-    key = ec.generate_private_key(ec.SECP256R1())
-    paired = client.post(
-        "/reader/v1/pair", json={"code": code.json()["code"], "public_key": snap.public_pem(key)}
-    )
-    assert paired.status_code == 200, paired.text
-    reader_id = paired.json()["reader_id"]
-    with client.websocket_connect("/reader/v1/ws") as ws:
-        nonce = json.loads(ws.receive_text())["nonce"]
-        ws.send_text(
-            snap.encode_message(
-                {
-                    "type": "auth",
-                    "reader_id": reader_id,
-                    "signature": snap.sign(key, snap.auth_message(nonce, reader_id)),
-                    "version": 0,
-                    "status": {},
-                }
+    with serve(create_app(container)) as server:
+        reader_id, key = _paired_reader(server, code.json()["code"], tmp_path)
+        with connect(ws_url(server)) as ws:
+            nonce = json.loads(ws.recv(timeout=10))["nonce"]
+            ws.send(
+                snap.encode_message(
+                    {
+                        "type": "auth",
+                        "reader_id": reader_id,
+                        "signature": snap.sign(key, snap.auth_message(nonce, reader_id)),
+                        "version": 0,
+                        "status": {},
+                    }
+                )
             )
-        )
-        _send_events(ws, [_tap(1, True, "granted"), _tap(2, False, "pass_suspended")])
-        # A resend after a lost acknowledgement is stored once, and counted once.
-        _send_events(ws, [_tap(2, False, "pass_suspended"), _tap(3, False, "pass_suspended")])
-        live = client.get("/metrics").text
-        assert _value(live, "passgate_readers", state="online") == 1
-        _send_events(
-            ws,
-            [
-                {
-                    "sequence": 4,
-                    "kind": "tamper",
-                    "occurred_at": "2026-11-27T09:01:00+00:00",
-                    "granted": False,
-                    "reason": "reader_tampered",
-                }
-            ],
-        )
+            _send_events(ws, [_tap(1, True, "granted"), _tap(2, False, "pass_suspended")])
+            # A resend after a lost acknowledgement is stored once, and counted once.
+            _send_events(ws, [_tap(2, False, "pass_suspended"), _tap(3, False, "pass_suspended")])
+            assert _value(_scrape(server), "passgate_readers", state="online") == 1
+            tamper = {**_tap(4, False, "reader_tampered"), "kind": "tamper"}
+            _send_events(ws, [tamper])
 
-    deadline = time.monotonic() + 15  # the server notes the disconnect on its own thread
-    while _value(scrape := client.get("/metrics").text, "passgate_readers", state="offline") != 1:
-        assert time.monotonic() < deadline, "the reader never showed as offline again"
-        time.sleep(0.02)
+        deadline = time.monotonic() + 15  # the server notes the disconnect on its own
+        while _value(scrape := _scrape(server), "passgate_readers", state="offline") != 1:
+            assert time.monotonic() < deadline, "the reader never showed as offline again"
+            time.sleep(0.02)
     assert _value(scrape, "passgate_taps_total", result="granted", reason="granted") == 1
     assert _value(scrape, "passgate_taps_total", result="denied", reason="pass_suspended") == 2
     assert _value(scrape, "passgate_readers", state="tampered") == 1
     more = _value(scrape, "passgate_outbox_messages", kind="webhook", state="queued")
     assert more is not None and more > queued  # each stored event queued a webhook
+
+
+def test_every_metric_of_the_grafana_dashboard_is_exposed(client: TestClient) -> None:
+    dashboard = json.loads(
+        (Path(__file__).parents[2] / "docs/grafana/passgate-dashboard.json").read_text()
+    )
+    used = {
+        name
+        for panel in dashboard["panels"]
+        for target in panel["targets"]
+        for name in re.findall(r"passgate_[a-z_]+", target["expr"])
+    }
+    client.get("/healthz")  # one request, so the HTTP histogram has samples
+    scrape = client.get("/metrics").text
+    exposed = {ln.split()[2] for ln in scrape.splitlines() if ln.startswith("# TYPE ")}
+    exposed |= {
+        re.split(r"[{ ]", ln, maxsplit=1)[0] for ln in scrape.splitlines() if ln[:1].isalpha()
+    }
+    assert len(used) >= 7
+    assert used - exposed == set()
