@@ -22,6 +22,7 @@ from passgate.proto.aliro import DeviceApplet, crypto
 from passgate.reader.agent import ReaderAgent
 from passgate.reader.store import AgentStore
 from passgate.reader.sync import SyncClient, pair
+from passgate.services import aliro_groups
 from passgate.web.app import create_app
 
 
@@ -52,13 +53,27 @@ def live_server(container: Container) -> Iterator[str]:
 
 
 class Device:
-    """An emulated iPhone's credential: its applet and key id."""
+    """An emulated iPhone's credential: its applet and key id.
 
-    def __init__(self) -> None:
+    The applet trusts the organization's Aliro reader groups as the server hands them to
+    devices (``trust``, read when the applet is first used: after a reader was paired).
+    """
+
+    def __init__(self, trust: Callable[[], dict[bytes, bytes]]) -> None:
         self.key = ec.generate_private_key(ec.SECP256R1())
-        self.applet = DeviceApplet(self.key, persistent_keys={})
         self.public = crypto.public_bytes(self.key)
         self.key_id = hashlib.sha256(self.public).hexdigest()
+        self.persistent: dict[bytes, bytes] = {}
+        self._trust = trust
+        self._applet: DeviceApplet | None = None
+
+    @property
+    def applet(self) -> DeviceApplet:
+        if self._applet is None:
+            self._applet = DeviceApplet(
+                self.key, reader_groups=self._trust(), persistent_keys=self.persistent
+            )
+        return self._applet
 
 
 class World:
@@ -85,7 +100,7 @@ class World:
         )["id"]
         self.client = client
         self.make_eligible()
-        self.device = Device()
+        self.device = Device(self.trusted_groups)
         self.pass_id = m.new_id("pass")
         now = container.clock.now()
         with container.uow_factory(self.org.id) as uow:
@@ -101,6 +116,14 @@ class World:
                 )
             )
         self.device_row = self.add_device(self.device)
+
+    def trusted_groups(self) -> dict[bytes, bytes]:
+        """The Aliro reader groups a device provisioned now would trust."""
+        with self.container.uow_factory(self.org.id, write=False) as uow:
+            return {
+                bytes.fromhex(group): bytes.fromhex(key)
+                for group, key in aliro_groups.trusted_groups(uow)
+            }
 
     def add_reader(self, model: str, tamper_protection: bool) -> str:
         return str(

@@ -30,7 +30,8 @@ from passgate.reader.transport.emulated import device_tap
 
 
 class WitnessDevice:
-    """The emulated iPhone, noting which transactions it was told the outcome of."""
+    """The emulated iPhone, noting which transactions it was told the outcome of (the
+    reader status in the closing EXCHANGE)."""
 
     def __init__(self, device: Device) -> None:
         self.device = device
@@ -42,10 +43,9 @@ class WitnessDevice:
         if apdu.ins == ac.INS_AUTH0:
             self.current = Auth0Command.parse(apdu.data).transaction_id.hex()
         response = self.device.applet.process(command)
-        if apdu.ins == ac.INS_CONTROL_FLOW and self.current is not None:
-            outcome = self.device.applet.last_outcome
-            if outcome is not None:
-                self.told[self.current] = outcome
+        told = apdu.ins == ac.INS_EXCHANGE and self.device.applet.last_outcome is not None
+        if told and self.current is not None:
+            self.told[self.current] = self.device.applet.granted
         return response
 
 

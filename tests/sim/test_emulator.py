@@ -14,6 +14,7 @@ from click.testing import CliRunner
 
 from passgate.cli import main
 from passgate.proto.aliro import (
+    InMemory,
     KnownEndpoint,
     ReaderIdentity,
     ReaderTransaction,
@@ -38,13 +39,11 @@ def test_device_key_and_learned_fast_keys_survive_a_reload(tmp_path: Path) -> No
 
     device = _phone(tmp_path)
     assert (tmp_path / "d.json").stat().st_mode & 0o777 == 0o600
-    reader = ReaderIdentity(
-        group_identifier=b"g" * 16,
-        instance_identifier=b"i" * 16,
-        private_key=ec.generate_private_key(ec.SECP256R1()),
-    )
+    group_key = ec.generate_private_key(ec.SECP256R1())
+    reader = ReaderIdentity.with_key(b"g" * 16, b"i" * 16, group_key)
     tx = ReaderTransaction(reader, lookup=KnownEndpoint, fast_candidates=list, prefer_fast=False)
-    run_transaction(tx, device.applet())
+    applet = device.applet({b"g" * 16: reader.group_public_key})
+    assert run_transaction(tx, InMemory(applet)).authenticated
     again = EmulatedDevice.load(tmp_path / "d.json")
     assert again.public_key == device.public_key
     assert again.state.persistent_keys, "the STANDARD run's persistent key was not kept"

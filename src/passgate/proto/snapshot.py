@@ -386,11 +386,13 @@ _SCHEMAS: dict[str, dict[str, type | tuple[type, ...]]] = {
     "heartbeat": {"version": int},
     "ack": {"sequences": list},
     "error": {"code": str},
+    "aliro_certificate": {"group_identifier": str, "group_public_key": str, "certificate": str},
     # reader -> server
     "auth": {"reader_id": str, "signature": str, "version": int, "status": dict},
     "events": {"items": list},
     "resync": {"reason": str},
     "status": {"status": dict},
+    "aliro_key": {"public_key": str},  # a new Aliro key asks for its certificate
     "ping": {},
 }
 

@@ -7,12 +7,19 @@ Order of a tap, and why:
    so a crash afterwards can never lose a decision someone saw;
 4. pulse the relay (fail secure), then tell the device the outcome (CONTROL FLOW).
 
+Aliro identity: the reader's own P-256 key (made here, never leaves the agent) signs
+AUTH1; the server certifies it under the organization's current reader group, and the
+agent presents that certificate with LOAD CERTIFICATE. Devices trust the group key they
+got with their pass, never a key the reader names. Until a certificate for the current
+key has arrived the agent cannot run a transaction (a tap is denied and logged).
+
 Tamper (R14): with tamper protection on, a tamper latches the agent halted, erases the
 Aliro reader key and every persistent key, and queues a tamper event. The latch clears
 only when a signed cache says the server has stored that tamper (tamper_seq) and an
-admin cleared it (tampered false); a fresh Aliro key is then generated. The link key
-that authenticates the agent to the server is kept so the tamper event still reaches
-the server; if it may have been read out, the admin deletes or re-pairs the reader.
+admin cleared it (tampered false); a fresh Aliro key is then generated and sent to the
+server for a new certificate. The link key that authenticates the agent to the server is
+kept so the tamper event still reaches the server; if it may have been read out, the
+admin deletes or re-pairs the reader.
 """
 
 from __future__ import annotations
@@ -27,23 +34,36 @@ from typing import Any, Protocol
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from passgate.domain.access import Decision, Reason, UnlockMethod
-from passgate.domain.errors import ValidationError
+from passgate.domain.errors import PassgateError, ValidationError
 from passgate.domain.reader_cache import CacheView, decide_tap, parse_cache
 from passgate.proto import snapshot as snap
-from passgate.proto.aliro import KnownEndpoint, ReaderIdentity, ReaderTransaction
-from passgate.proto.aliro import constants as ac
-from passgate.proto.aliro.messages import Auth0Command
-from passgate.proto.apdu import CommandApdu
+from passgate.proto.aliro import (
+    AliroError,
+    KnownEndpoint,
+    ReaderIdentity,
+    ReaderTransaction,
+    crypto,
+    verify_chain,
+)
+from passgate.proto.aliro.runner import close, run_until_result
 from passgate.reader import relay as relays
 from passgate.reader.store import AgentStore
-
-MAX_EXCHANGES = 8
 
 
 class Card(Protocol):
     """A device in the field: one command APDU in, one response APDU out."""
 
     def transmit(self, command: bytes) -> bytes: ...
+
+
+class _Link:
+    """A card as the Aliro loop's transceiver."""
+
+    def __init__(self, card: Card) -> None:
+        self._card = card
+
+    def transceive(self, command: bytes) -> bytes:
+        return self._card.transmit(command)
 
 
 class CardGone(Exception):
@@ -87,6 +107,7 @@ class ReaderAgent:
         self.synced_at = datetime.fromisoformat(synced) if synced else None
         self.halted_seq: int = int(store.get("halted_seq") or 0)
         self._identity: ReaderIdentity | None = None
+        # FAST candidates, most recently used last (tried first: the regulars of a door).
         self._persistent: dict[str, KnownEndpoint] = {
             kid: KnownEndpoint(pub, secret) for kid, pub, secret in store.persistent_keys()
         }
@@ -106,20 +127,62 @@ class ReaderAgent:
 
     def _load_identity(self) -> None:
         group = self.store.get("group_identifier")
+        group_key = self.store.get("group_public_key")
+        certificate = self.store.get("aliro_certificate")
         reader_id = self.reader_id
         pem = self.store.get("aliro_key")
-        if not (group and reader_id and pem) or self.halted:
+        if not (group and group_key and certificate and reader_id and pem) or self.halted:
             self._identity = None
             return
-        self._identity = ReaderIdentity(
-            group_identifier=bytes.fromhex(group),
-            instance_identifier=hashlib.sha256(reader_id.encode()).digest()[:16],
-            private_key=snap.load_private_pem(pem.encode()),
+        self._identity = ReaderIdentity.with_key(
+            bytes.fromhex(group),
+            hashlib.sha256(reader_id.encode()).digest()[:16],
+            snap.load_private_pem(pem.encode()),
+            group_public_key=bytes.fromhex(group_key),
+            certificate=bytes.fromhex(certificate),
         )
 
     def new_aliro_key(self) -> None:
+        """A fresh Aliro key; it needs a certificate (see :meth:`aliro_public_key`)."""
         key = ec.generate_private_key(ec.SECP256R1())
-        self.store.put({"aliro_key": snap.private_pem(key).decode()})
+        self.store.put({"aliro_key": snap.private_pem(key).decode(), "aliro_certificate": None})
+        self._load_identity()
+
+    @property
+    def aliro_public_key(self) -> str | None:
+        """Hex of the Aliro public key, when it still waits for its certificate."""
+        pem = self.store.get("aliro_key")
+        if not pem or self.store.get("aliro_certificate"):
+            return None
+        return crypto.public_bytes(snap.load_private_pem(pem.encode())).hex()
+
+    def install_certificate(
+        self, *, group_identifier: str, group_public_key: str, certificate: str
+    ) -> None:
+        """Credentials from the server; checked before use (ValidationError)."""
+        pem = self.store.get("aliro_key")
+        if not pem:
+            raise ValidationError("no Aliro key to certify", field="certificate")
+        try:
+            group = bytes.fromhex(group_identifier)
+            issuer = crypto.load_public_key(bytes.fromhex(group_public_key))
+            mine = crypto.public_bytes(snap.load_private_pem(pem.encode()))
+            vouched = verify_chain(bytes.fromhex(certificate), issuer, self.clock())
+        except (ValueError, PassgateError) as exc:
+            raise ValidationError(
+                "the reader certificate is unusable", field="certificate"
+            ) from exc
+        if len(group) != 16 or vouched != mine:
+            raise ValidationError(
+                "the certificate is not for this reader's key", field="certificate"
+            )
+        self.store.put(
+            {
+                "group_identifier": group_identifier,
+                "group_public_key": group_public_key,
+                "aliro_certificate": certificate,
+            }
+        )
         self._load_identity()
 
     @property
@@ -213,23 +276,15 @@ class ReaderAgent:
         tx = ReaderTransaction(
             identity,
             lookup=self._lookup,
-            fast_candidates=lambda: list(self._persistent.values()),
+            fast_candidates=lambda: reversed(list(self._persistent.values())),
             prefer_fast=prefer_fast,
         )
-        command = tx.start()
-        transaction_id = None
-        for _ in range(MAX_EXCHANGES):
-            if command[1] == ac.INS_AUTH0:
-                transaction_id = Auth0Command.parse(
-                    CommandApdu.parse(command).data
-                ).transaction_id.hex()
-            response = card.transmit(command)  # CardGone: no decision was made or shown
-            outcome = tx.receive(response)
-            if not isinstance(outcome, bytes):
-                break
-            command = outcome
-        else:
+        link = _Link(card)
+        try:
+            outcome = run_until_result(tx, link)  # CardGone: no decision was made or shown
+        except AliroError:
             return None
+        transaction_id = tx.transaction_id.hex() or None
         key_id = key_id_of(outcome.endpoint_public_key) if outcome.endpoint_public_key else None
         decision = self._decide(key_id, UnlockMethod.NFC)
         if decision.granted and not outcome.authenticated:
@@ -246,9 +301,12 @@ class ReaderAgent:
             persistent=learned,
         )
         if learned is not None:
+            self._persistent.pop(learned[0], None)
             self._persistent[learned[0]] = KnownEndpoint(learned[1], learned[2])
+        elif outcome.flow == "fast" and key_id is not None and key_id in self._persistent:
+            self._persistent[key_id] = self._persistent.pop(key_id)  # most recently used
         relay_ok = relays.unlock(self.relay) if decision.granted else False
-        card.transmit(tx.finish(decision.granted and relay_ok))
+        close(tx, link, decision.granted and relay_ok)
         return TapResult(decision, seq, outcome.flow, relay_ok)
 
     def ble_attempt(self, key_id: str) -> TapResult:

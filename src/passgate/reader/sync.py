@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from passgate.domain.errors import PassgateError
 from passgate.proto import snapshot as snap
+from passgate.proto.aliro import crypto
 from passgate.reader.agent import ReaderAgent
 
 log = logging.getLogger(__name__)
@@ -31,9 +32,14 @@ BATCH = 200
 def pair(agent: ReaderAgent, server_url: str, code: str, *, timeout: float = 10.0) -> str:
     """Trade a pairing code for an identity; generates fresh link and Aliro keys."""
     link_key = ec.generate_private_key(ec.SECP256R1())
+    aliro_key = ec.generate_private_key(ec.SECP256R1())
     response = httpx.post(
         server_url.rstrip("/") + "/reader/v1/pair",
-        json={"code": code, "public_key": snap.public_pem(link_key)},
+        json={
+            "code": code,
+            "public_key": snap.public_pem(link_key),
+            "aliro_public_key": crypto.public_bytes(aliro_key).hex(),
+        },
         timeout=timeout,
     )
     if response.status_code != 200:
@@ -45,9 +51,10 @@ def pair(agent: ReaderAgent, server_url: str, code: str, *, timeout: float = 10.
             "server_url": server_url.rstrip("/"),
             "reader_id": body["reader_id"],
             "door_id": body["door_id"],
-            "group_identifier": body["group_identifier"],
             "server_public_key": body["server_public_key"],
             "link_key": snap.private_pem(link_key).decode(),
+            "aliro_key": snap.private_pem(aliro_key).decode(),
+            "aliro_certificate": None,
             # A new pairing starts a new cache: nothing from a previous identity is kept.
             "version": None,
             "content": None,
@@ -55,7 +62,7 @@ def pair(agent: ReaderAgent, server_url: str, code: str, *, timeout: float = 10.
         }
     )
     agent.version, agent.content, agent.view, agent.synced_at = 0, None, None, None
-    agent.new_aliro_key()
+    agent.install_certificate(**body["aliro"])
     return str(body["reader_id"])
 
 
@@ -138,6 +145,7 @@ class SyncClient:
                     }
                 )
             )
+            await self._request_certificate(ws)
             sender = asyncio.create_task(self._send_events(ws, stop))
             try:
                 await self._receive(ws, state, stop)
@@ -180,9 +188,19 @@ class SyncClient:
                     return
                 self.accepted += 1
                 self.connected.set()
+                await self._request_certificate(ws)  # a cleared tamper made a new key
             else:
                 self.rejections.append(verdict.reason)
                 await ws.send(snap.encode_message({"type": "resync", "reason": verdict.reason}))
+        elif kind == "aliro_certificate":
+            try:
+                self.agent.install_certificate(
+                    group_identifier=msg["group_identifier"],
+                    group_public_key=msg["group_public_key"],
+                    certificate=msg["certificate"],
+                )
+            except (KeyError, TypeError, PassgateError):
+                self.rejections.append("certificate")
         elif kind == "heartbeat":
             if state.confirms(msg):
                 self.agent.confirm_synced(msg["version"])
@@ -191,6 +209,11 @@ class SyncClient:
             await asyncio.to_thread(self.agent.store.delete_events, seqs)
         elif kind == "error":
             log.warning("server refused a message: %s", msg.get("code"))
+
+    async def _request_certificate(self, ws: Any) -> None:
+        key = self.agent.aliro_public_key
+        if key is not None:
+            await ws.send(snap.encode_message({"type": "aliro_key", "public_key": key}))
 
     async def _send_events(self, ws: Any, stop: asyncio.Event) -> None:
         sent_up_to = 0

@@ -25,9 +25,10 @@ from passgate.domain.passes import (
 )
 from passgate.domain.versions import check_device_prerequisites, parse_version
 from passgate.services.actors import Actor, ActorKind
+from passgate.services.aliro_groups import current_group, trusted_groups
 from passgate.services.organizations import eligibility_of
 from passgate.services.pass_effects import audit_pass, new_versions, reader_update, serials_of
-from passgate.services.ports import UnitOfWork, UnitOfWorkFactory
+from passgate.services.ports import SecretBox, UnitOfWork, UnitOfWorkFactory
 from passgate.services.wallet import WalletConfig, new_serial, pass_content, render_pkpass
 
 
@@ -85,6 +86,7 @@ def provision_pass(
     iphone: DeviceClaim,
     watch: DeviceClaim | None,
     mfa_max_age: timedelta,
+    box: SecretBox,
     now: datetime,
 ) -> ProvisionResult:
     if actor.kind is not ActorKind.MEMBER:
@@ -156,6 +158,7 @@ def provision_pass(
             apple_pass.updated_at = now
             uow.repo(m.ApplePass).update(apple_pass)
         result_devices = [by_id[i] for i in plan.unchanged] + added
+        current_group(uow, org_id, box, now)  # the credential trusts at least one group
         pkpasses, serials = _render_all(uow, cfg, org, member, apple_pass, result_devices)
     return ProvisionResult(
         apple_pass=apple_pass,
@@ -242,9 +245,10 @@ def _render_all(
 ) -> tuple[dict[str, bytes], dict[str, str]]:
     pkpasses: dict[str, bytes] = {}
     serials: dict[str, str] = {}
+    groups = trusted_groups(uow)
     for device in devices:
         for serial in uow.repo(WalletSerial).all_where(device_row_id=device.id):
-            content = pass_content(cfg, org, member, apple_pass, device, serial)
+            content = pass_content(cfg, org, member, apple_pass, device, serial, groups)
             pkpasses[device.kind] = render_pkpass(cfg, content, serial.updated_at)
             serials[device.kind] = serial.id
     return pkpasses, serials

@@ -19,6 +19,7 @@ from passgate.domain import model as m
 from passgate.domain.errors import NotFound, Unauthenticated, ValidationError
 from passgate.domain.pass_records import WalletLog, WalletRegistration, WalletSerial
 from passgate.proto.apns import is_valid_push_token
+from passgate.services.aliro_groups import trusted_groups
 from passgate.services.ports import Clock, UnitOfWorkFactory
 from passgate.services.wallet import WalletConfig, pass_content, render_pkpass, token_matches
 
@@ -170,7 +171,8 @@ class PasskitService:
             device = uow.repo(m.PassDevice).get(wallet_serial.device_row_id)
             member = uow.repo(m.Member).get(apple_pass.member_id)
             org = uow.organizations.get(org_id)
-        content = pass_content(self._cfg, org, member, apple_pass, device, wallet_serial)
+            groups = trusted_groups(uow)
+        content = pass_content(self._cfg, org, member, apple_pass, device, wallet_serial, groups)
         return LatestPass(render_pkpass(self._cfg, content, modified), modified)
 
     def log(self, lines: object) -> int:

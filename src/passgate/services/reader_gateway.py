@@ -2,9 +2,10 @@
 
 Pairing: an admin asks for a one-time code for a reader (shown once, stored as its
 SHA-256, valid for a few minutes); the agent sends the code with a public key it just
-generated and learns its reader id, the organization's reader group identifier and the
-key that signs its cache snapshots. Pairing again (new code) replaces the key, which is
-how a reader comes back after its keys were erased or stolen.
+generated (and the public half of its Aliro key) and learns its reader id, the key that
+signs its cache snapshots, and its Aliro reader group with the certificate for its key.
+Pairing again (new code) replaces the keys, which is how a reader comes back after its
+keys were erased or stolen.
 
 Connection: the server sends a fresh nonce, the agent signs it with its key. A reader
 that is not paired, was deleted, or whose signature fails is refused.
@@ -25,6 +26,7 @@ from passgate.domain import model as m
 from passgate.domain.errors import Unauthenticated, ValidationError
 from passgate.proto import snapshot as snap
 from passgate.services.actors import Actor, ActorKind
+from passgate.services.aliro_groups import ReaderCredentials, parse_aliro_key, set_reader_key
 from passgate.services.events import audit
 from passgate.services.ports import SecretBox, UnitOfWork, UnitOfWorkFactory
 from passgate.services.reader_store import ReaderDirectory, ReaderLink, ReaderOrgKey
@@ -78,7 +80,7 @@ def create_pairing_code(
 
 
 def org_key(uow: UnitOfWork, org_id: str, box: SecretBox, now: datetime) -> ReaderOrgKey:
-    """The organization's group identifier and snapshot key, created on first use."""
+    """The organization's snapshot-signing key, created on first use."""
     repo = uow.repo(ReaderOrgKey)
     found = repo.all_where()
     if found:
@@ -87,7 +89,6 @@ def org_key(uow: UnitOfWork, org_id: str, box: SecretBox, now: datetime) -> Read
     key = ReaderOrgKey(
         id=m.new_id("rok"),
         org_id=org_id,
-        group_identifier=secrets.token_hex(16),
         signing_key_sealed=box.seal(snap.private_pem(private)),
         public_key=snap.public_pem(private),
         created_at=now,
@@ -105,8 +106,8 @@ class Pairing:
     reader_id: str
     org_id: str
     door_id: str
-    group_identifier: str
     server_public_key: str
+    aliro: ReaderCredentials
 
 
 def pair(
@@ -116,9 +117,11 @@ def pair(
     *,
     code: str,
     public_key: str,
+    aliro_public_key: str,
     now: datetime,
 ) -> Pairing:
     snap.load_public_pem(public_key)  # ValidationError naming public_key
+    aliro_key = parse_aliro_key(aliro_public_key)
     if not isinstance(code, str) or not 1 <= len(code) <= 40:
         raise ValidationError("code must be the pairing code shown by the API", field="code")
     wanted = _code_hash(code)
@@ -144,6 +147,8 @@ def pair(
         link.paired_at = now
         uow.repo(ReaderLink).update(link)
         key = org_key(uow, org_id, box, now)
+        aliro = set_reader_key(uow, reader.id, aliro_key, box, now)
+        assert aliro is not None  # a new key always gets its certificate
         audit(
             uow,
             Actor(ActorKind.READER, reader.id, reader.name, org_id, role="reader"),
@@ -153,7 +158,7 @@ def pair(
             object_id=reader.id,
             now=now,
         )
-        return Pairing(reader.id, org_id, reader.door_id, key.group_identifier, key.public_key)
+        return Pairing(reader.id, org_id, reader.door_id, key.public_key, aliro)
 
 
 def new_nonce() -> str:

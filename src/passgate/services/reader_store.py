@@ -1,4 +1,4 @@
-"""Reader links (pairing, key, tamper sequence) and per-organization reader keys.
+"""Reader links (pairing, keys, tamper sequence), reader keys and Aliro reader groups.
 
 Entities and the one unscoped port the gateway needs: before a reader has proved who it
 is, the server knows only a pairing code or a reader id, not the organization, so a
@@ -25,17 +25,32 @@ class ReaderLink:
     pairing_expires_at: datetime | None = None
     paired_at: datetime | None = None
     tamper_seq: int = 0  # sequence of the last tamper event the server stored
+    aliro_public_key: str | None = None  # the reader's own Aliro key (hex point)
+    certificate: str | None = None  # its compressed reader certificate (hex)
+    certificate_group: str | None = None  # the group identifier that issued it
 
 
 @dataclass
 class ReaderOrgKey:
-    """An organization's reader group identifier and snapshot-signing key (sealed)."""
+    """An organization's snapshot-signing key (sealed)."""
+
+    id: str
+    org_id: str
+    signing_key_sealed: str
+    public_key: str  # PEM, handed to readers at pairing
+    created_at: datetime
+
+
+@dataclass
+class AliroReaderGroup:
+    """An Aliro reader group: its identifier and issuer key (see services/aliro_groups)."""
 
     id: str
     org_id: str
     group_identifier: str  # 16 bytes, hex
-    signing_key_sealed: str
-    public_key: str  # PEM, handed to readers at pairing
+    issuer_key_sealed: str
+    public_key: str  # hex of the 65-byte point devices trust
+    state: str  # next | current | previous | retired
     created_at: datetime
 
 

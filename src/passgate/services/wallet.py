@@ -74,6 +74,7 @@ def pass_content(
     apple_pass: m.ApplePass,
     device: m.PassDevice,
     serial: WalletSerial,
+    reader_groups: tuple[tuple[str, str], ...] = (),
 ) -> PassContent:
     return PassContent(
         pass_type_identifier=cfg.pass_type_identifier,
@@ -86,6 +87,7 @@ def pass_content(
         web_service_url=cfg.web_service_url,
         authentication_token=authentication_token(cfg, serial.id),
         sharing_prohibited=True,
+        reader_groups=reader_groups,
     )
 
 

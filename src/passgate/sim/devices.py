@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import secrets
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -138,9 +139,15 @@ class EmulatedDevice:
         self._key = key
         self.save()
 
-    def applet(self) -> DeviceApplet:
-        """The secure-element applet for one tap; FAST keys it learns are kept."""
-        return DeviceApplet(self._key, persistent_keys=_PersistentKeys(self))
+    def applet(self, reader_groups: Mapping[bytes, bytes]) -> DeviceApplet:
+        """The secure-element applet for one tap; FAST keys it learns are kept.
+
+        ``reader_groups`` are the trust anchors the credential was provisioned with (from
+        the Wallet's live passes): the only reader keys this device will ever accept.
+        """
+        return DeviceApplet(
+            self._key, reader_groups=reader_groups, persistent_keys=_PersistentKeys(self)
+        )
 
 
 class _PersistentKeys(dict[bytes, bytes]):

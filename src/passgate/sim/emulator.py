@@ -152,11 +152,12 @@ class Emulator:
             raise SimError(f"sign in to the Passgate app on {iphone!r} first")
         watch = self.home.watch_of(iphone)
         for device in (phone, watch):
-            # Like the app: a deleted pass's key is dead (R7), so make a new one first.
+            # Like the app: a voided copy's key is dead (deleted R7, replaced R10), so make
+            # a new one first; the server refuses a key it has seen before.
             if device is None:
                 continue
             wallet = self.wallet(device.name)
-            dead = [p for p in wallet.passes() if p.voided and p.status == "Deleted"]
+            dead = [p for p in wallet.passes() if p.voided]
             if dead:
                 device.rotate_key()
                 for p in dead:  # and the dead pass leaves the Wallet
@@ -239,8 +240,9 @@ class Emulator:
         """Hold the device to the door's reader (NFC, Tap to Unlock); the reader's answer."""
         device = self.home.device(name)
         try:
-            return nfc.tap(self._reader(door), device.applet())
-        except nfc.NfcError as exc:
+            groups = self.wallet(name).reader_groups()
+            return nfc.tap(self._reader(door), device.applet(groups))
+        except (nfc.NfcError, WalletError) as exc:
             raise SimError(str(exc)) from exc
 
     def bluetooth(self, name: str, door: str) -> dict[str, Any]:

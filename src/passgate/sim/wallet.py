@@ -119,6 +119,27 @@ class Wallet:
             )
         return out
 
+    def reader_groups(self) -> dict[bytes, bytes]:
+        """Aliro reader groups the passes were provisioned with: group id -> key.
+
+        Voided copies count too: the emulated secure element keeps presenting a dead key,
+        as a device whose Wallet has not caught up would, so readers must deny it.
+        """
+        groups: dict[bytes, bytes] = {}
+        for entry in self._meta["passes"].values():
+            pj = entry["pass_json"]
+            info = pj.get("userInfo")
+            aliro = info.get("aliro") if isinstance(info, dict) else None
+            listed = aliro.get("readerGroups") if isinstance(aliro, dict) else None
+            for group in listed if isinstance(listed, list) else []:
+                try:
+                    groups[bytes.fromhex(group["groupIdentifier"])] = bytes.fromhex(
+                        group["publicKey"]
+                    )
+                except (TypeError, KeyError, ValueError) as exc:
+                    raise WalletError("a pass carries malformed reader groups") from exc
+        return groups
+
     def get(self, serial: str) -> WalletPass | None:
         return next((p for p in self.passes() if p.serial == serial), None)
 

@@ -180,6 +180,7 @@ def _provision(c: Container, who: Actor, body: ProvisionIn) -> ProvisionResult:
         iphone=iphone,
         watch=watch,
         mfa_max_age=timedelta(seconds=c.settings.mfa_max_age_s),
+        box=c.secret_box,
         now=c.clock.now(),
     )
 

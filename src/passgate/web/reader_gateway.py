@@ -31,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from passgate.bootstrap import Container
 from passgate.domain.errors import PassgateError, Unauthenticated
 from passgate.proto import snapshot as snap
-from passgate.services import reader_events, reader_gateway, reader_snapshot
+from passgate.services import aliro_groups, reader_events, reader_gateway, reader_snapshot
 from passgate.web.api import API_PREFIX
 from passgate.web.api.crud import ERRORS
 from passgate.web.deps import ActorDep, ContainerDep
@@ -54,14 +54,25 @@ class PairIn(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
     code: str = Field(min_length=1, max_length=40)
     public_key: str = Field(min_length=1, max_length=400, description="P-256 public key, PEM")
+    aliro_public_key: str = Field(
+        min_length=130,
+        max_length=130,
+        description="The reader's own Aliro key: hex of the uncompressed P-256 point",
+    )
+
+
+class AliroOut(BaseModel):
+    group_identifier: str = Field(description="Aliro reader group identifier (16 bytes, hex)")
+    group_public_key: str = Field(description="The group's issuer key devices trust (hex point)")
+    certificate: str = Field(description="Compressed reader certificate for the Aliro key (hex)")
 
 
 class PairOut(BaseModel):
     reader_id: str
     org_id: str
     door_id: str
-    group_identifier: str
     server_public_key: str
+    aliro: AliroOut
 
 
 def next_version(previous: int) -> int:
@@ -344,6 +355,10 @@ async def _serve(ws: WebSocket, c: Container, hub: Hub, link: Link) -> None:
                 await link.send({"type": "ack", "sequences": acked})
                 if any(item.kind == "tamper" for item in items):
                     hub.wake()
+            elif kind == "aliro_key":
+                made = await asyncio.to_thread(quiet, _aliro_key, c, link, msg.get("public_key"))
+                if made is not None:
+                    await link.send(_certificate_message(made))
             elif kind == "resync":
                 hub.request_snapshot(link)
             elif kind == "status":
@@ -365,6 +380,38 @@ def _ingest(
     # Counted after the commit, and only once per tap even when a reader resends.
     metrics.count_taps((e.granted, e.reason) for e in stored if e.kind == "access")
     return acked
+
+
+def _aliro_out(made: aliro_groups.ReaderCredentials) -> AliroOut:
+    return AliroOut(
+        group_identifier=made.group_identifier,
+        group_public_key=made.group_public_key,
+        certificate=made.certificate,
+    )
+
+
+def _certificate_message(made: aliro_groups.ReaderCredentials) -> dict[str, Any]:
+    return {"type": "aliro_certificate", **_aliro_out(made).model_dump()}
+
+
+def _aliro_key(
+    c: Container, link: Link, public_key: object
+) -> aliro_groups.ReaderCredentials | None:
+    """The reader made a new Aliro key (after a tamper): certify it under the current group."""
+    with c.uow_factory(link.org_id) as uow:
+        return aliro_groups.set_reader_key(
+            uow,
+            link.reader_id,
+            aliro_groups.parse_aliro_key(public_key),
+            c.secret_box,
+            c.clock.now(),
+        )
+
+
+def _recertify(c: Container, link: Link) -> aliro_groups.ReaderCredentials | None:
+    """A certificate from a group that is no longer current is replaced on connect."""
+    with c.uow_factory(link.org_id) as uow:
+        return aliro_groups.recertify(uow, link.reader_id, c.secret_box, c.clock.now())
 
 
 def _status(c: Container, link: Link, status: dict[str, Any] | None, online: bool) -> None:
@@ -406,14 +453,15 @@ def router() -> APIRouter:
             c.secret_box,
             code=body.code,
             public_key=body.public_key,
+            aliro_public_key=body.aliro_public_key,
             now=c.clock.now(),
         )
         return PairOut(
             reader_id=done.reader_id,
             org_id=done.org_id,
             door_id=done.door_id,
-            group_identifier=done.group_identifier,
             server_public_key=done.server_public_key,
+            aliro=_aliro_out(done.aliro),
         )
 
     @r.websocket("/reader/v1/ws")
@@ -437,6 +485,9 @@ def router() -> APIRouter:
                 # A bad status report (unknown model...) is refused; the link stays up.
                 await link.send({"type": "error", "code": "bad_status", "field": exc.field or ""})
                 await asyncio.to_thread(quiet, _status, c, link, None, True)
+            renewed = await asyncio.to_thread(quiet, _recertify, c, link)
+            if renewed is not None:
+                await link.send(_certificate_message(renewed))
             hub.request_snapshot(link)
             with contextlib.suppress(WebSocketDisconnect, RuntimeError):
                 # A disconnect ends the session normally; cleanup follows either way.

@@ -3,25 +3,19 @@
 from __future__ import annotations
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric import ec
-from tests.proto.aliro.aliro_support import GROUP, INSTANCE, Cache, fixed_key
+from tests.proto.aliro.aliro_support import Cache, vector_device, vector_identity
 
 from passgate.proto.aliro import DeviceApplet, ReaderIdentity
 
 
 @pytest.fixture
 def identity() -> ReaderIdentity:
-    return ReaderIdentity(GROUP, INSTANCE, fixed_key(0xA11CE))
+    return vector_identity()
 
 
 @pytest.fixture
-def device_key() -> ec.EllipticCurvePrivateKey:
-    return fixed_key(0xD0D0)
-
-
-@pytest.fixture
-def applet(device_key: ec.EllipticCurvePrivateKey) -> DeviceApplet:
-    return DeviceApplet(device_key, persistent_keys={})
+def applet() -> DeviceApplet:
+    return vector_device()
 
 
 @pytest.fixture

@@ -1,38 +1,62 @@
-"""Two peers in memory: STANDARD, FAST, fallbacks, refusals, replays."""
+"""Two peers in memory: STANDARD, FAST, certificates, chaining, refusals, replays."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric import ec
-from tests.proto.aliro.aliro_support import GROUP, INSTANCE, Cache, fixed_key
+from tests.proto.aliro.aliro_support import (
+    GROUP,
+    READER_KEY,
+    STANDARD,
+    SUB,
+    Cache,
+    fixed_key,
+    h,
+    tap,
+    vector_device,
+)
 
 from passgate.proto.aliro import (
     AliroError,
     DeviceApplet,
+    InMemory,
     ReaderIdentity,
     ReplayDevice,
-    TransactionResult,
     Transcript,
+    crypto,
+    issue,
     run_transaction,
 )
 from passgate.proto.aliro import constants as c
-from passgate.proto.aliro.messages import Auth0Response
+from passgate.proto.aliro.messages import ControlFlow, build_fci, parse_fci
 from passgate.proto.apdu import CommandApdu, ResponseApdu
-from passgate.proto.tlv import decode_all, encode_many
+from passgate.proto.tlv import decode_all
+
+NOW = datetime.now(UTC)
+OWN_KEY = fixed_key(0x5EED)  # a reader's own key, certified by the group key
 
 
 def ins_of(transcript: Transcript) -> list[int]:
     return [CommandApdu.parse(cmd).ins for cmd, _ in transcript]
 
 
-def first_tap(identity: ReaderIdentity, applet: DeviceApplet, cache: Cache) -> TransactionResult:
-    result = run_transaction(cache.transaction(identity), applet)
-    assert result.authenticated and result.flow == "standard"
-    assert result.new_persistent_key is not None
-    cache.add(applet.public_key, result.new_persistent_key)
-    return result
+def certified_identity(**cert: object) -> ReaderIdentity:
+    fields: dict[str, object] = {
+        "serial": 7,
+        "issuer": "Acme readers",
+        "subject": "Front door",
+        "public_key": crypto.public_bytes(OWN_KEY),
+        "not_before": NOW - timedelta(days=1),
+        "not_after": NOW + timedelta(days=365),
+    }
+    fields.update(cert)
+    certificate = issue(READER_KEY, **fields).encode()  # type: ignore[arg-type]
+    return ReaderIdentity(
+        GROUP, SUB, h("reader_public_key"), crypto.key_signer(OWN_KEY), certificate
+    )
 
 
 class Middle:
@@ -46,326 +70,379 @@ class Middle:
         response: Callable[[bytes, bytes], bytes] = lambda cmd, rsp: rsp,
     ) -> None:
         self.device, self.command, self.response = device, command, response
+        self.seen: list[tuple[bytes, bytes]] = []
 
-    def process(self, command: bytes) -> bytes:
+    def transceive(self, command: bytes) -> bytes:
         command = self.command(command)
-        return self.response(command, self.device.process(command))
+        response = self.response(command, self.device.process(command))
+        self.seen.append((command, response))
+        return response
+
+
+# --- happy paths ------------------------------------------------------------------------
 
 
 def test_standard_then_fast(identity: ReaderIdentity, applet: DeviceApplet, cache: Cache) -> None:
     transcript: Transcript = []
-    result = run_transaction(cache.transaction(identity), applet, transcript=transcript)
-    assert result == TransactionResult(
-        True, "standard", applet.public_key, result.new_persistent_key, None
-    )
-    assert ins_of(transcript) == [c.INS_SELECT, c.INS_AUTH0, c.INS_AUTH1, c.INS_CONTROL_FLOW]
-    assert all(ResponseApdu.parse(rsp).ok for _, rsp in transcript)
-    assert applet.last_outcome is True
-    cache.add(applet.public_key, result.new_persistent_key)
-
-    transcript = []
-    second = run_transaction(cache.transaction(identity), applet, transcript=transcript)
-    assert second == TransactionResult(True, "fast", applet.public_key, None, None)
-    assert ins_of(transcript) == [c.INS_SELECT, c.INS_AUTH0, c.INS_CONTROL_FLOW]
-    assert applet.last_outcome is True
+    first = tap(cache, identity, applet, transcript=transcript)
+    assert first.authenticated and first.flow == "standard"
+    assert ins_of(transcript) == [c.INS_SELECT, c.INS_AUTH0, c.INS_AUTH1, c.INS_EXCHANGE]
+    assert applet.granted and applet.last_outcome == c.READER_STATUS_GRANTED
+    transcript.clear()
+    second = tap(cache, identity, applet, transcript=transcript)
+    assert second.authenticated and second.flow == "fast"
+    assert ins_of(transcript) == [c.INS_SELECT, c.INS_AUTH0, c.INS_EXCHANGE]
+    assert applet.granted
 
 
-def test_device_and_reader_hold_the_same_persistent_key(
-    identity: ReaderIdentity, device_key: ec.EllipticCurvePrivateKey, cache: Cache
-) -> None:
+def test_both_sides_hold_the_same_persistent_key(identity: ReaderIdentity, cache: Cache) -> None:
     store: dict[bytes, bytes] = {}
-    applet = DeviceApplet(device_key, persistent_keys=store)
-    result = first_tap(identity, applet, cache)
+    applet = vector_device(persistent_keys=store)
+    cache.add(applet.public_key)
+    result = tap(cache, identity, applet)
     assert store == {GROUP: result.new_persistent_key}
 
 
-def test_fast_falls_back_when_reader_lacks_persistent_key(
+def test_fast_falls_back_to_standard_when_reader_lost_the_key(
     identity: ReaderIdentity, applet: DeviceApplet, cache: Cache
 ) -> None:
-    first_tap(identity, applet, cache)
-    fresh = Cache()  # another reader of the group whose cache has no persistent key yet
-    fresh.add(applet.public_key)
+    tap(cache, identity, applet)
+    cache.add(applet.public_key)  # reader forgot the persistent key
+    again = tap(cache, identity, applet)
+    assert again.authenticated and again.flow == "standard"
+
+
+def test_prefer_fast_off_sends_no_cryptogram(
+    identity: ReaderIdentity, applet: DeviceApplet, cache: Cache
+) -> None:
+    tap(cache, identity, applet)
     transcript: Transcript = []
-    result = run_transaction(fresh.transaction(identity), applet, transcript=transcript)
-    assert result.authenticated and result.flow == "standard"
-    assert c.INS_AUTH1 in ins_of(transcript)
+    result = tap(cache, identity, applet, transcript=transcript, prefer_fast=False)
+    assert result.flow == "standard"
+    auth0_answer = ResponseApdu.parse(transcript[1][1]).data
+    assert [t.tag for t in decode_all(auth0_answer)] == [c.TAG_DEVICE_EPHEMERAL_KEY]
 
 
-def test_stale_persistent_key_falls_back_to_standard(
+def test_stranger_reader_gets_bogus_but_well_formed_cryptogram(
     identity: ReaderIdentity, applet: DeviceApplet, cache: Cache
 ) -> None:
-    first_tap(identity, applet, cache)
-    cache.add(applet.public_key, bytes(32))  # wrong key in the cache
-    result = run_transaction(cache.transaction(identity), applet)
-    assert result.authenticated and result.flow == "standard"
-
-
-def test_prefer_fast_off_skips_cryptogram(
-    identity: ReaderIdentity, applet: DeviceApplet, cache: Cache
-) -> None:
-    first_tap(identity, applet, cache)
     transcript: Transcript = []
-    tx = cache.transaction(identity, prefer_fast=False)
-    result = run_transaction(tx, applet, transcript=transcript)
-    assert result.flow == "standard"
-    auth0 = Auth0Response.parse(ResponseApdu.parse(transcript[1][1]).data)
-    assert auth0.cryptogram is None
+    result = tap(cache, identity, applet, transcript=transcript)
+    assert result.flow == "standard"  # no persistent key yet: the 9D opened nothing
+    auth0_answer = ResponseApdu.parse(transcript[1][1]).data
+    tags = {t.tag: t.value for t in decode_all(auth0_answer)}
+    assert len(tags[c.TAG_CRYPTOGRAM]) == c.CRYPTOGRAM_LEN
 
 
-def test_stranger_gets_bogus_but_well_formed_cryptogram(
-    identity: ReaderIdentity, applet: DeviceApplet, cache: Cache
+def test_key_slot_answer(identity: ReaderIdentity, applet: DeviceApplet, cache: Cache) -> None:
+    result = tap(cache, identity, applet, lookup_slot=cache.lookup_slot)
+    assert result.authenticated and result.endpoint_public_key == applet.public_key
+    assert crypto.key_slot(applet.public_key) == hashlib.sha1(applet.public_key).digest()[:8]
+
+
+@pytest.mark.parametrize("mode", ["load", "auth1"])
+def test_reader_certificate(mode: str, applet: DeviceApplet, cache: Cache) -> None:
+    transcript: Transcript = []
+    identity = certified_identity()
+    result = tap(cache, identity, applet, transcript=transcript, certificate_mode=mode)
+    assert result.authenticated and result.flow == "standard"
+    if mode == "load":
+        assert c.INS_LOAD_CERTIFICATE in ins_of(transcript)
+    else:
+        # The certificate makes AUTH1 longer than one short APDU: command chaining.
+        chained = [CommandApdu.parse(cmd) for cmd, _ in transcript]
+        assert any(a.cla == c.CLA_PROPRIETARY | c.CLA_CHAINING for a in chained)
+
+
+def test_certificate_with_extended_length_device_needs_no_chaining(cache: Cache) -> None:
+    applet = vector_device(extended_length=(1024, 1024))
+    cache.add(applet.public_key)
+    transcript: Transcript = []
+    result = tap(
+        cache, certified_identity(), applet, transcript=transcript, certificate_mode="auth1"
+    )
+    assert result.authenticated
+    assert all(not CommandApdu.parse(cmd).cla & c.CLA_CHAINING for cmd, _ in transcript)
+
+
+def test_fci_extended_length_information() -> None:
+    fci = parse_fci(build_fci([c.VERSION_1_0], (1024, 0x8000)))
+    assert (fci.max_command, fci.max_response) == (1024, 0x8000)
+    with pytest.raises(AliroError):
+        parse_fci(bytes.fromhex("6f1a8409a000000909acce5501a50d800200005c0201007f66020000"))
+
+
+def test_version_0009_is_accepted_and_0100_preferred(cache: Cache) -> None:
+    old = vector_device(versions=(c.VERSION_0_9,))
+    cache.add(old.public_key)
+    transcript: Transcript = []
+    assert tap(
+        cache, ReaderIdentity.with_key(GROUP, SUB, READER_KEY), old, transcript=transcript
+    ).authenticated
+    auth0 = {t.tag: t.value for t in decode_all(CommandApdu.parse(transcript[1][0]).data)}
+    assert auth0[c.TAG_VERSIONS] == b"\x00\x09"
+    both = vector_device(versions=(c.VERSION_0_9, c.VERSION_1_0))
+    cache.add(both.public_key)
+    transcript.clear()
+    tap(cache, ReaderIdentity.with_key(GROUP, SUB, READER_KEY), both, transcript=transcript)
+    auth0 = {t.tag: t.value for t in decode_all(CommandApdu.parse(transcript[1][0]).data)}
+    assert auth0[c.TAG_VERSIONS] == b"\x01\x00"
+
+
+def test_long_answer_is_fetched_with_get_response(identity: ReaderIdentity, cache: Cache) -> None:
+    applet = vector_device(issued_at=b"2026-01-01T00:00:00Z", expires_at=b"2027-01-01T00:00:00Z")
+    cache.add(applet.public_key)
+    select = CommandApdu(0, c.INS_SELECT, 4, 0, c.AID_PRIMARY, 16).encode()
+    first = applet.process(select)
+    assert first[-2] == 0x61 and len(first) == 18
+    rest = applet.process(CommandApdu(0, c.INS_GET_RESPONSE, 0, 0, b"", first[-1]).encode())
+    assert first[:-2] + rest[:-2] == applet.fci and rest[-2:] == b"\x90\x00"
+    result = tap(cache, identity, applet)
+    assert result.status is not None and result.status.issued_at == b"2026-01-01T00:00:00Z"
+
+
+# --- refusals ---------------------------------------------------------------------------
+
+
+def test_no_common_version_is_closed_with_control_flow_s2_27(
+    identity: ReaderIdentity, cache: Cache
 ) -> None:
-    seen = []
-    for _ in range(2):
-        transcript: Transcript = []
-        run_transaction(Cache().transaction(identity), applet, transcript=transcript)
-        seen.append(Auth0Response.parse(ResponseApdu.parse(transcript[1][1]).data).cryptogram)
-    assert all(x is not None and len(x) == c.CRYPTOGRAM_LEN for x in seen)
-    assert seen[0] != seen[1]
+    future = vector_device(versions=(0x0200,))
+    link = Middle(future)
+    result = run_transaction(cache.transaction(identity), link)
+    assert not result.authenticated and result.error == "unsupported_version"
+    close = CommandApdu.parse(link.seen[-1][0])
+    assert close.ins == c.INS_CONTROL_FLOW
+    assert ControlFlow.parse(close.data) == ControlFlow(0x00, 0x27)
 
 
-def test_other_reader_group_does_not_get_fast(
-    identity: ReaderIdentity, applet: DeviceApplet, cache: Cache
+def test_wrong_reader_signature_gets_6982_and_control_flow(
+    applet: DeviceApplet, cache: Cache
 ) -> None:
-    first_tap(identity, applet, cache)
-    other = ReaderIdentity(b"\x42" * 16, INSTANCE, identity.private_key)
-    result = run_transaction(cache.transaction(other), applet)
-    assert result.flow == "standard"
+    impostor = ReaderIdentity(GROUP, SUB, h("reader_public_key"), crypto.key_signer(fixed_key(9)))
+    link = Middle(applet)
+    result = run_transaction(cache.transaction(impostor), link)
+    assert not result.authenticated and result.error == "status_word"
+    assert link.seen[2][1] == b"\x69\x82"
+    assert CommandApdu.parse(link.seen[-1][0]).ins == c.INS_CONTROL_FLOW
+    assert applet.last_outcome is None
 
 
-def test_unknown_endpoint_is_not_authenticated(
+def test_certificate_from_another_issuer_is_refused(applet: DeviceApplet, cache: Cache) -> None:
+    rogue = issue(
+        fixed_key(77),
+        serial=1,
+        issuer="Acme readers",
+        subject="x",
+        public_key=crypto.public_bytes(OWN_KEY),
+        not_before=NOW - timedelta(days=1),
+        not_after=NOW + timedelta(days=1),
+    ).encode()
+    identity = ReaderIdentity(GROUP, SUB, h("reader_public_key"), crypto.key_signer(OWN_KEY), rogue)
+    for mode in ("load", "auth1"):
+        link = Middle(applet)
+        result = run_transaction(cache.transaction(identity, certificate_mode=mode), link)
+        assert not result.authenticated
+        assert b"\x69\x82" in [rsp for _, rsp in link.seen]
+
+
+def test_expired_certificate_is_refused(applet: DeviceApplet, cache: Cache) -> None:
+    identity = certified_identity(
+        not_before=NOW - timedelta(days=30), not_after=NOW - timedelta(days=1)
+    )
+    result = run_transaction(cache.transaction(identity), InMemory(applet))
+    assert not result.authenticated and result.error == "status_word"
+
+
+def test_unknown_group_is_refused_at_auth1(cache: Cache) -> None:
+    device = vector_device(reader_groups={bytes(16): h("reader_public_key")})
+    cache.add(device.public_key)
+    result = run_transaction(
+        cache.transaction(ReaderIdentity.with_key(GROUP, SUB, READER_KEY)), InMemory(device)
+    )
+    assert not result.authenticated and result.error == "status_word"
+
+
+def test_unknown_credential_is_closed_with_exchange_0001(
     identity: ReaderIdentity, applet: DeviceApplet
 ) -> None:
-    result = run_transaction(Cache().transaction(identity), applet)
-    assert not result.authenticated
-    assert result.error == "unknown_endpoint"
-    assert result.endpoint_public_key == applet.public_key  # for the event log
-    assert result.new_persistent_key is None
-    assert applet.last_outcome is False
+    empty = Cache()
+    result = run_transaction(empty.transaction(identity), InMemory(applet))
+    assert not result.authenticated and result.error == "unknown_endpoint"
+    assert result.endpoint_public_key == applet.public_key
+    assert applet.last_outcome == c.READER_STATUS_UNKNOWN_KEY
 
 
-def test_device_with_other_key_than_expected_fails(identity: ReaderIdentity) -> None:
-    expected = DeviceApplet(fixed_key(1234), persistent_keys={})
-    cache = Cache()
-    cache.add(expected.public_key)
-    impostor = DeviceApplet(fixed_key(5678), persistent_keys={})
-    result = run_transaction(cache.transaction(identity), impostor)
-    assert (result.authenticated, result.error) == (False, "unknown_endpoint")
-
-
-def test_device_claiming_someone_elses_key_fails_signature(identity: ReaderIdentity) -> None:
-    victim = DeviceApplet(fixed_key(1234), persistent_keys={})
-    cache = Cache()
-    cache.add(victim.public_key)
-    liar = DeviceApplet(fixed_key(5678), persistent_keys={})
-    liar._public = victim.public_key  # presents the victim's key, signs with its own
-    result = run_transaction(cache.transaction(identity), liar)
-    assert (result.authenticated, result.error) == (False, "bad_signature")
-    assert result.endpoint_public_key is None
-
-
-def test_untrusted_reader_key_is_refused(
-    identity: ReaderIdentity, device_key: ec.EllipticCurvePrivateKey, cache: Cache
+def test_unknown_key_slot_is_closed_with_exchange_0001(
+    identity: ReaderIdentity, applet: DeviceApplet
 ) -> None:
-    calls: list[tuple[bytes, bytes]] = []
-    trusted = identity.public_key
-
-    def verifier(group: bytes, reader_key: bytes) -> bool:
-        calls.append((group, reader_key))
-        return reader_key == trusted
-
-    store: dict[bytes, bytes] = {}
-    applet = DeviceApplet(device_key, persistent_keys=store, reader_verifier=verifier)
-    assert run_transaction(cache.transaction(identity), applet).authenticated
-    assert calls == [(GROUP, trusted)]
-
-    store.clear()
-    rogue = ReaderIdentity(GROUP, INSTANCE, fixed_key(0xBAD))
-    transcript: Transcript = []
-    result = run_transaction(cache.transaction(rogue), applet, transcript=transcript)
-    assert (result.authenticated, result.error) == (False, "status_word")
-    assert ResponseApdu.parse(transcript[2][1]).sw == 0x6982
-    assert store == {}  # nothing persisted for a reader that did not prove itself
-
-
-def test_wrong_reader_signature_makes_device_refuse(
-    identity: ReaderIdentity, applet: DeviceApplet, cache: Cache
-) -> None:
-    def corrupt_signature(cmd: bytes) -> bytes:
-        apdu = CommandApdu.parse(cmd)
-        if apdu.ins != c.INS_AUTH1:
-            return cmd
-        items = [(t.tag, t.value) for t in decode_all(apdu.data)]
-        items = [(t, bytes([v[0] ^ 1]) + v[1:] if t == c.TAG_SIGNATURE else v) for t, v in items]
-        return CommandApdu(apdu.cla, apdu.ins, apdu.p1, apdu.p2, encode_many(items)).encode()
-
-    transcript: Transcript = []
-    middle = Middle(applet, command=corrupt_signature)
-    result = run_transaction(cache.transaction(identity), middle, transcript=transcript)
-    assert (result.authenticated, result.error) == (False, "status_word")
-    assert ResponseApdu.parse(transcript[2][1]).sw == 0x6982
-
-
-def test_reader_without_key_in_auth1_is_refused(
-    identity: ReaderIdentity, applet: DeviceApplet, cache: Cache
-) -> None:
-    def strip_key(cmd: bytes) -> bytes:
-        apdu = CommandApdu.parse(cmd)
-        if apdu.ins != c.INS_AUTH1:
-            return cmd
-        items = [(t.tag, t.value) for t in decode_all(apdu.data) if t.tag != c.TAG_PUBLIC_KEY]
-        return CommandApdu(apdu.cla, apdu.ins, 0, 0, encode_many(items)).encode()
-
-    result = run_transaction(cache.transaction(identity), Middle(applet, command=strip_key))
-    assert (result.authenticated, result.error) == (False, "status_word")
-
-
-def test_flipping_fast_flag_in_transit_fails(
-    identity: ReaderIdentity, applet: DeviceApplet, cache: Cache
-) -> None:
-    def downgrade(cmd: bytes) -> bytes:
-        apdu = CommandApdu.parse(cmd)
-        if apdu.ins != c.INS_AUTH0:
-            return cmd
-        items = [
-            (t.tag, b"\x00" if t.tag == c.TAG_FLAGS else t.value) for t in decode_all(apdu.data)
-        ]
-        return CommandApdu(apdu.cla, apdu.ins, 0, 0, encode_many(items)).encode()
-
-    result = run_transaction(cache.transaction(identity), Middle(applet, command=downgrade))
-    assert not result.authenticated
-
-
-def test_lock_transaction_code_reaches_device(
-    identity: ReaderIdentity, applet: DeviceApplet, cache: Cache
-) -> None:
-    from passgate.proto.aliro import ReaderTransaction
-
-    tx = ReaderTransaction(
-        identity,
-        lookup=cache.lookup,
-        fast_candidates=cache.fast,
-        transaction_code=c.TRANSACTION_LOCK,
+    empty = Cache()
+    result = run_transaction(
+        empty.transaction(identity, lookup_slot=empty.lookup_slot), InMemory(applet)
     )
-    transcript: Transcript = []
-    assert run_transaction(tx, applet, transcript=transcript).authenticated
-    auth0 = {t.tag: t.value for t in decode_all(CommandApdu.parse(transcript[1][0]).data)}
-    assert auth0[c.TAG_TRANSACTION_CODE] == b"\x01"
+    assert result.error == "unknown_endpoint"
+    assert applet.last_outcome == c.READER_STATUS_UNKNOWN_KEY
 
 
-def test_access_decision_is_sent_to_device(
+def test_denied_by_the_access_rules_is_closed_with_exchange_0025(
     identity: ReaderIdentity, applet: DeviceApplet, cache: Cache
 ) -> None:
-    result = run_transaction(cache.transaction(identity), applet, decide=lambda r: False)
+    result = tap(cache, identity, applet, decide=lambda _: False)
     assert result.authenticated
-    assert applet.last_outcome is False
+    assert applet.last_outcome == c.READER_STATUS_DENIED and not applet.granted
 
 
-@pytest.mark.parametrize("fast", [False, True])
-def test_replayed_device_responses_never_authenticate(
-    identity: ReaderIdentity, applet: DeviceApplet, cache: Cache, fast: bool
+def test_device_claiming_someone_elses_key_fails_with_exchange_0004(
+    identity: ReaderIdentity,
 ) -> None:
-    if fast:
-        first_tap(identity, applet, cache)
-    transcript: Transcript = []
-    original = run_transaction(cache.transaction(identity), applet, transcript=transcript)
-    assert original.authenticated and original.flow == ("fast" if fast else "standard")
-    recorded = [rsp for _, rsp in transcript]
-    for seed in (b"a", b"b"):
-        replayed = run_transaction(cache.transaction(identity, seed=seed), ReplayDevice(recorded))
-        assert not replayed.authenticated
-        assert replayed.error in ("protocol_error", "status_word")
+    # The device signs with its own key but announces another credential's public key.
+    victim = crypto.public_bytes(fixed_key(0xBEEF))
+    cache = Cache()
+    cache.add(victim)
+    liar = vector_device()
+    liar._public = victim
+    result = run_transaction(cache.transaction(identity), InMemory(liar))
+    assert not result.authenticated and result.error == "bad_signature"
+    assert liar.last_outcome == c.READER_STATUS_BAD_SIGNATURE
 
 
-def test_replayed_reader_commands_are_refused_by_device(
-    identity: ReaderIdentity, applet: DeviceApplet, cache: Cache
+@pytest.mark.parametrize(
+    ("tag", "value"),
+    [(0x42, b"\x00"), (0x42, b"\x04"), (0x41, b"\x02"), (0x5C, b"\x02\x00"), (0x99, b"\x01")],
+)
+def test_device_refuses_bad_auth0_fields_with_6a80(
+    applet: DeviceApplet, tag: int, value: bytes
 ) -> None:
-    transcript: Transcript = []
-    run_transaction(cache.transaction(identity, prefer_fast=False), applet, transcript=transcript)
-    store_before = dict(applet._persistent)
-    responses = [applet.process(cmd) for cmd, _ in transcript[:3]]
-    assert ResponseApdu.parse(responses[1]).ok  # AUTH0 is answered with a new ephemeral key
-    assert ResponseApdu.parse(responses[2]).sw == 0x6982  # old signature, new device key
-    assert dict(applet._persistent) == store_before
+    applet.process(CommandApdu(0, c.INS_SELECT, 4, 0, c.AID_PRIMARY, 256).encode())
+    fields = decode_all(h("auth0_command_apdu", STANDARD)[5:-1])
+    body = b"".join(
+        (t.tag.to_bytes(1, "big") + bytes([len(value)]) + value) if t.tag == tag else t.encode()
+        for t in fields
+    )
+    if tag not in {t.tag for t in fields}:
+        body += bytes([tag, len(value)]) + value
+    answer = applet.process(CommandApdu(0x80, c.INS_AUTH0, 0, 0, body, 256).encode())
+    assert answer == b"\x6a\x80"
+    # Refused: the transaction is gone and AUTH1 is out of state.
+    again = applet.process(CommandApdu(0x80, c.INS_AUTH1, 0, 0, b"\x41\x01\x01", 256).encode())
+    assert again == b"\x69\x85"
 
 
-def test_reader_state_machine_misuse(identity: ReaderIdentity, cache: Cache) -> None:
-    tx = cache.transaction(identity)
-    assert tx.receive(b"\x90\x00") == TransactionResult.failed("protocol_error")
-    with pytest.raises(AliroError):
-        tx.start()  # a finished transaction cannot be restarted
-    tx = cache.transaction(identity)
-    with pytest.raises(AliroError):
-        tx.finish(False)
-    tx.start()
-    result = tx.receive(bytes.fromhex("6A82"))
-    assert result == TransactionResult.failed("status_word")
-    assert tx.receive(b"anything") == result  # stays finished
-    with pytest.raises(AliroError):
-        tx.finish(True)
-    assert CommandApdu.parse(tx.finish(False)).ins == c.INS_CONTROL_FLOW
-    with pytest.raises(AliroError):
-        tx.finish(False)
-
-
-def test_reader_refuses_device_without_common_version(
-    identity: ReaderIdentity, device_key: ec.EllipticCurvePrivateKey, cache: Cache
-) -> None:
-    applet = DeviceApplet(device_key, persistent_keys={}, versions=(0x0200,))
-    result = run_transaction(cache.transaction(identity), applet)
-    assert result.error == "unsupported_version"
-
-
-def test_reader_identity_validation() -> None:
-    with pytest.raises(AliroError):
-        ReaderIdentity(b"short", INSTANCE, fixed_key(1))
-    with pytest.raises(AliroError):
-        ReaderIdentity(GROUP, INSTANCE, ec.generate_private_key(ec.SECP384R1()))
+def test_auth0_with_duplicated_tag_is_refused(applet: DeviceApplet) -> None:
+    applet.process(CommandApdu(0, c.INS_SELECT, 4, 0, c.AID_PRIMARY, 256).encode())
+    data = h("auth0_command_apdu", STANDARD)[5:-1]
+    answer = applet.process(
+        CommandApdu(0x80, c.INS_AUTH0, 0, 0, b"\x41\x01\x00" + data, 256).encode()
+    )
+    assert answer == b"\x6a\x80"
 
 
 @pytest.mark.parametrize(
     ("command", "sw"),
     [
-        ("80810000024101", 0x6985),  # AUTH1 before SELECT/AUTH0
-        ("803C000006410101420100", 0x6985),  # CONTROL FLOW before SELECT
-        ("00A4040009A000000909ACCE550200", 0x6A82),  # step-up applet not implemented
-        ("00A4040003A0000100", 0x6A82),  # unknown AID
-        ("00A4000009A000000909ACCE550100", 0x6A86),
-        ("80D1000001AA", 0x6D00),  # LOAD CERTIFICATE not implemented
-        ("80C9000001AA", 0x6D00),  # EXCHANGE not implemented
-        ("00C3000001AA", 0x6D00),
-        ("80FF0000", 0x6D00),
-        ("84800000", 0x6E00),
-        ("00", 0x6700),
+        ("00a404", 0x6700),  # truncated header
+        ("00a4040009a000000909acce55", 0x6700),  # Lc longer than the data
+        ("00a4040009a000000909acce550200", 0x6A82),  # step-up AID is not offered
+        ("00a4000009a000000909acce550100", 0x6A86),  # SELECT by something else than name
+        ("84800000", 0x6E00),  # unknown class
+        ("80ff0000", 0x6D00),  # unknown instruction
+        ("80800000", 0x6985),  # AUTH0 before SELECT
+        ("80810000", 0x6985),  # AUTH1 before AUTH0
+        ("80c90000", 0x6985),  # EXCHANGE without a channel
+        ("00c00000", 0x6985),  # GET RESPONSE with nothing pending
+        ("00c3000000", 0x6D00),  # ENVELOPE: no step-up phase
     ],
 )
 def test_device_status_words(applet: DeviceApplet, command: str, sw: int) -> None:
     assert ResponseApdu.parse(applet.process(bytes.fromhex(command))).sw == sw
 
 
-def test_device_refuses_auth0_garbage_then_needs_new_select(applet: DeviceApplet) -> None:
-    select = CommandApdu(0, c.INS_SELECT, 4, 0, c.AID_PRIMARY, 256).encode()
-    assert ResponseApdu.parse(applet.process(select)).ok
-    bad = CommandApdu(0x80, c.INS_AUTH0, 0, 0, b"\x41\x01\x01").encode()
-    assert ResponseApdu.parse(applet.process(bad)).sw == 0x6A80
-    assert ResponseApdu.parse(applet.process(bad)).sw == 0x6985
-
-
-def test_auth0_is_deterministic_under_a_fixed_rng_and_fresh_otherwise(
+def test_truncated_device_answers_are_denied(
     identity: ReaderIdentity, applet: DeviceApplet, cache: Cache
 ) -> None:
-    def auth0_for(seed: bytes | None) -> CommandApdu:
-        tx = cache.transaction(identity, seed=seed)
-        out = tx.receive(applet.process(tx.start()))
-        assert isinstance(out, bytes)
-        return CommandApdu.parse(out)
+    for cut in range(1, 40, 7):
 
-    a, b, other = auth0_for(b"seed"), auth0_for(b"seed"), auth0_for(None)
-    assert a == b
-    assert (a.cla, a.ins, a.p1, a.p2, a.le) == (0x80, 0x80, 0, 0, None)
-    fields = {t.tag: t.value for t in decode_all(a.data)}
-    assert [t.tag for t in decode_all(a.data)] == [0x41, 0x42, 0x5C, 0x87, 0x4C, 0x4D]
-    assert fields[0x41] == b"\x01" and fields[0x42] == b"\x00" and fields[0x5C] == b"\x01\x00"
-    assert fields[0x4D] == GROUP + INSTANCE
-    other_fields = {t.tag: t.value for t in decode_all(other.data)}
-    assert other_fields[0x87] != fields[0x87] and other_fields[0x4C] != fields[0x4C]
+        def truncate(command: bytes, response: bytes, cut: int = cut) -> bytes:
+            if command[1] == c.INS_AUTH0:
+                return response[: max(0, len(response) - 2 - cut)] + b"\x90\x00"
+            return response
+
+        result = run_transaction(cache.transaction(identity), Middle(applet, response=truncate))
+        assert not result.authenticated and result.error == "protocol_error"
+
+
+# --- replay -----------------------------------------------------------------------------
+
+
+def test_replayed_device_answers_never_authenticate(
+    identity: ReaderIdentity, applet: DeviceApplet, cache: Cache
+) -> None:
+    transcript: Transcript = []
+    tap(cache, identity, applet, transcript=transcript)  # STANDARD
+    tap(cache, identity, applet, transcript=(fast := []))  # FAST
+    for recorded in (transcript, fast):
+        replay = ReplayDevice([rsp for _, rsp in recorded])
+        result = run_transaction(cache.transaction(identity), InMemory(replay))
+        assert not result.authenticated
+
+
+def test_replayed_reader_commands_are_refused_by_the_device(
+    identity: ReaderIdentity, applet: DeviceApplet, cache: Cache
+) -> None:
+    transcript: Transcript = []
+    tap(cache, identity, applet, transcript=transcript, prefer_fast=False)
+    answers = [applet.process(cmd) for cmd, _ in transcript]
+    assert answers[0].endswith(b"\x90\x00") and answers[1].endswith(b"\x90\x00")
+    # AUTH1 carries the signature over the old ephemeral keys: refused.
+    assert answers[2] == b"\x69\x82"
+    assert applet.last_outcome is None
+
+
+def test_flipping_the_fast_flag_in_transit_breaks_the_keys(
+    identity: ReaderIdentity, applet: DeviceApplet, cache: Cache
+) -> None:
+    def flip(command: bytes) -> bytes:
+        if command[1] == c.INS_AUTH0:
+            return command.replace(b"\x41\x01\x01", b"\x41\x01\x00", 1)
+        return command
+
+    result = run_transaction(cache.transaction(identity), Middle(applet, command=flip))
+    assert not result.authenticated  # the salt differs: the AUTH1 answer does not open
+
+
+def test_policy_reaches_the_derivation(
+    identity: ReaderIdentity, applet: DeviceApplet, cache: Cache
+) -> None:
+    transcript: Transcript = []
+    result = tap(cache, identity, applet, transcript=transcript, policy=c.POLICY_SECURE_ACTION)
+    assert result.authenticated
+    auth0 = {t.tag: t.value for t in decode_all(CommandApdu.parse(transcript[1][0]).data)}
+    assert auth0[c.TAG_AUTH_POLICY] == b"\x02"
+
+
+# --- misuse of the state machines -------------------------------------------------------
+
+
+def test_reader_state_machine_misuse(identity: ReaderIdentity, cache: Cache) -> None:
+    tx = cache.transaction(identity)
+    with pytest.raises(AliroError):
+        tx.finish(False)
+    tx.start()
+    with pytest.raises(AliroError):
+        tx.start()
+    result = tx.receive(b"\x6a\x82")
+    assert not isinstance(result, CommandApdu) and result.error == "status_word"
+    with pytest.raises(AliroError):
+        tx.finish(True)  # never grant what did not authenticate
+    assert tx.finish(False).ins == c.INS_CONTROL_FLOW
+    with pytest.raises(AliroError):
+        tx.finish(False)
+
+
+def test_reader_identity_validation() -> None:
+    with pytest.raises(AliroError):
+        ReaderIdentity.with_key(b"short", SUB, READER_KEY)
+    with pytest.raises(AliroError):
+        ReaderIdentity.with_key(GROUP, b"short", READER_KEY)
+    with pytest.raises(AliroError):
+        ReaderIdentity(GROUP, SUB, b"\x04" + bytes(64), crypto.key_signer(READER_KEY))

@@ -1,4 +1,4 @@
-"""Tables of the reader gateway: reader links and per-organization reader keys."""
+"""Tables of the reader gateway: reader links, reader keys and Aliro reader groups."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from passgate.adapters.db.tables import (
     metadata,
     register_table,
 )
-from passgate.services.reader_store import ReaderLink, ReaderOrgKey
+from passgate.services.reader_store import AliroReaderGroup, ReaderLink, ReaderOrgKey
 
 reader_links = sa.Table(
     "reader_links",
@@ -28,6 +28,9 @@ reader_links = sa.Table(
     sa.Column("pairing_expires_at", UTCDateTime(), nullable=True),
     sa.Column("paired_at", UTCDateTime(), nullable=True),
     sa.Column("tamper_seq", sa.BigInteger, nullable=False),
+    sa.Column("aliro_public_key", sa.String(130), nullable=True),
+    sa.Column("certificate", sa.String(1200), nullable=True),
+    sa.Column("certificate_group", sa.String(32), nullable=True),
     _created(),
 )
 
@@ -36,9 +39,20 @@ reader_org_keys = sa.Table(
     metadata,
     _id(),
     sa.Column("org_id", ID, sa.ForeignKey("organizations.id"), nullable=False, unique=True),
-    sa.Column("group_identifier", sa.String(32), nullable=False),
     sa.Column("signing_key_sealed", sa.String(1000), nullable=False),
     sa.Column("public_key", sa.String(400), nullable=False),
+    _created(),
+)
+
+aliro_reader_groups = sa.Table(
+    "aliro_reader_groups",
+    metadata,
+    _id(),
+    _org(),
+    sa.Column("group_identifier", sa.String(32), nullable=False, unique=True),
+    sa.Column("issuer_key_sealed", sa.String(1000), nullable=False),
+    sa.Column("public_key", sa.String(130), nullable=False),
+    sa.Column("state", sa.String(10), nullable=False),
     _created(),
 )
 
@@ -66,3 +80,4 @@ class SqlReaderDirectory:
 
 register_table(ReaderLink, reader_links)
 register_table(ReaderOrgKey, reader_org_keys)
+register_table(AliroReaderGroup, aliro_reader_groups)

@@ -1,11 +1,17 @@
-"""Tap to Unlock over NFC, Aliro-style: both sides as sans-IO state machines.
+"""Tap to Unlock over NFC: Aliro 1.0 (expedited phase), both sides as sans-IO state machines.
 
-Reader side: :class:`ReaderTransaction`; device side: :class:`DeviceApplet`; in-memory
-pump: :func:`run_transaction`. Cryptographic choices are documented in
-:mod:`passgate.proto.aliro.crypto`.
+Entry points an independent peer can drive:
+
+* device side: :class:`DeviceApplet` ``.process(command_apdu: bytes) -> bytes``;
+* reader side: :func:`run_transaction` over any object with ``transceive(command: bytes)
+  -> bytes``, returning a :class:`TransactionResult` (the authenticated credential key, or
+  the deny reason in ``error``).
+
+``docs/aliro.md`` maps every message and derivation to the function that does it.
 """
 
-from passgate.proto.aliro.device import DeviceApplet, ReaderVerifier
+from passgate.proto.aliro.certificate import ReaderCertificate, issue, verify_chain
+from passgate.proto.aliro.device import DeviceApplet
 from passgate.proto.aliro.errors import AliroError
 from passgate.proto.aliro.reader import (
     KnownEndpoint,
@@ -13,17 +19,27 @@ from passgate.proto.aliro.reader import (
     ReaderTransaction,
     TransactionResult,
 )
-from passgate.proto.aliro.runner import ReplayDevice, Transcript, run_transaction
+from passgate.proto.aliro.runner import (
+    InMemory,
+    ReplayDevice,
+    Transceiver,
+    Transcript,
+    run_transaction,
+)
 
 __all__ = [
     "AliroError",
     "DeviceApplet",
+    "InMemory",
     "KnownEndpoint",
+    "ReaderCertificate",
     "ReaderIdentity",
     "ReaderTransaction",
-    "ReaderVerifier",
     "ReplayDevice",
     "TransactionResult",
+    "Transceiver",
     "Transcript",
+    "issue",
     "run_transaction",
+    "verify_chain",
 ]

@@ -1,36 +1,28 @@
-"""Aliro-style cryptography as pure functions: keys, derivations, signatures, secure channel.
+"""Aliro 1.0 cryptography as pure functions: keys, derivations, signatures, secure channel.
 
-The public write-up (github.com/kormax/aliro) documents the messages but leaves the
-cryptographic details "to be provided later". It does say: P-256 ephemeral keys in AUTH0,
-an HMAC-SHA256 cryptogram for FAST, ECDSA signatures over common transaction data in
-AUTH1, a secure context established by AUTH1, and that the full FCI from SELECT feeds the
-derivations. PROTOCOLS.md adds: X9.63 KDF (SHA-256) keyed by the ECDH secret with the
-transaction id, then HKDF-SHA256; AES-GCM with per-direction keys and a 12-byte IV of an
-8-byte direction marker and a 4-byte counter. Everything below that is not one of those
-facts is **our choice**, modelled on the UnifiedAccess family the write-up says Aliro
-follows, and fixed here so an independent implementation can match it:
+All of it is published (see ``docs/aliro.md`` for the map and the known-answer tests in
+``tests/proto/aliro/test_aliro_vectors.py``):
 
-* Transaction context (our choice) = reader id (32) || reader ephemeral X (32) ||
-  device ephemeral X (32) || transaction id (16) || version (2) || AUTH0 flags (1) ||
-  transaction code (1) || the FCI template exactly as the device sent it. It salts every
-  HKDF, so a man in the middle who strips versions or capabilities, flips FAST off, or
-  swaps lock for unlock makes the two sides derive different keys.
-* STANDARD keys: Z = ECDH(ephemeral keys) X coordinate; K = X9.63-KDF-SHA256(Z,
-  sharedinfo = transaction id, 32 bytes); then HKDF-SHA256(ikm = K, salt = context,
-  info = ``AliroSTANDARD``, 96 bytes) split into reader-to-device key, device-to-reader key
-  and the persistent key (our choice of split and label).
-* FAST cryptogram (tag 9D, 64 bytes, our choice) = HKDF-SHA256(ikm = persistent key, salt =
-  context, info = ``AliroFASTCryptogram``, 64 bytes). It is bound to this transaction's
-  nonce and both ephemeral keys, so a recorded cryptogram never verifies again.
-* Signing inputs (our choice, as in UnifiedAccess): TLV 4D reader id, 86 device ephemeral
-  X, 87 reader ephemeral X, 4C transaction id, 93 usage marker; the marker differs for the
-  reader (``415D9569``) and the device (``4E887B4C``) so one side's signature can never be
-  replayed as the other's. ECDSA P-256 with SHA-256, raw r || s.
-* Secure channel: AES-256-GCM, no associated data, 16-byte tag appended. IV = 8-byte
-  direction marker (reader to device all zero, device to reader ``00..01``) || 4-byte
-  big-endian counter starting at 1. The counter is implicit: the receiver decrypts with the
-  counter it expects next, so a replayed, dropped or reordered message fails
-  authentication, and the channel then closes for good.
+* K_dh = X9.63-KDF-SHA256(ECDH x-coordinate of the ephemeral keys, sharedinfo =
+  transaction identifier, 32 bytes).
+* salt(label) = reader long-term public key X || label || reader identifier || interface
+  byte (5E NFC, C3 BLE) || ``5C 02 <version>`` || reader ephemeral X || transaction id ||
+  AUTH0 tag 41 value || AUTH0 tag 42 value || the A5 TLV of the device's FCI.
+* STANDARD: HKDF-SHA256(K_dh, salt("Volatile****"), info = device ephemeral X [|| B1/B2
+  TLVs], 160) = SKReader | SKDevice | StepUpSK | BleSK | URSK.
+* Kpersistent = HKDF-SHA256(K_dh, salt("Persistent**") || credential public key X, info,
+  32), kept by both sides after a successful STANDARD run.
+* FAST: HKDF-SHA256(Kpersistent, salt("VolatileFast") || credential public key X, info,
+  160) = CryptogramSK | SKReader | SKDevice | BleSK | URSK; the 9D cryptogram is
+  AES-256-GCM under CryptogramSK with a zero IV of the TLVs 5E(2) 91(20) 92(20).
+* Signatures: ECDSA P-256 / SHA-256, raw r || s, over ``4D rid, 86 device eph X, 87 reader
+  eph X, 4C tid, 93 usage`` (usage 415D9569 reader, 4E887B4C device).
+* Secure channel: AES-256-GCM, IV = 8-byte direction prefix (reader all zero, device
+  00..01) || 4-byte big-endian counter from 1, 16-byte tag appended.
+
+"Reader long-term public key" is the key the device was provisioned with for the reader
+group named in 4D: the group key itself, or the issuer key of reader certificates. The
+device needs it at AUTH0 (for FAST), before any certificate arrives.
 """
 
 from __future__ import annotations
@@ -38,8 +30,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from cryptography.exceptions import InvalidSignature, InvalidTag
 from cryptography.hazmat.primitives import hashes, serialization
@@ -52,19 +45,18 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from passgate.proto.aliro import constants as c
 from passgate.proto.aliro.errors import AliroError
-from passgate.proto.tlv import encode_many
+from passgate.proto.tlv import encode_many, encode_tlv
 
 Rng = Callable[[int], bytes]
+Signer = Callable[[bytes], bytes]  # message -> raw r || s (a reader key may live in an SE)
+T = TypeVar("T")
 
 P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
-READER_USAGE = bytes.fromhex("415D9569")
-DEVICE_USAGE = bytes.fromhex("4E887B4C")
-INFO_STANDARD = b"AliroSTANDARD"
-INFO_FAST = b"AliroFASTCryptogram"
 READER_TO_DEVICE = bytes(8)
 DEVICE_TO_READER = bytes(7) + b"\x01"
 MAX_COUNTER = 0xFFFFFFFF
 GCM_TAG_LEN = 16
+ZERO_IV = bytes(12)
 _SHA256_BLOCK = 64
 
 
@@ -108,6 +100,11 @@ def ecdh(private_key: ec.EllipticCurvePrivateKey, peer: ec.EllipticCurvePublicKe
     return private_key.exchange(ec.ECDH(), peer)
 
 
+def key_slot(public_key: bytes) -> bytes:
+    """Tag 4E: the first 8 bytes of SHA-1 of the credential's uncompressed public key."""
+    return hashlib.sha1(public_key, usedforsecurity=False).digest()[: c.KEY_SLOT_LEN]
+
+
 # --- KDFs -------------------------------------------------------------------------------
 
 
@@ -137,97 +134,140 @@ def hkdf_sha256(ikm: bytes, salt: bytes, info: bytes, length: int) -> bytes:
 
 
 @dataclass(frozen=True)
-class TransactionContext:
-    """Everything both sides agree on after AUTH0; its encoding salts every derivation."""
+class Context:
+    """What both sides agree on once AUTH0 has been answered; it feeds every derivation."""
 
-    reader_id: bytes
-    reader_ephemeral: bytes  # 65-byte point
-    device_ephemeral: bytes  # 65-byte point
-    transaction_id: bytes
+    reader_key_x: bytes  # X of the group (or certificate issuer) public key, 32 bytes
+    reader_id: bytes  # group identifier || sub-identifier, 32 bytes
     version: int
+    reader_ephemeral: bytes  # 65-byte point
+    transaction_id: bytes
     flags: int
-    transaction_code: int
-    fci: bytes
+    policy: int
+    fci_proprietary: bytes  # the whole A5 TLV (tag, length, value) as the device sent it
+    device_ephemeral: bytes  # 65-byte point
+    interface: int = c.INTERFACE_NFC
+    extensions: bytes = b""  # B1 / B2 TLVs of AUTH0 and its answer, as sent
 
-    def encode(self) -> bytes:
+    def salt(self, label: bytes) -> bytes:
         return b"".join(
             (
+                self.reader_key_x,
+                label,
                 self.reader_id,
+                bytes([self.interface]),
+                encode_tlv(c.TAG_VERSIONS, self.version.to_bytes(2, "big")),
                 x_of(self.reader_ephemeral),
-                x_of(self.device_ephemeral),
                 self.transaction_id,
-                self.version.to_bytes(2, "big"),
-                bytes((self.flags, self.transaction_code)),
-                self.fci,
+                bytes([self.flags, self.policy]),
+                self.fci_proprietary,
+            )
+        )
+
+    @property
+    def info(self) -> bytes:
+        return x_of(self.device_ephemeral) + self.extensions
+
+    def signed_data(self, usage: bytes) -> bytes:
+        """What the reader (usage 415D9569) or the device (4E887B4C) signs."""
+        return encode_many(
+            (
+                (c.TAG_READER_ID, self.reader_id),
+                (c.TAG_DEVICE_EPHEMERAL_KEY, x_of(self.device_ephemeral)),
+                (c.TAG_READER_EPHEMERAL_KEY, x_of(self.reader_ephemeral)),
+                (c.TAG_TRANSACTION_ID, self.transaction_id),
+                (c.TAG_USAGE, usage),
             )
         )
 
 
 @dataclass(frozen=True)
 class SessionKeys:
-    reader_to_device: bytes
-    device_to_reader: bytes
-    persistent: bytes
+    """The keys of one transaction. ``cryptogram`` is set for FAST, ``step_up`` for STANDARD."""
+
+    sk_reader: bytes
+    sk_device: bytes
+    ble: bytes
+    ursk: bytes
+    step_up: bytes | None = None
+    cryptogram: bytes | None = None
 
 
-def derive_standard_keys(shared_x: bytes, transaction_id: bytes, context: bytes) -> SessionKeys:
-    """STANDARD flow keys from the ephemeral ECDH secret (see module docstring)."""
-    k = x963_kdf(shared_x, transaction_id, c.KEY_LEN)
-    okm = hkdf_sha256(k, context, INFO_STANDARD, 3 * c.KEY_LEN)
-    return SessionKeys(okm[:32], okm[32:64], okm[64:96])
+def k_dh(shared_x: bytes, transaction_id: bytes) -> bytes:
+    return x963_kdf(shared_x, transaction_id, c.KEY_LEN)
 
 
-def fast_cryptogram(persistent_key: bytes, context: bytes) -> bytes:
-    """The 9D value a device with this persistent key must send in this transaction."""
-    return hkdf_sha256(persistent_key, context, INFO_FAST, c.CRYPTOGRAM_LEN)
+def standard_keys(kdh: bytes, ctx: Context) -> SessionKeys:
+    okm = hkdf_sha256(kdh, ctx.salt(c.LABEL_VOLATILE), ctx.info, 5 * c.KEY_LEN)
+    return SessionKeys(okm[0:32], okm[32:64], okm[96:128], okm[128:160], step_up=okm[64:96])
+
+
+def persistent_key(kdh: bytes, ctx: Context, credential_public_key: bytes) -> bytes:
+    salt = ctx.salt(c.LABEL_PERSISTENT) + x_of(credential_public_key)
+    return hkdf_sha256(kdh, salt, ctx.info, c.KEY_LEN)
+
+
+def fast_keys(kpersistent: bytes, ctx: Context, credential_public_key: bytes) -> SessionKeys:
+    salt = ctx.salt(c.LABEL_FAST) + x_of(credential_public_key)
+    okm = hkdf_sha256(kpersistent, salt, ctx.info, 5 * c.KEY_LEN)
+    return SessionKeys(okm[32:64], okm[64:96], okm[96:128], okm[128:160], cryptogram=okm[0:32])
+
+
+def seal_cryptogram(cryptogram_sk: bytes, plaintext: bytes) -> bytes:
+    return AESGCM(cryptogram_sk).encrypt(ZERO_IV, plaintext, None)
+
+
+def open_cryptogram(cryptogram_sk: bytes, cryptogram: bytes) -> bytes | None:
+    try:
+        return AESGCM(cryptogram_sk).decrypt(ZERO_IV, cryptogram, None)
+    except InvalidTag:
+        return None
 
 
 class FastMatcher:
-    """Checks a received 9D against many candidate persistent keys, cheaply.
+    """Finds which candidate's Kpersistent made a received 9D, trying each in turn.
 
-    The reader may hold thousands of persistent keys and must try them in turn. Two exact
-    shortcuts keep that cheap: HMAC hashes a key longer than its block, so the long context
-    salt is hashed once here instead of once per candidate; and the first 32-byte HKDF
-    block is compared before the second is computed, so a non-matching candidate costs two
-    HMACs. A match still compares the full 64 bytes, in constant time.
+    A reader may hold many persistent keys. Per candidate it computes only CryptogramSK
+    (the first HKDF block) and tries to open the cryptogram: the long salt prefix is hashed
+    once per transaction (HMAC hashes a key longer than its block; the candidate's key X is
+    the only per-candidate part), and AES-GCM's tag decides the match. The remaining keys
+    are derived for the one candidate that matched.
     """
 
-    def __init__(self, context: bytes) -> None:
-        salt = context if context else bytes(32)
-        self._salt = hashlib.sha256(salt).digest() if len(salt) > _SHA256_BLOCK else salt
+    def __init__(self, ctx: Context) -> None:
+        self._ctx = ctx
+        self._prefix = hashlib.sha256(ctx.salt(c.LABEL_FAST))
+        self._block_input = ctx.info + b"\x01"
 
-    def matches(self, persistent_key: bytes, cryptogram: bytes) -> bool:
+    def find(
+        self,
+        cryptogram: bytes,
+        candidates: Iterable[T],
+        key_of: Callable[[T], tuple[bytes, bytes]],
+    ) -> tuple[T, SessionKeys, bytes] | None:
+        """``key_of(candidate)`` -> (credential public key, Kpersistent)."""
         if len(cryptogram) != c.CRYPTOGRAM_LEN:
-            return False
-        prk = hmac.digest(self._salt, persistent_key, "sha256")
-        first = hmac.digest(prk, INFO_FAST + b"\x01", "sha256")
-        if not hmac.compare_digest(first, cryptogram[:32]):
-            return False
-        second = hmac.digest(prk, first + INFO_FAST + b"\x02", "sha256")
-        return hmac.compare_digest(first + second, cryptogram)
+            return None
+        for candidate in candidates:
+            public_key, kpersistent = key_of(candidate)
+            h = self._prefix.copy()
+            h.update(x_of(public_key))
+            prk = hmac.digest(h.digest(), kpersistent, "sha256")
+            cryptogram_sk = hmac.digest(prk, self._block_input, "sha256")
+            plaintext = open_cryptogram(cryptogram_sk, cryptogram)
+            if plaintext is not None:
+                return candidate, fast_keys(kpersistent, self._ctx, public_key), plaintext
+        return None
 
 
 # --- signatures -------------------------------------------------------------------------
 
 
-def signing_input(ctx: TransactionContext, usage: bytes) -> bytes:
-    return encode_many(
-        (
-            (c.TAG_READER_ID, ctx.reader_id),
-            (c.TAG_DEVICE_EPHEMERAL_KEY, x_of(ctx.device_ephemeral)),
-            (c.TAG_READER_EPHEMERAL_KEY, x_of(ctx.reader_ephemeral)),
-            (c.TAG_TRANSACTION_ID, ctx.transaction_id),
-            (c.TAG_USAGE, usage),
-        )
-    )
+def key_signer(private_key: ec.EllipticCurvePrivateKey) -> Signer:
+    def sign(message: bytes) -> bytes:
+        return sign_raw(private_key, message)
 
-
-def reader_signing_input(ctx: TransactionContext) -> bytes:
-    return signing_input(ctx, READER_USAGE)
-
-
-def device_signing_input(ctx: TransactionContext) -> bytes:
-    return signing_input(ctx, DEVICE_USAGE)
+    return sign
 
 
 def sign_raw(private_key: ec.EllipticCurvePrivateKey, message: bytes) -> bytes:
@@ -237,18 +277,31 @@ def sign_raw(private_key: ec.EllipticCurvePrivateKey, message: bytes) -> bytes:
     return r.to_bytes(32, "big") + s.to_bytes(32, "big")
 
 
-def verify_raw(public_key: ec.EllipticCurvePublicKey, signature: bytes, message: bytes) -> bool:
+def raw_to_der(signature: bytes) -> bytes | None:
     if len(signature) != c.SIGNATURE_LEN:
-        return False
+        return None
     r = int.from_bytes(signature[:32], "big")
     s = int.from_bytes(signature[32:], "big")
     if not (0 < r < P256_ORDER and 0 < s < P256_ORDER):
-        return False
+        return None
+    return encode_dss_signature(r, s)
+
+
+def verify_der(public_key: ec.EllipticCurvePublicKey, der: bytes, message: bytes) -> bool:
     try:
-        public_key.verify(encode_dss_signature(r, s), message, ec.ECDSA(hashes.SHA256()))
-    except InvalidSignature:
+        public_key.verify(der, message, ec.ECDSA(hashes.SHA256()))
+    except (InvalidSignature, ValueError):
         return False
     return True
+
+
+def verify_raw(public_key: ec.EllipticCurvePublicKey, signature: bytes, message: bytes) -> bool:
+    der = raw_to_der(signature)
+    return der is not None and verify_der(public_key, der, message)
+
+
+def verify_any(keys: Sequence[ec.EllipticCurvePublicKey], signature: bytes, message: bytes) -> bool:
+    return any(verify_raw(key, signature, message) for key in keys)
 
 
 # --- secure channel ---------------------------------------------------------------------
@@ -277,11 +330,11 @@ class SecureChannel:
 
     @classmethod
     def for_reader(cls, keys: SessionKeys) -> SecureChannel:
-        return cls(keys.reader_to_device, READER_TO_DEVICE, keys.device_to_reader, DEVICE_TO_READER)
+        return cls(keys.sk_reader, READER_TO_DEVICE, keys.sk_device, DEVICE_TO_READER)
 
     @classmethod
     def for_device(cls, keys: SessionKeys) -> SecureChannel:
-        return cls(keys.device_to_reader, DEVICE_TO_READER, keys.reader_to_device, READER_TO_DEVICE)
+        return cls(keys.sk_device, DEVICE_TO_READER, keys.sk_reader, READER_TO_DEVICE)
 
     @property
     def closed(self) -> bool:

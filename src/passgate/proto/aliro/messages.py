@@ -1,12 +1,10 @@
-"""Typed Aliro messages: the BER-TLV bodies of SELECT, AUTH0, AUTH1 and CONTROL FLOW.
+"""Typed Aliro 1.0 messages: the BER-TLV bodies of SELECT, AUTH0, AUTH1, EXCHANGE and
+CONTROL FLOW, each with ``encode`` and a strict ``parse``.
 
-Each ``parse`` checks presence and exact lengths of what the protocol needs and raises
-:class:`AliroError` for anything else, so the state machines only ever see well-formed
-values. Unknown extra tags are ignored (forward compatibility); duplicated tags are not.
-
-Our choice beyond the write-up: AUTH1 may carry tag 5A with the reader's long-term public
-key. The write-up gives a reader no way to name its key unless it loads a certificate; a
-device provisioned with its reader group's key can ignore the tag and use its own.
+``parse`` checks presence and exact length of every field the protocol defines and raises
+:class:`AliroError` (naming the tag) for anything else: a missing, duplicated, wrongly
+sized or unknown tag. Vendor extensions have their own tags (B1 in AUTH0, B2 in its
+answer) and are kept as raw TLVs because they feed the key derivation.
 """
 
 from __future__ import annotations
@@ -19,11 +17,15 @@ from passgate.proto.aliro.errors import AliroError
 from passgate.proto.tlv import Tlv, TlvError, decode_all, encode_many, encode_tlv, unique_map
 
 
-def _fields(data: bytes) -> Mapping[int, bytes]:
+def _fields(data: bytes, allowed: frozenset[int]) -> Mapping[int, bytes]:
     try:
-        return unique_map(decode_all(data))
+        fields = unique_map(decode_all(data))
     except TlvError as exc:
         raise AliroError(f"malformed TLV: {exc.message}", field="data") from exc
+    extra = sorted(set(fields) - allowed)
+    if extra:
+        raise AliroError(f"unexpected tag {extra[0]:X}", field=f"{extra[0]:X}")
+    return fields
 
 
 def _required(fields: Mapping[int, bytes], tag: int, length: int | None = None) -> bytes:
@@ -39,33 +41,54 @@ def _byte(fields: Mapping[int, bytes], tag: int) -> int:
     return _required(fields, tag, 1)[0]
 
 
-def _optional(fields: Mapping[int, bytes], tag: int, length: int) -> bytes | None:
+def _optional(fields: Mapping[int, bytes], tag: int, length: int | None = None) -> bytes | None:
     if tag not in fields:
         return None
     return _required(fields, tag, length)
+
+
+def optional_tlv(tag: int, value: bytes | None) -> bytes:
+    return b"" if value is None else encode_tlv(tag, value)
+
+
+# --- SELECT -----------------------------------------------------------------------------
+
+
+def der_integer(value: int) -> bytes:
+    """Content octets of a non-negative ASN.1 INTEGER (minimal two's complement)."""
+    return value.to_bytes(value.bit_length() // 8 + 1, "big")
+
+
+def _positive_integer(raw: bytes, field: str) -> int:
+    if not raw or raw[0] & 0x80 or (len(raw) > 1 and raw[0] == 0 and not raw[1] & 0x80):
+        raise AliroError("must be a minimal non-negative INTEGER", field=field)
+    value = int.from_bytes(raw, "big")
+    if value == 0:
+        raise AliroError("must not be zero", field=field)
+    return value
 
 
 @dataclass(frozen=True)
 class Fci:
     versions: tuple[int, ...]
     medium: bytes | None
-    raw: bytes  # the whole 6F template as received; it feeds the key derivations
+    max_command: int | None  # from 7F66; None: short APDUs only
+    max_response: int | None
+    proprietary: bytes  # the whole A5 TLV as received; it feeds the key derivation
 
 
 def build_fci(
     versions: Sequence[int] = c.SUPPORTED_VERSIONS,
-    capabilities: Sequence[bytes] = (b"\x00\x00",),
+    extended_length: tuple[int, int] | None = None,
     medium: bytes = c.MEDIUM_MOBILE,
 ) -> bytes:
-    caps = encode_many((c.TAG_CAPABILITY, cap) for cap in capabilities)
-    proprietary = encode_many(
-        (
-            (c.TAG_MEDIUM_TYPE, medium),
-            (c.TAG_VERSIONS, b"".join(v.to_bytes(2, "big") for v in versions)),
-            (c.TAG_CAPABILITIES, caps),
-        )
-    )
-    body = encode_tlv(c.TAG_DF_NAME, c.AID_PRIMARY) + encode_tlv(c.TAG_FCI_PROPRIETARY, proprietary)
+    """The SELECT answer: ``6F { 84 AID, A5 { 80 medium, 5C versions [, 7F66 sizes] } }``."""
+    inner = encode_tlv(c.TAG_MEDIUM_TYPE, medium)
+    inner += encode_tlv(c.TAG_VERSIONS, b"".join(v.to_bytes(2, "big") for v in versions))
+    if extended_length is not None:
+        sizes = b"".join(encode_tlv(c.TAG_INTEGER, der_integer(n)) for n in extended_length)
+        inner += encode_tlv(c.TAG_EXTENDED_LENGTH, sizes)
+    body = encode_tlv(c.TAG_DF_NAME, c.AID_PRIMARY) + encode_tlv(c.TAG_FCI_PROPRIETARY, inner)
     return encode_tlv(c.TAG_FCI, body)
 
 
@@ -73,143 +96,243 @@ def parse_fci(data: bytes) -> Fci:
     try:
         items = decode_all(data)
         if len(items) != 1 or items[0].tag != c.TAG_FCI:
-            raise AliroError("SELECT response is not one FCI template", field="6F")
+            raise AliroError("SELECT answer is not one FCI template", field="6F")
         template = unique_map(items[0].children())
+        if template.get(c.TAG_DF_NAME) != c.AID_PRIMARY:
+            raise AliroError("FCI does not name the Aliro expedited AID", field="84")
         prop_raw = _required(template, c.TAG_FCI_PROPRIETARY)
         prop = unique_map(Tlv(c.TAG_FCI_PROPRIETARY, prop_raw).children())
+        raw_versions = _required(prop, c.TAG_VERSIONS)
+        if not raw_versions or len(raw_versions) % 2:
+            raise AliroError("version list must be 2-byte values", field="5C")
+        versions = tuple(
+            int.from_bytes(raw_versions[i : i + 2], "big") for i in range(0, len(raw_versions), 2)
+        )
+        max_command = max_response = None
+        if c.TAG_EXTENDED_LENGTH in prop:
+            sizes = Tlv(c.TAG_EXTENDED_LENGTH, prop[c.TAG_EXTENDED_LENGTH]).children()
+            if len(sizes) != 2 or any(s.tag != c.TAG_INTEGER for s in sizes):
+                raise AliroError("7F66 must hold two INTEGERs", field="7F66")
+            max_command = _positive_integer(sizes[0].value, "7F66")
+            max_response = _positive_integer(sizes[1].value, "7F66")
     except TlvError as exc:
         raise AliroError(f"malformed FCI: {exc.message}", field="6F") from exc
-    raw_versions = _required(prop, c.TAG_VERSIONS)
-    if not raw_versions or len(raw_versions) % 2:
-        raise AliroError("version list must be a non-empty list of 2-byte values", field="5C")
-    versions = tuple(
-        int.from_bytes(raw_versions[i : i + 2], "big") for i in range(0, len(raw_versions), 2)
+    proprietary = encode_tlv(c.TAG_FCI_PROPRIETARY, prop_raw)
+    return Fci(versions, prop.get(c.TAG_MEDIUM_TYPE), max_command, max_response, proprietary)
+
+
+# --- AUTH0 ------------------------------------------------------------------------------
+
+_AUTH0_TAGS = frozenset(
+    (
+        c.TAG_FLAGS,
+        c.TAG_AUTH_POLICY,
+        c.TAG_VERSIONS,
+        c.TAG_READER_EPHEMERAL_KEY,
+        c.TAG_TRANSACTION_ID,
+        c.TAG_READER_ID,
+        c.TAG_READER_EXTENSION,
     )
-    return Fci(versions, prop.get(c.TAG_MEDIUM_TYPE), bytes(data))
+)
 
 
 @dataclass(frozen=True)
 class Auth0Command:
     flags: int
-    transaction_code: int
+    policy: int
     version: int
     reader_ephemeral: bytes
     transaction_id: bytes
     reader_id: bytes
+    extension: bytes | None = None  # B1 value
 
     def encode(self) -> bytes:
         return encode_many(
             (
                 (c.TAG_FLAGS, bytes([self.flags])),
-                (c.TAG_TRANSACTION_CODE, bytes([self.transaction_code])),
+                (c.TAG_AUTH_POLICY, bytes([self.policy])),
                 (c.TAG_VERSIONS, self.version.to_bytes(2, "big")),
                 (c.TAG_READER_EPHEMERAL_KEY, self.reader_ephemeral),
                 (c.TAG_TRANSACTION_ID, self.transaction_id),
                 (c.TAG_READER_ID, self.reader_id),
             )
-        )
+        ) + optional_tlv(c.TAG_READER_EXTENSION, self.extension)
 
     @classmethod
     def parse(cls, data: bytes) -> Auth0Command:
-        f = _fields(data)
+        f = _fields(data, _AUTH0_TAGS)
+        flags = _byte(f, c.TAG_FLAGS)
+        if flags not in (c.FLAGS_STANDARD, c.FLAGS_FAST):
+            raise AliroError("transaction flags must be 00 or 01", field="41")
+        policy = _byte(f, c.TAG_AUTH_POLICY)
+        if policy not in c.AUTH_POLICIES:
+            raise AliroError("authentication policy must be 01, 02 or 03", field="42")
         return cls(
-            flags=_byte(f, c.TAG_FLAGS),
-            transaction_code=_byte(f, c.TAG_TRANSACTION_CODE),
+            flags=flags,
+            policy=policy,
             version=int.from_bytes(_required(f, c.TAG_VERSIONS, 2), "big"),
             reader_ephemeral=_required(f, c.TAG_READER_EPHEMERAL_KEY, c.PUBLIC_KEY_LEN),
             transaction_id=_required(f, c.TAG_TRANSACTION_ID, c.TRANSACTION_ID_LEN),
             reader_id=_required(f, c.TAG_READER_ID, c.READER_ID_LEN),
+            extension=_optional(f, c.TAG_READER_EXTENSION),
         )
+
+
+_AUTH0_RESPONSE_TAGS = frozenset(
+    (c.TAG_DEVICE_EPHEMERAL_KEY, c.TAG_CRYPTOGRAM, c.TAG_DEVICE_EXTENSION)
+)
 
 
 @dataclass(frozen=True)
 class Auth0Response:
     device_ephemeral: bytes
     cryptogram: bytes | None
+    extension: bytes | None = None  # B2 value
 
     def encode(self) -> bytes:
         out = encode_tlv(c.TAG_DEVICE_EPHEMERAL_KEY, self.device_ephemeral)
-        if self.cryptogram is not None:
-            out += encode_tlv(c.TAG_CRYPTOGRAM, self.cryptogram)
-        return out
+        out += optional_tlv(c.TAG_CRYPTOGRAM, self.cryptogram)
+        return out + optional_tlv(c.TAG_DEVICE_EXTENSION, self.extension)
 
     @classmethod
     def parse(cls, data: bytes) -> Auth0Response:
-        f = _fields(data)
+        f = _fields(data, _AUTH0_RESPONSE_TAGS)
         return cls(
             device_ephemeral=_required(f, c.TAG_DEVICE_EPHEMERAL_KEY, c.PUBLIC_KEY_LEN),
             cryptogram=_optional(f, c.TAG_CRYPTOGRAM, c.CRYPTOGRAM_LEN),
+            extension=_optional(f, c.TAG_DEVICE_EXTENSION),
         )
+
+
+@dataclass(frozen=True)
+class CredentialStatus:
+    """The plaintext of the FAST cryptogram and the tail of the AUTH1 answer."""
+
+    signaling: bytes  # 5E, 2 bytes
+    issued_at: bytes | None = None  # 91, 20 bytes (all zero: unset)
+    expires_at: bytes | None = None  # 92, 20 bytes
+
+    def encode(self) -> bytes:
+        return (
+            encode_tlv(c.TAG_SIGNALING, self.signaling)
+            + optional_tlv(c.TAG_ISSUED_AT, self.issued_at)
+            + optional_tlv(c.TAG_EXPIRES_AT, self.expires_at)
+        )
+
+    def encode_cryptogram_plaintext(self) -> bytes:
+        """5E(2) 91(20) 92(20): dates always present, zero when unset (fixed 48 bytes)."""
+        return (
+            encode_tlv(c.TAG_SIGNALING, self.signaling)
+            + encode_tlv(c.TAG_ISSUED_AT, self.issued_at or bytes(c.DATE_LEN))
+            + encode_tlv(c.TAG_EXPIRES_AT, self.expires_at or bytes(c.DATE_LEN))
+        )
+
+    @classmethod
+    def parse_cryptogram_plaintext(cls, data: bytes) -> CredentialStatus:
+        f = _fields(data, frozenset((c.TAG_SIGNALING, c.TAG_ISSUED_AT, c.TAG_EXPIRES_AT)))
+        return cls(
+            _required(f, c.TAG_SIGNALING, 2),
+            _required(f, c.TAG_ISSUED_AT, c.DATE_LEN),
+            _required(f, c.TAG_EXPIRES_AT, c.DATE_LEN),
+        )
+
+
+# --- AUTH1 ------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class Auth1Command:
-    flags: int
+    params: int  # 00: answer with the key slot (4E), 01: with the public key (5A)
     signature: bytes
-    reader_public_key: bytes | None = None  # our extension, see module docstring
+    certificate: bytes | None = None  # 90: compressed reader certificate
 
     def encode(self) -> bytes:
-        out = encode_tlv(c.TAG_FLAGS, bytes([self.flags]))
+        out = encode_tlv(c.TAG_FLAGS, bytes([self.params]))
         out += encode_tlv(c.TAG_SIGNATURE, self.signature)
-        if self.reader_public_key is not None:
-            out += encode_tlv(c.TAG_PUBLIC_KEY, self.reader_public_key)
-        return out
+        return out + optional_tlv(c.TAG_READER_CERTIFICATE, self.certificate)
 
     @classmethod
     def parse(cls, data: bytes) -> Auth1Command:
-        f = _fields(data)
+        f = _fields(data, frozenset((c.TAG_FLAGS, c.TAG_SIGNATURE, c.TAG_READER_CERTIFICATE)))
+        params = _byte(f, c.TAG_FLAGS)
+        if params not in (c.AUTH1_RETURN_KEY_SLOT, c.AUTH1_RETURN_PUBLIC_KEY):
+            raise AliroError("AUTH1 command parameters must be 00 or 01", field="41")
         return cls(
-            flags=_byte(f, c.TAG_FLAGS),
+            params=params,
             signature=_required(f, c.TAG_SIGNATURE, c.SIGNATURE_LEN),
-            reader_public_key=_optional(f, c.TAG_PUBLIC_KEY, c.PUBLIC_KEY_LEN),
+            certificate=_optional(f, c.TAG_READER_CERTIFICATE),
         )
+
+
+_AUTH1_RESPONSE_TAGS = frozenset(
+    (
+        c.TAG_CREDENTIAL_PUBLIC_KEY,
+        c.TAG_KEY_SLOT,
+        c.TAG_SIGNATURE,
+        c.TAG_SIGNALING,
+        c.TAG_ISSUED_AT,
+        c.TAG_EXPIRES_AT,
+    )
+)
 
 
 @dataclass(frozen=True)
-class Auth1Payload:
-    """The decrypted body of the AUTH1 response."""
+class Auth1Response:
+    """The decrypted body of the AUTH1 answer."""
 
     signature: bytes
-    public_key: bytes | None
-    device_id: bytes | None
+    status: CredentialStatus
+    public_key: bytes | None = None
+    key_slot: bytes | None = None
 
     def encode(self) -> bytes:
-        out = b""
-        if self.device_id is not None:
-            out += encode_tlv(c.TAG_DEVICE_ID, self.device_id)
-        if self.public_key is not None:
-            out += encode_tlv(c.TAG_PUBLIC_KEY, self.public_key)
-        return out + encode_tlv(c.TAG_SIGNATURE, self.signature)
+        out = optional_tlv(c.TAG_CREDENTIAL_PUBLIC_KEY, self.public_key)
+        out += optional_tlv(c.TAG_KEY_SLOT, self.key_slot)
+        return out + encode_tlv(c.TAG_SIGNATURE, self.signature) + self.status.encode()
 
     @classmethod
-    def parse(cls, data: bytes) -> Auth1Payload:
-        f = _fields(data)
+    def parse(cls, data: bytes) -> Auth1Response:
+        f = _fields(data, _AUTH1_RESPONSE_TAGS)
+        public_key = _optional(f, c.TAG_CREDENTIAL_PUBLIC_KEY, c.PUBLIC_KEY_LEN)
+        key_slot = _optional(f, c.TAG_KEY_SLOT, c.KEY_SLOT_LEN)
+        if (public_key is None) == (key_slot is None):
+            raise AliroError("AUTH1 answer needs exactly one of 5A and 4E", field="5A")
         return cls(
             signature=_required(f, c.TAG_SIGNATURE, c.SIGNATURE_LEN),
-            public_key=_optional(f, c.TAG_PUBLIC_KEY, c.PUBLIC_KEY_LEN),
-            device_id=_optional(f, c.TAG_DEVICE_ID, c.DEVICE_ID_LEN),
+            status=CredentialStatus(
+                _required(f, c.TAG_SIGNALING, 2),
+                _optional(f, c.TAG_ISSUED_AT, c.DATE_LEN),
+                _optional(f, c.TAG_EXPIRES_AT, c.DATE_LEN),
+            ),
+            public_key=public_key,
+            key_slot=key_slot,
         )
+
+
+# --- EXCHANGE and CONTROL FLOW ------------------------------------------------------------
+
+
+def encode_reader_status(status: int) -> bytes:
+    """EXCHANGE plaintext that closes a transaction: ``97 02 <status>``."""
+    return encode_tlv(c.TAG_READER_STATUS, status.to_bytes(2, "big"))
+
+
+def parse_reader_status(data: bytes) -> int:
+    f = _fields(data, frozenset((c.TAG_READER_STATUS,)))
+    return int.from_bytes(_required(f, c.TAG_READER_STATUS, 2), "big")
 
 
 @dataclass(frozen=True)
 class ControlFlow:
-    flags: int
-    transaction_code: int
-    status: int | None
+    s1: int
+    s2: int
+    reader_info: bytes | None = None  # 43: a TLV holding a B5 reader descriptor
 
     def encode(self) -> bytes:
-        out = encode_tlv(c.TAG_FLAGS, bytes([self.flags]))
-        out += encode_tlv(c.TAG_TRANSACTION_CODE, bytes([self.transaction_code]))
-        if self.status is not None:
-            out += encode_tlv(c.TAG_STATUS, bytes([self.status]))
-        return out
+        out = encode_tlv(c.TAG_S1, bytes([self.s1])) + encode_tlv(c.TAG_S2, bytes([self.s2]))
+        return out + optional_tlv(c.TAG_READER_INFO, self.reader_info)
 
     @classmethod
     def parse(cls, data: bytes) -> ControlFlow:
-        f = _fields(data)
-        status = _optional(f, c.TAG_STATUS, 1)
-        return cls(
-            flags=_byte(f, c.TAG_FLAGS),
-            transaction_code=_byte(f, c.TAG_TRANSACTION_CODE),
-            status=None if status is None else status[0],
-        )
+        f = _fields(data, frozenset((c.TAG_S1, c.TAG_S2, c.TAG_READER_INFO)))
+        return cls(_byte(f, c.TAG_S1), _byte(f, c.TAG_S2), _optional(f, c.TAG_READER_INFO))

@@ -1,18 +1,22 @@
-"""The reader side of an Aliro-style NFC transaction, as a sans-IO state machine.
+"""The reader side of an Aliro 1.0 NFC transaction (expedited phase), sans-IO.
 
-    start() -> SELECT
-    receive(FCI)            -> AUTH0 (fresh ephemeral key and transaction id)
-    receive(AUTH0 response) -> TransactionResult(flow="fast")   if the 9D cryptogram verifies
-                               under the persistent key of a known endpoint
-                            -> AUTH1 otherwise (STANDARD)
-    receive(AUTH1 response) -> TransactionResult(flow="standard") once the decrypted device
-                               signature verifies and lookup() knows the key
-    finish(granted)         -> CONTROL FLOW telling the device the outcome
+    start()                   -> SELECT
+    receive(FCI)              -> AUTH0 (fresh ephemeral key and transaction id)
+                              -> failed "unsupported_version" when no version is common
+    receive(AUTH0 answer)     -> result flow="fast" when the 9D cryptogram opens under the
+                                 persistent key of a known credential
+                              -> LOAD CERTIFICATE (when configured), then AUTH1
+    receive(AUTH1 answer)     -> result flow="standard" once the decrypted device signature
+                                 verifies and ``lookup`` knows the key
+    finish(granted)           -> EXCHANGE with the encrypted 97 reader status when a secure
+                                 channel exists, else CONTROL FLOW with S1/S2
 
-``receive`` never raises: any status word other than 9000, malformed bytes or failed
-check ends the transaction with ``authenticated=False`` and a machine-readable error. The
-state machine is single use; every transaction draws a fresh nonce and ephemeral key, so a
-recorded transcript can never authenticate again.
+Commands come out as :class:`CommandApdu` (full data, any length): the transport loop in
+:mod:`passgate.proto.aliro.runner` chains them or uses extended length as the device's FCI
+allows, and collects 61xx answers with GET RESPONSE. ``receive`` never raises: a status
+word other than 9000, malformed bytes or a failed check ends the transaction with
+``authenticated=False`` and a machine-readable error. Every transaction draws a fresh
+nonce and ephemeral key, so a recorded transcript can never authenticate again.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from __future__ import annotations
 import hmac
 import os
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -33,34 +37,61 @@ from passgate.proto.aliro.messages import (
     Auth0Command,
     Auth0Response,
     Auth1Command,
-    Auth1Payload,
+    Auth1Response,
     ControlFlow,
+    CredentialStatus,
+    encode_reader_status,
+    optional_tlv,
     parse_fci,
 )
 from passgate.proto.apdu import CommandApdu, ResponseApdu
 
 Flow = Literal["fast", "standard"]
+CertificateMode = Literal["none", "auth1", "load"]
+LE = 256  # "Le 00": up to 256 bytes (the transport follows 61xx for more)
 
 
 @dataclass(frozen=True)
 class ReaderIdentity:
+    """Who the reader is to devices.
+
+    ``group_public_key`` is the key devices of this reader group were provisioned with:
+    without a certificate the reader signs with the matching private key; with one, it
+    signs with its own key and ``certificate`` (compressed, issued by the group key)
+    vouches for it.
+    """
+
     group_identifier: bytes
-    instance_identifier: bytes
-    private_key: ec.EllipticCurvePrivateKey  # the reader's long-term signing key
-    public_key: bytes = field(init=False, repr=False)  # precomputed once, sent in AUTH1
+    sub_identifier: bytes
+    group_public_key: bytes  # 65-byte point the device knows
+    signer: crypto.Signer  # the key that signs AUTH1: group key, or the certified own key
+    certificate: bytes | None = None
 
     def __post_init__(self) -> None:
         if len(self.group_identifier) != c.GROUP_ID_LEN:
             raise AliroError("group identifier must be 16 bytes", field="group_identifier")
-        if len(self.instance_identifier) != c.INSTANCE_ID_LEN:
-            raise AliroError("instance identifier must be 16 bytes", field="instance_identifier")
-        if not isinstance(self.private_key.curve, ec.SECP256R1):
-            raise AliroError("reader key must be on P-256", field="private_key")
-        object.__setattr__(self, "public_key", crypto.public_bytes(self.private_key))
+        if len(self.sub_identifier) != c.SUB_ID_LEN:
+            raise AliroError("sub-identifier must be 16 bytes", field="sub_identifier")
+        crypto.load_public_key(self.group_public_key)
+
+    @classmethod
+    def with_key(
+        cls,
+        group_identifier: bytes,
+        sub_identifier: bytes,
+        private_key: ec.EllipticCurvePrivateKey,
+        *,
+        group_public_key: bytes | None = None,
+        certificate: bytes | None = None,
+    ) -> ReaderIdentity:
+        public = group_public_key or crypto.public_bytes(private_key)
+        return cls(
+            group_identifier, sub_identifier, public, crypto.key_signer(private_key), certificate
+        )
 
     @property
     def reader_id(self) -> bytes:
-        return self.group_identifier + self.instance_identifier
+        return self.group_identifier + self.sub_identifier
 
 
 @dataclass(frozen=True)
@@ -78,6 +109,7 @@ class TransactionResult:
     endpoint_public_key: bytes | None
     new_persistent_key: bytes | None
     error: str | None
+    status: CredentialStatus | None = None
 
     @classmethod
     def failed(cls, error: str, endpoint_public_key: bytes | None = None) -> TransactionResult:
@@ -93,6 +125,13 @@ class _Failed(Exception):
         self.endpoint_public_key = endpoint_public_key
 
 
+# Which reader status closes a failed transaction inside the secure channel.
+_EXCHANGE_STATUS = {
+    "unknown_endpoint": c.READER_STATUS_UNKNOWN_KEY,
+    "bad_signature": c.READER_STATUS_BAD_SIGNATURE,
+}
+
+
 class ReaderTransaction:
     def __init__(
         self,
@@ -100,47 +139,65 @@ class ReaderTransaction:
         *,
         lookup: Callable[[bytes], KnownEndpoint | None],
         fast_candidates: Callable[[], Iterable[KnownEndpoint]],
-        transaction_code: int = c.TRANSACTION_UNLOCK,
+        lookup_slot: Callable[[bytes], KnownEndpoint | None] | None = None,
+        policy: int = c.POLICY_USER_DEVICE_SETTING,
         rng: crypto.Rng = os.urandom,
         prefer_fast: bool = True,
+        certificate_mode: CertificateMode | None = None,
+        versions: tuple[int, ...] = c.SUPPORTED_VERSIONS,
+        extension: bytes | None = None,
     ) -> None:
-        if not 0 <= transaction_code <= 0xFF:
-            raise AliroError("transaction code must be one byte", field="transaction_code")
+        if policy not in c.AUTH_POLICIES:
+            raise AliroError("authentication policy must be 01, 02 or 03", field="policy")
+        mode = certificate_mode or ("load" if identity.certificate else "none")
+        if mode != "none" and identity.certificate is None:
+            raise AliroError("a certificate mode needs a reader certificate", field="certificate")
         self._identity = identity
         self._lookup = lookup
+        self._lookup_slot = lookup_slot
         self._fast_candidates = fast_candidates
-        self._code = transaction_code
+        self._policy = policy
         self._rng = rng
-        self._flags = c.FLAG_TRY_FAST if prefer_fast else c.FLAG_STANDARD_ONLY
+        self._flags = c.FLAGS_FAST if prefer_fast else c.FLAGS_STANDARD
+        self._mode: CertificateMode = mode
+        self._versions = versions
+        self._extension = extension
         self._state = "new"
         self._result: TransactionResult | None = None
         self._finished = False
-        self._fci = b""
+        self._fci_proprietary = b""
         self._version = 0
         self._ephemeral: ec.EllipticCurvePrivateKey | None = None
         self._ephemeral_public = b""
         self._transaction_id = b""
-        self._ctx: crypto.TransactionContext | None = None
-        self._keys: crypto.SessionKeys | None = None
+        self._ctx: crypto.Context | None = None
+        self._kdh = b""
         self._channel: crypto.SecureChannel | None = None
+        self.max_command: int | None = None  # the device's 7F66 limits, once known
+        self.max_response: int | None = None
 
     @property
     def result(self) -> TransactionResult | None:
         return self._result
 
-    def start(self) -> bytes:
+    @property
+    def transaction_id(self) -> bytes:
+        return self._transaction_id
+
+    def start(self) -> CommandApdu:
         if self._state != "new":
             raise AliroError("transaction already started")
         self._state = "select"
-        return CommandApdu(c.CLA_ISO, c.INS_SELECT, 0x04, 0x00, c.AID_PRIMARY, 256).encode()
+        return CommandApdu(c.CLA_ISO, c.INS_SELECT, 0x04, 0x00, c.AID_PRIMARY, LE)
 
-    def receive(self, response: bytes) -> bytes | TransactionResult:
+    def receive(self, response: bytes) -> CommandApdu | TransactionResult:
         if self._result is not None:
             return self._result
         try:
             step = {
                 "select": self._on_select,
                 "auth0": self._on_auth0,
+                "load_certificate": self._on_load_certificate,
                 "auth1": self._on_auth1,
             }.get(self._state)
             if step is None:
@@ -153,8 +210,8 @@ class ReaderTransaction:
             # from the crypto library on a malformed value: the peer broke the protocol.
             return self._end(TransactionResult.failed("protocol_error"))
 
-    def finish(self, granted: bool) -> bytes:
-        """CONTROL FLOW command with the access decision; call once, after the result."""
+    def finish(self, granted: bool) -> CommandApdu:
+        """The closing command: EXCHANGE with the reader status, or CONTROL FLOW."""
         if self._result is None:
             raise AliroError("finish() called before the transaction ended")
         if granted and not self._result.authenticated:
@@ -162,19 +219,26 @@ class ReaderTransaction:
         if self._finished:
             raise AliroError("finish() already called")
         self._finished = True
-        status = c.STATUS_GRANTED if granted else c.STATUS_DENIED
-        body = ControlFlow(self._flags, self._code, status).encode()
-        return CommandApdu(c.CLA_PROPRIETARY, c.INS_CONTROL_FLOW, 0, 0, body).encode()
+        channel, self._channel = self._channel, None
+        if channel is not None and not channel.closed:
+            error = self._result.error
+            status = (
+                c.READER_STATUS_GRANTED
+                if granted
+                else _EXCHANGE_STATUS.get(error or "", c.READER_STATUS_DENIED)
+            )
+            body = channel.seal(encode_reader_status(status))
+            return CommandApdu(c.CLA_PROPRIETARY, c.INS_EXCHANGE, 0, 0, body, LE)
+        s2 = c.S2_NO_COMMON_VERSION if self._result.error == "unsupported_version" else c.S2_GENERIC
+        body = ControlFlow(c.S1_FAILURE, s2).encode()
+        return CommandApdu(c.CLA_PROPRIETARY, c.INS_CONTROL_FLOW, 0, 0, body)
 
     # --- steps ----------------------------------------------------------------------
 
     def _end(self, result: TransactionResult) -> TransactionResult:
         self._state = "done"
         self._result = result
-        # Drop ephemeral secrets as soon as they are no longer needed.
-        self._ephemeral = None
-        self._keys = None
-        self._channel = None
+        self._ephemeral = None  # drop ephemeral secrets as soon as they are not needed
         return result
 
     @staticmethod
@@ -184,13 +248,14 @@ class ReaderTransaction:
             raise _Failed("status_word")
         return apdu.data
 
-    def _on_select(self, data: bytes) -> bytes:
+    def _on_select(self, data: bytes) -> CommandApdu:
         fci = parse_fci(data)
-        common = [v for v in c.SUPPORTED_VERSIONS if v in fci.versions]
+        common = [v for v in self._versions if v in fci.versions]
         if not common:
             raise _Failed("unsupported_version")
-        self._fci = fci.raw
-        self._version = max(common)
+        self._fci_proprietary = fci.proprietary
+        self.max_command, self.max_response = fci.max_command, fci.max_response
+        self._version = common[0]
         self._ephemeral = crypto.private_key_from_rng(self._rng)
         self._ephemeral_public = crypto.public_bytes(self._ephemeral)
         self._transaction_id = self._rng(c.TRANSACTION_ID_LEN)
@@ -198,69 +263,96 @@ class ReaderTransaction:
             raise AliroError("random source returned the wrong length")
         body = Auth0Command(
             flags=self._flags,
-            transaction_code=self._code,
+            policy=self._policy,
             version=self._version,
             reader_ephemeral=self._ephemeral_public,
             transaction_id=self._transaction_id,
             reader_id=self._identity.reader_id,
+            extension=self._extension,
         ).encode()
         self._state = "auth0"
-        return CommandApdu(c.CLA_PROPRIETARY, c.INS_AUTH0, 0, 0, body).encode()
+        return CommandApdu(c.CLA_PROPRIETARY, c.INS_AUTH0, 0, 0, body, LE)
 
-    def _on_auth0(self, data: bytes) -> bytes | TransactionResult:
+    def _on_auth0(self, data: bytes) -> CommandApdu | TransactionResult:
         response = Auth0Response.parse(data)
         device_public = crypto.load_public_key(response.device_ephemeral)
-        ctx = crypto.TransactionContext(
+        extensions = optional_tlv(c.TAG_READER_EXTENSION, self._extension)
+        extensions += optional_tlv(c.TAG_DEVICE_EXTENSION, response.extension)
+        ctx = crypto.Context(
+            reader_key_x=crypto.x_of(self._identity.group_public_key),
             reader_id=self._identity.reader_id,
-            reader_ephemeral=self._ephemeral_public,
-            device_ephemeral=response.device_ephemeral,
-            transaction_id=self._transaction_id,
             version=self._version,
+            reader_ephemeral=self._ephemeral_public,
+            transaction_id=self._transaction_id,
             flags=self._flags,
-            transaction_code=self._code,
-            fci=self._fci,
+            policy=self._policy,
+            fci_proprietary=self._fci_proprietary,
+            device_ephemeral=response.device_ephemeral,
+            extensions=extensions,
         )
         self._ctx = ctx
-        encoded = ctx.encode()
-        if self._flags == c.FLAG_TRY_FAST and response.cryptogram is not None:
-            matched = self._match_fast(response.cryptogram, encoded)
-            if matched is not None:
-                return self._end(TransactionResult(True, "fast", matched.public_key, None, None))
+        if self._flags == c.FLAGS_FAST and response.cryptogram is not None:
+            found = crypto.FastMatcher(ctx).find(
+                response.cryptogram,
+                (e for e in self._fast_candidates() if e.persistent_key is not None),
+                lambda e: (e.public_key, e.persistent_key or b""),
+            )
+            if found is not None:
+                endpoint, keys, plaintext = found
+                self._channel = crypto.SecureChannel.for_reader(keys)
+                status = CredentialStatus.parse_cryptogram_plaintext(plaintext)
+                return self._end(
+                    TransactionResult(True, "fast", endpoint.public_key, None, None, status)
+                )
         # STANDARD: ECDH of the ephemeral keys, then prove who we are.
         assert self._ephemeral is not None
-        shared = crypto.ecdh(self._ephemeral, device_public)
-        self._keys = crypto.derive_standard_keys(shared, self._transaction_id, encoded)
-        self._channel = crypto.SecureChannel.for_reader(self._keys)
-        signature = crypto.sign_raw(self._identity.private_key, crypto.reader_signing_input(ctx))
-        body = Auth1Command(
-            c.AUTH1_RETURN_PUBLIC_KEY, signature, self._identity.public_key
-        ).encode()
-        self._state = "auth1"
-        return CommandApdu(c.CLA_PROPRIETARY, c.INS_AUTH1, 0, 0, body).encode()
+        self._kdh = crypto.k_dh(crypto.ecdh(self._ephemeral, device_public), self._transaction_id)
+        if self._mode == "load":
+            assert self._identity.certificate is not None
+            self._state = "load_certificate"
+            return CommandApdu(
+                c.CLA_PROPRIETARY, c.INS_LOAD_CERTIFICATE, 0, 0, self._identity.certificate
+            )
+        return self._auth1()
 
-    def _match_fast(self, cryptogram: bytes, context: bytes) -> KnownEndpoint | None:
-        matcher = crypto.FastMatcher(context)
-        for endpoint in self._fast_candidates():
-            if endpoint.persistent_key is not None and matcher.matches(
-                endpoint.persistent_key, cryptogram
-            ):
-                return endpoint
-        return None
+    def _on_load_certificate(self, data: bytes) -> CommandApdu:
+        if data:
+            raise _Failed("protocol_error")
+        return self._auth1()
+
+    def _auth1(self) -> CommandApdu:
+        assert self._ctx is not None
+        signature = self._identity.signer(self._ctx.signed_data(c.READER_USAGE))
+        certificate = self._identity.certificate if self._mode == "auth1" else None
+        params = c.AUTH1_RETURN_KEY_SLOT if self._lookup_slot else c.AUTH1_RETURN_PUBLIC_KEY
+        body = Auth1Command(params, signature, certificate).encode()
+        self._state = "auth1"
+        return CommandApdu(c.CLA_PROPRIETARY, c.INS_AUTH1, 0, 0, body, LE)
 
     def _on_auth1(self, data: bytes) -> TransactionResult:
-        assert self._channel is not None and self._keys is not None and self._ctx is not None
-        plaintext = self._channel.open(data)  # AliroError -> protocol_error
-        payload = Auth1Payload.parse(plaintext)
-        if payload.public_key is None:
-            raise _Failed("protocol_error")
-        device_key = crypto.load_public_key(payload.public_key)
+        assert self._ctx is not None
+        keys = crypto.standard_keys(self._kdh, self._ctx)
+        channel = crypto.SecureChannel.for_reader(keys)
+        plaintext = channel.open(data)  # AliroError -> protocol_error
+        self._channel = channel  # from here on, failures close by EXCHANGE
+        answer = Auth1Response.parse(plaintext)
+        if answer.public_key is not None:
+            public_key = answer.public_key
+            known = self._lookup(public_key)
+        else:
+            assert answer.key_slot is not None and self._lookup_slot is not None
+            known = self._lookup_slot(answer.key_slot)
+            if known is None:
+                raise _Failed("unknown_endpoint")
+            public_key = known.public_key
+        device_key = crypto.load_public_key(public_key)
         if not crypto.verify_raw(
-            device_key, payload.signature, crypto.device_signing_input(self._ctx)
+            device_key, answer.signature, self._ctx.signed_data(c.DEVICE_USAGE)
         ):
             raise _Failed("bad_signature")
-        known = self._lookup(payload.public_key)
-        if known is None or not hmac.compare_digest(known.public_key, payload.public_key):
-            raise _Failed("unknown_endpoint", payload.public_key)
+        if known is None or not hmac.compare_digest(known.public_key, public_key):
+            raise _Failed("unknown_endpoint", public_key)
+        persistent = crypto.persistent_key(self._kdh, self._ctx, public_key)
         return self._end(
-            TransactionResult(True, "standard", payload.public_key, self._keys.persistent, None)
+            TransactionResult(True, "standard", public_key, persistent, None, answer.status)
         )

@@ -1,7 +1,12 @@
-"""Pump APDUs between a reader transaction and a device in memory.
+"""The one APDU loop: drive a reader transaction over anything that can ``transceive``.
 
-This is how tests, the benchmark and the emulated NFC transport drive a tap: the same
-bytes a radio would carry, with an optional transcript of (command, response) pairs.
+A :class:`Transceiver` is the NFC front end (PC/SC, nfcpy, the emulated socket) or, in
+tests and benchmarks, a device applet in memory. The loop owns what ISO 7816-4 adds
+between the state machine and the radio: a command with more data than the device accepts
+in one APDU is sent with command chaining (extended length only when the device's FCI
+announced it in 7F66), and an answer ending in 61xx is collected with GET RESPONSE.
+
+    result = run_transaction(ReaderTransaction(...), transceiver, decide=...)
 """
 
 from __future__ import annotations
@@ -9,46 +14,112 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
+from passgate.proto.aliro import constants as c
 from passgate.proto.aliro.errors import AliroError
 from passgate.proto.aliro.reader import ReaderTransaction, TransactionResult
+from passgate.proto.apdu import SHORT_MAX_DATA, CommandApdu, ResponseApdu
 
 Transcript = list[tuple[bytes, bytes]]
 
-# SELECT, AUTH0, AUTH1: a well-behaved reader needs three exchanges; anything longer is a bug.
-MAX_EXCHANGES = 8
+# SELECT, AUTH0, LOAD CERTIFICATE, AUTH1: four logical exchanges; anything longer is a bug.
+MAX_EXCHANGES = 6
+MAX_GET_RESPONSE = 32  # 8 KiB of answer at most
+
+
+class Transceiver(Protocol):
+    def transceive(self, command: bytes) -> bytes: ...
 
 
 class ApduResponder(Protocol):
+    """A device side in memory (``DeviceApplet`` or a recording)."""
+
     def process(self, command: bytes) -> bytes: ...
+
+
+class InMemory:
+    """Adapts an applet's ``process`` to ``transceive``."""
+
+    def __init__(self, device: ApduResponder, transcript: Transcript | None = None) -> None:
+        self._device = device
+        self.transcript = transcript
+
+    def transceive(self, command: bytes) -> bytes:
+        response = self._device.process(command)
+        if self.transcript is not None:
+            self.transcript.append((command, response))
+        return response
+
+
+def exchange(link: Transceiver, command: CommandApdu, *, max_command: int | None) -> bytes:
+    """Send one logical command; return its whole answer (data + final status word)."""
+    data = command.data
+    if len(data) > SHORT_MAX_DATA and (max_command is None or len(data) > max_command):
+        for start in range(0, len(data) - SHORT_MAX_DATA, SHORT_MAX_DATA):
+            part = CommandApdu(
+                command.cla | c.CLA_CHAINING,
+                command.ins,
+                command.p1,
+                command.p2,
+                data[start : start + SHORT_MAX_DATA],
+            )
+            answer = ResponseApdu.parse(link.transceive(part.encode()))
+            if not answer.ok:
+                return answer.encode()
+        last = -(-len(data) // SHORT_MAX_DATA) - 1
+        command = CommandApdu(
+            command.cla,
+            command.ins,
+            command.p1,
+            command.p2,
+            data[last * SHORT_MAX_DATA :],
+            command.le,
+        )
+    raw = link.transceive(command.encode())
+    body = b""
+    for _ in range(MAX_GET_RESPONSE):
+        answer = ResponseApdu.parse(raw)
+        if answer.sw1 != 0x61:
+            return body + raw
+        body += answer.data
+        more = answer.sw2 or 256
+        raw = link.transceive(CommandApdu(c.CLA_ISO, c.INS_GET_RESPONSE, 0, 0, b"", more).encode())
+    raise AliroError("device keeps answering 61xx", field="sw")
 
 
 def run_transaction(
     reader: ReaderTransaction,
-    device: ApduResponder,
+    link: Transceiver,
     *,
     decide: Callable[[TransactionResult], bool] | None = None,
-    transcript: Transcript | None = None,
 ) -> TransactionResult:
-    """Run one tap to its result, then send CONTROL FLOW with the access decision.
+    """Run one tap to its result, then close it with the access decision.
 
     ``decide`` is the access decision (default: grant exactly when authenticated); it is
-    only consulted for authenticated transactions.
+    consulted only for authenticated transactions. The closing command (EXCHANGE or
+    CONTROL FLOW) is sent after the decision; the device's answer to it changes nothing.
     """
-    command = reader.start()
+    outcome = run_until_result(reader, link)
+    granted = outcome.authenticated and (decide(outcome) if decide else True)
+    close(reader, link, granted)
+    return outcome
+
+
+def run_until_result(reader: ReaderTransaction, link: Transceiver) -> TransactionResult:
+    command: CommandApdu | TransactionResult = reader.start()
     for _ in range(MAX_EXCHANGES):
-        response = device.process(command)
-        if transcript is not None:
-            transcript.append((command, response))
-        outcome = reader.receive(response)
-        if isinstance(outcome, TransactionResult):
-            granted = outcome.authenticated and (decide(outcome) if decide else True)
-            control = reader.finish(granted)
-            answer = device.process(control)
-            if transcript is not None:
-                transcript.append((control, answer))
-            return outcome
-        command = outcome
+        assert isinstance(command, CommandApdu)
+        try:
+            response = exchange(link, command, max_command=reader.max_command)
+        except AliroError:
+            response = b"\x6f\x00"
+        command = reader.receive(response)
+        if isinstance(command, TransactionResult):
+            return command
     raise AliroError("reader did not finish within the expected number of exchanges")
+
+
+def close(reader: ReaderTransaction, link: Transceiver, granted: bool) -> None:
+    exchange(link, reader.finish(granted), max_command=reader.max_command)
 
 
 class ReplayDevice:

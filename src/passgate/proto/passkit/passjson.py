@@ -40,6 +40,7 @@ _SERIAL_RE = re.compile(r"^[A-Za-z0-9._~-]{1,128}$")
 _TOKEN_RE = re.compile(r"^[\x21-\x7e]+$")
 _COLOR_RE = re.compile(r"^rgb\(\s*(\d{1,3})\s*,\s*(\d{1,3})\s*,\s*(\d{1,3})\s*\)$")
 _LOCAL_HOSTS = frozenset({"localhost"})
+_HEX_RE = re.compile(r"^[0-9a-f]+$")
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,8 @@ class PassContent:
     foreground_color: str = "rgb(255, 255, 255)"
     background_color: str = "rgb(20, 40, 80)"
     relevant_date: datetime | None = None
+    # Aliro reader groups the credential trusts: (group identifier, public key), both hex.
+    reader_groups: tuple[tuple[str, str], ...] = ()
 
 
 def _require_match(value: str, pattern: re.Pattern[str], field: str, rule: str) -> None:
@@ -148,6 +151,15 @@ def validate_pass_content(content: PassContent) -> None:
         )
     _check_color(content.foreground_color, "foreground_color")
     _check_color(content.background_color, "background_color")
+    for group, key in content.reader_groups:
+        if not (_HEX_RE.fullmatch(group) and len(group) == 32):
+            raise ValidationError(
+                "a reader group identifier is 16 bytes of hex", field="reader_groups"
+            )
+        if not (_HEX_RE.fullmatch(key) and len(key) == 130 and key.startswith("04")):
+            raise ValidationError(
+                "a reader group key is an uncompressed point in hex", field="reader_groups"
+            )
     for field in ("voided", "sharing_prohibited"):
         if not isinstance(getattr(content, field), bool):
             raise ValidationError(f"{field} must be a boolean", field=field)
@@ -194,6 +206,16 @@ def pass_dict(content: PassContent) -> dict[str, Any]:
     }
     if content.relevant_date is not None:
         document["relevantDate"] = content.relevant_date.isoformat(timespec="seconds")
+    if content.reader_groups:
+        # Provisioning data for the credential (userInfo is pass.json's free-form field).
+        document["userInfo"] = {
+            "aliro": {
+                "readerGroups": [
+                    {"groupIdentifier": group, "publicKey": key}
+                    for group, key in content.reader_groups
+                ]
+            }
+        }
     return document
 
 
