@@ -186,9 +186,8 @@ def test_demo_port_zero_serves_on_a_free_port(tmp_path: Path) -> None:
 
     clean = {k: v for k, v in os.environ.items() if not k.startswith("PASSGATE_")}
     args = [PASSGATE, "demo", "--port", "0", "--idp-port", "0", "--data-dir", str(tmp_path)]
-    proc = subprocess.Popen(
-        args, env=clean, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
-    )
+    with (tmp_path / "stderr").open("w") as err:
+        proc = subprocess.Popen(args, env=clean, stdout=subprocess.PIPE, stderr=err, text=True)
     try:
         assert proc.stdout is not None
         found = None
@@ -199,6 +198,8 @@ def test_demo_port_zero_serves_on_a_free_port(tmp_path: Path) -> None:
         assert found is not None, "no dashboard URL in the banner"
         assert int(found.group(2)) not in (0, 8000)
         assert httpx.get(found.group(1) + "/healthz", timeout=10).json() == {"status": "ok"}
+        progress = (tmp_path / "stderr").read_text()  # the start-up progress bar's label
+        assert "starting the demo" in progress
     finally:
         proc.send_signal(signal.SIGTERM)
         code = proc.wait(timeout=30)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -106,9 +107,16 @@ def migrate(database_url: str | None) -> None:
 
     settings = _settings(database_url=database_url)
     container = _container(settings)
-    mig.upgrade(container.engine)
-    click.echo(f"database at revision {', '.join(mig.current(container.engine))}")
-    container.close()
+    steps = mig.pending(container.engine)
+    started = time.monotonic()
+    with click.progressbar(
+        length=steps, label="migrating", file=sys.stderr, item_show_func=lambda r: r
+    ) as bar:
+        mig.upgrade(container.engine, on_step=lambda rev: bar.update(1, rev))
+    click.echo(
+        f"database at revision {', '.join(mig.current(container.engine))} "
+        f"({steps} migration(s) applied in {time.monotonic() - started:.2f} s)"
+    )
 
 
 @main.command()
@@ -320,15 +328,20 @@ def openapi(output: Path | None) -> None:
 def demo(data_dir: Path, host: str, port: int, idp_port: int, scenario: bool) -> None:
     """Passgate, the worker, the dev IdP, a local APNs receiver and reader agents, seeded."""
     from passgate.demo.run import run_demo
+    from passgate.demo.stack import START_STEPS
+
+    bar = click.progressbar(
+        length=START_STEPS, label="starting the demo", file=sys.stderr, item_show_func=str
+    )
+
+    def progress(step: str) -> None:
+        bar.update(1, step)
+        if bar.pos >= START_STEPS:
+            bar.render_finish()
 
     sys.exit(
         run_demo(
-            data_dir,
-            host,
-            port,
-            idp_port,
-            scenario=scenario,
-            echo=click.echo,
+            data_dir, host, port, idp_port, scenario=scenario, echo=click.echo, progress=progress
         )
     )
 

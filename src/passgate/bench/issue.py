@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import socket
 import statistics
+import sys
 import tempfile
 import threading
 import time
@@ -31,7 +32,10 @@ def _sign_rate(seconds: float) -> float:
     signer = PassSigner.from_pem(chain.pass_cert_pem, chain.pass_key_pem, chain.wwdr_pem)
     cfg = WalletConfig(signer, PASS_TYPE, TEAM, "https://bench.example.com/passkit", b"k" * 32)
     done, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
+    tenths = max(1, round(seconds * 10))
+    bar = click.progressbar(length=tenths, label="signing passes", file=sys.stderr, show_eta=False)
+    while (elapsed := time.perf_counter() - start) < seconds:
+        bar.update(min(tenths, int(elapsed * 10)) - bar.pos)
         content = PassContent(
             pass_type_identifier=PASS_TYPE,
             team_identifier=TEAM,
@@ -45,6 +49,8 @@ def _sign_rate(seconds: float) -> float:
         )
         render_pkpass(cfg, content, now)
         done += 1
+    bar.update(tenths - bar.pos)
+    bar.render_finish()
     return done / (time.perf_counter() - start)
 
 
@@ -118,6 +124,7 @@ def _provision_latencies(requests: int) -> list[float]:
     timings = []
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}") as http:
+            bar = click.progressbar(tokens, label="provisioning over HTTP", file=sys.stderr)
             for token in tokens:
                 key = ec.generate_private_key(ec.SECP256R1()).public_key()
                 point = key.public_bytes(
@@ -139,6 +146,8 @@ def _provision_latencies(requests: int) -> list[float]:
                 timings.append((time.perf_counter() - start) * 1000)
                 if r.status_code != 200:
                     raise click.ClickException(f"provisioning failed: {r.status_code} {r.text}")
+                bar.update(1)
+            bar.render_finish()
     finally:
         server.should_exit = True
         thread.join()
@@ -164,5 +173,8 @@ def issue(seconds: float, requests: int, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(result))
     else:
-        for k, v in result.items():
-            click.echo(f"{k}: {v}")
+        click.echo(f"signed passes: {result['passes_per_second']} passes/s on one core")
+        click.echo(
+            f"provisioning over HTTP: p50 {result['provision_p50_ms']} ms, "
+            f"p99 {result['provision_p99_ms']} ms ({requests} requests)"
+        )

@@ -20,6 +20,7 @@ import multiprocessing
 import secrets
 import socket
 import statistics
+import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
@@ -260,9 +261,13 @@ def _agents(
     samples: list[float] = []
     try:
         # The first snapshot grants: every agent connected and synced.
+        click.echo(f"connecting {len(codes) + 1} reader agents...", err=True)
         for conn in conns:
             _receive(conn, "done", 180, "agents connected")
         with httpx.Client(base_url=base + "/api/v1", headers=headers, timeout=30) as http:
+            bar = click.progressbar(
+                length=rounds, label="suspend/resume rounds", file=sys.stderr, show_eta=False
+            )
             for _ in range(rounds):
                 for action, reason in (
                     ("suspend", Reason.PASS_SUSPENDED),
@@ -278,6 +283,8 @@ def _agents(
                     ]
                     if action == "suspend":
                         samples.extend((t - started) * 1000 for t in times)
+                bar.update(1)
+            bar.render_finish()
     finally:
         for conn in conns:
             with contextlib.suppress(OSError):

@@ -70,6 +70,7 @@ def run_demo(
     *,
     scenario: bool,
     echo: Callable[[str], None],
+    progress: Callable[[str], None] | None = None,
 ) -> int:
     """Start everything; interactive: serve until a signal; scenario: run it, return 0/1."""
     if scenario and port == 0:
@@ -77,7 +78,7 @@ def run_demo(
     port, idp_port = (p if p else free_port(host) for p in (port, idp_port))
     stack = DemoStack(data_dir=data_dir, host=host, port=port, idp_port=idp_port)
     try:
-        stack.start()
+        stack.start(progress)
         if scenario:
             from passgate.demo.scenario import run_scenario
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +31,7 @@ from passgate.web.app import create_app
 from passgate.worker.dispatcher import Dispatcher
 
 TEAM = "PASSGATE00"
+START_STEPS = 6  # the calls of start()'s progress callback
 APNS_KEY_ID = "DEMOKEY001"
 CLIENT_ID = "passgate"
 # username -> email; the IdP maps people to members by verified email.
@@ -124,7 +126,9 @@ class DemoStack:
         )
 
     # --- lifecycle -----------------------------------------------------------------------
-    def start(self) -> None:
+    def start(self, progress: Callable[[str], None] | None = None) -> None:
+        """Start every part; ``progress`` hears the name of each of START_STEPS as it is done."""
+        done = progress or (lambda _step: None)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.operator_key = _secret_file(self.data_dir / "operator-key")
         client_secret = _secret_file(self.data_dir / "devidp-client-secret")
@@ -138,12 +142,14 @@ class DemoStack:
         apns = ReceiverThread(receiver, host=self.host)
         apns.start()
         self._stoppers.append(apns)
+        done("APNs receiver")
 
         settings = self.settings(apns.base_url)
         c = build_container(settings)
         self.container = c
         c.pass_certificates  # noqa: B018 - makes (or checks) the dev chain now, not mid-request
         mig.upgrade(c.engine)
+        done("database and pass certificates")
         seeded = seed_demo(
             c.uow_factory,
             c.clock.now(),
@@ -154,6 +160,7 @@ class DemoStack:
         self.reader_ids = seeded.readers
         token_file = self.data_dir / "api-token"
         self.api_token = _secret_file(token_file, seeded.api_token)
+        done("demo organization")
 
         idp = create_devidp_app(
             issuer=self.idp_url,
@@ -168,11 +175,14 @@ class DemoStack:
             server = ServerThread(app, self.host, port)
             server.start()
             self._stoppers.append(server)
+        done("server and development IdP")
         dispatcher = Dispatcher(c, poll_interval_s=0.1)
         dispatcher.start_thread()
         self._stoppers.append(dispatcher)
+        done("outbox worker")
         self._start_readers()
         self._write_sim_env(inbox)
+        done(f"{len(self.readers)} reader agents")
 
     def _start_readers(self) -> None:
         headers = {"Authorization": f"Bearer {self.api_token}"}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -10,6 +11,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.script.revision import RevisionError
 from sqlalchemy.engine import Engine
 
 from passgate.adapters.db.engine import IMMEDIATE
@@ -27,7 +29,23 @@ def _config() -> Config:
 ADVISORY_LOCK_KEY = 0x7061_7373_6761_7465  # "passgate"
 
 
-def upgrade(engine: Engine, revision: str = "heads") -> None:
+def pending(engine: Engine) -> int:
+    """How many revisions ``upgrade`` would apply now (0 when that cannot be told)."""
+    at = current(engine)
+    if len(at) > 1:
+        return 0
+    try:
+        steps = ScriptDirectory.from_config(_config()).iterate_revisions(
+            "heads", at[0] if at else "base"
+        )
+        return sum(1 for _ in steps)
+    except RevisionError:  # an unknown revision: upgrade() reports it properly
+        return 0
+
+
+def upgrade(
+    engine: Engine, revision: str = "heads", *, on_step: Callable[[str], None] | None = None
+) -> None:
     """Upgrade to ``revision``; safe when several processes start at once.
 
     On PostgreSQL the migration runs under a transaction-scoped advisory lock: the
@@ -44,6 +62,10 @@ def upgrade(engine: Engine, revision: str = "heads") -> None:
                     sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK_KEY}
                 )
             cfg.attributes["connection"] = conn
+            if on_step is not None:
+                cfg.attributes["on_version_apply"] = lambda **kw: on_step(
+                    str(kw["step"].up_revision_id)
+                )
             command.upgrade(cfg, revision)
 
 
