@@ -123,3 +123,13 @@ def test_the_documented_pg_dump_and_pg_restore_round_trip(postgres: str, tmp_pat
         assert conn.exec_driver_sql("SELECT slug FROM organizations").scalars().all() == ["acme"]
         assert migrate.is_current(engine)
     engine.dispose()
+
+
+def test_backup_into_a_missing_directory_is_one_line(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/p.db"
+    runner = CliRunner()
+    assert runner.invoke(main, ["migrate", "--database-url", url]).exit_code == 0
+    out = tmp_path / "no-such-dir" / "b.db"
+    result = runner.invoke(main, ["backup", "--database-url", url, str(out)])
+    assert result.exit_code == 1 and "no directory" in result.output
+    assert "Traceback" not in result.output

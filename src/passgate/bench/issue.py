@@ -156,8 +156,20 @@ def _provision_latencies(requests: int) -> list[float]:
 
 
 @click.command("issue")
-@click.option("--seconds", default=3.0, show_default=True, help="Signing loop duration")
-@click.option("--requests", default=200, show_default=True, help="Provisioning calls to time")
+@click.option(
+    "--seconds",
+    default=3.0,
+    show_default=True,
+    type=click.FloatRange(min=0.1, max=600),
+    help="Signing loop duration, s",
+)
+@click.option(
+    "--requests",
+    default=200,
+    show_default=True,
+    type=click.IntRange(1, 100_000),
+    help="Provisioning calls to time",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object")
 def issue(seconds: float, requests: int, as_json: bool) -> None:
     """Signed passes per second (one core) and provisioning latency over HTTP (SQLite)."""

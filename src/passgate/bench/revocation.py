@@ -297,9 +297,18 @@ def _agents(
 
 
 @click.command("revocation")
-@click.option("--readers", default=100, show_default=True, help="Connected reader agents")
 @click.option(
-    "--rounds", default=0, help="Suspend rounds (default: enough for 1,000 samples, max 20)"
+    "--readers",
+    default=100,
+    show_default=True,
+    type=click.IntRange(1, 10_000),
+    help="Connected reader agents",
+)
+@click.option(
+    "--rounds",
+    default=0,
+    type=click.IntRange(0, 1000),
+    help="Suspend rounds (default: enough for 1,000 samples, max 20)",
 )
 @click.option(
     "--agent-processes",

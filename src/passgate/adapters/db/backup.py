@@ -87,6 +87,10 @@ def backup(
     """Copy the live database at ``database`` to ``out`` (a new file, written atomically)."""
     if not database.is_file():
         raise PreconditionFailed(f"no database at {database}", code="not_found")
+    if not out.parent.is_dir():
+        raise PreconditionFailed(
+            f"no directory {out.parent} to write the backup in", code="not_found"
+        )
     if out.exists() and not overwrite:
         raise PreconditionFailed(f"{out} exists already (--force replaces it)", code="exists")
     partial = out.with_name(out.name + ".partial")
