@@ -146,6 +146,16 @@ def serve(
     _serve(settings, migrate_first=not no_migrate)
 
 
+def _require_current_schema(container: Any) -> None:
+    from passgate.adapters.db import migrate as mig
+
+    if not mig.is_current(container.engine):
+        raise click.ClickException(
+            f"the database schema is at {', '.join(mig.current(container.engine)) or 'none'}, "
+            f"this version needs {', '.join(mig.heads())}: run `passgate migrate` first"
+        )
+
+
 def _serve(settings: Settings, *, migrate_first: bool, banner: str | None = None) -> None:
     import uvicorn
 
@@ -161,11 +171,8 @@ def _serve(settings: Settings, *, migrate_first: bool, banner: str | None = None
     _run(lambda: container.pass_certificates)
     if migrate_first:
         mig.upgrade(container.engine)  # several processes may start at once: see upgrade()
-    elif not mig.is_current(container.engine):
-        raise click.ClickException(
-            f"the database schema is at {', '.join(mig.current(container.engine)) or 'none'}, "
-            f"this version needs {', '.join(mig.heads())}: run `passgate migrate` first"
-        )
+    else:
+        _require_current_schema(container)
     dispatcher = Dispatcher(container) if settings.run_worker_in_process else None
     if dispatcher is not None:
         dispatcher.start_thread()
@@ -193,6 +200,7 @@ def worker(database_url: str | None, once: bool) -> None:
     configure_logging(settings.log_level, settings.log_format)
     _require_secret(settings)
     container = _container(settings)
+    _require_current_schema(container)  # not the worker's job to migrate; fail at once
     dispatcher = Dispatcher(container)
     if once:
         total = 0
