@@ -303,6 +303,76 @@ def create_api_key(database_url: str | None, org_id: str, name: str, role: str) 
     click.echo(json.dumps({"id": created.api_key.id, "token": created.token}))
 
 
+@main.group("reader-groups")
+def reader_groups() -> None:
+    """Aliro reader groups: the keys devices trust; rotate, promote, retire (operator)."""
+
+
+def _group_line(group: Any) -> str:
+    return json.dumps(
+        {
+            "id": group.id,
+            "group_identifier": group.group_identifier,
+            "public_key": group.public_key,
+            "state": group.state,
+            "created_at": group.created_at.isoformat(),
+        }
+    )
+
+
+@reader_groups.command("list")
+@database_option
+@click.argument("org_id")
+def reader_groups_list(database_url: str | None, org_id: str) -> None:
+    """One JSON line per reader group of the organization."""
+    from passgate.services import aliro_groups
+
+    c = _container(_settings(database_url=database_url))
+    for group in _run(lambda: aliro_groups.list_groups(c.uow_factory, CLI_OPERATOR, org_id)):
+        click.echo(_group_line(group))
+
+
+@reader_groups.command("rotate")
+@database_option
+@click.argument("org_id")
+def reader_groups_rotate(database_url: str | None, org_id: str) -> None:
+    """Step 1: a new group devices learn with their next pass update."""
+    from passgate.services import aliro_groups
+
+    settings = _settings(database_url=database_url)
+    c = _container(settings)
+    made = _run(
+        lambda: aliro_groups.rotate(
+            c.uow_factory, CLI_OPERATOR, org_id, c.secret_box, c.clock.now()
+        )
+    )
+    click.echo(_group_line(made))
+
+
+@reader_groups.command("promote")
+@database_option
+@click.argument("org_id")
+def reader_groups_promote(database_url: str | None, org_id: str) -> None:
+    """Step 2: readers move to the next group; devices keep trusting the previous one."""
+    from passgate.services import aliro_groups
+
+    c = _container(_settings(database_url=database_url))
+    done = _run(lambda: aliro_groups.promote(c.uow_factory, CLI_OPERATOR, org_id, c.clock.now()))
+    click.echo(_group_line(done))
+
+
+@reader_groups.command("retire")
+@database_option
+@click.argument("org_id")
+def reader_groups_retire(database_url: str | None, org_id: str) -> None:
+    """Step 3: devices stop trusting the previous group."""
+    from passgate.services import aliro_groups
+
+    c = _container(_settings(database_url=database_url))
+    done = _run(lambda: aliro_groups.retire(c.uow_factory, CLI_OPERATOR, org_id, c.clock.now()))
+    click.echo(_group_line(done))
+
+
 @main.command()
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None)
 def openapi(output: Path | None) -> None:

@@ -13,6 +13,7 @@ hashed or signed as raw bytes and must be kept exactly as received.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -28,6 +29,7 @@ class TlvError(PassgateError):
     code = "tlv_error"
 
 
+@functools.lru_cache(maxsize=512)
 def _tag_bytes(tag: int) -> bytes:
     if tag <= 0:
         raise TlvError("tag must be a positive integer", field="tag")

@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from passgate.domain import model as m
-from passgate.domain.errors import Conflict, ValidationError
+from passgate.domain.errors import Conflict, PermissionDenied, ValidationError
 from passgate.proto import snapshot as snap
 from passgate.proto.aliro import certificate as certs
 from passgate.proto.aliro import crypto as aliro
@@ -35,7 +35,7 @@ from passgate.proto.aliro.errors import AliroError
 from passgate.services.actors import Actor
 from passgate.services.events import audit
 from passgate.services.pass_effects import new_versions, serials_of
-from passgate.services.ports import SecretBox, UnitOfWork
+from passgate.services.ports import SecretBox, UnitOfWork, UnitOfWorkFactory
 from passgate.services.reader_store import AliroReaderGroup, ReaderLink
 
 CERTIFICATE_LIFETIME = timedelta(days=730)
@@ -110,7 +110,7 @@ def certify(
         issuer,
         serial=secrets.randbits(63) | 1,
         issuer=group.group_identifier,
-        subject=link.id,
+        subject=link.id[:32],
         public_key=bytes.fromhex(link.aliro_public_key),
         not_before=now - timedelta(minutes=5),
         not_after=now + CERTIFICATE_LIFETIME,
@@ -162,6 +162,30 @@ def set_reader_key(
 # --- rotation ---------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class GroupView:
+    id: str
+    group_identifier: str
+    public_key: str
+    state: str
+    created_at: datetime
+
+
+def _view(group: AliroReaderGroup) -> GroupView:
+    return GroupView(
+        group.id, group.group_identifier, group.public_key, group.state, group.created_at
+    )
+
+
+def _authorize(actor: Actor, org_id: str) -> None:
+    """The operator, or an admin or owner of this organization."""
+    if actor.is_operator:
+        return
+    if actor.org_id != org_id:
+        raise PermissionDenied("this organization's reader groups are not yours to change")
+    actor.require_write()
+
+
 def _audit(
     uow: UnitOfWork, actor: Actor, group: AliroReaderGroup, type: str, now: datetime
 ) -> None:
@@ -177,48 +201,61 @@ def _audit(
     )
 
 
-def rotate(uow: UnitOfWork, actor: Actor, box: SecretBox, now: datetime) -> AliroReaderGroup:
-    """Step 1: a next group that devices learn before readers move to it."""
-    actor.require_write()
-    org_id = actor.require_org()
-    current_group(uow, org_id, box, now)
-    if any(g.state == "next" for g in _groups(uow)):
-        raise Conflict("a rotation is already under way: promote or retire first")
-    group = _new_group(uow, org_id, box, now, "next")
-    _audit(uow, actor, group, "reader_group.created", now)
-    _refresh_passes(uow, now)
-    return group
+def list_groups(uow_factory: UnitOfWorkFactory, actor: Actor, org_id: str) -> list[GroupView]:
+    if not actor.is_operator and actor.org_id != org_id:
+        raise PermissionDenied("this organization's reader groups are not yours to see")
+    with uow_factory(org_id, write=False) as uow:
+        return [_view(g) for g in _groups(uow)]
 
 
-def promote(uow: UnitOfWork, actor: Actor, now: datetime) -> AliroReaderGroup:
-    """Step 2: readers move to the next group; the old one stays trusted by devices."""
-    actor.require_write()
-    groups = _groups(uow)
-    nxt = next((g for g in groups if g.state == "next"), None)
-    if nxt is None:
-        raise Conflict("no next reader group: rotate first")
-    if any(g.state == "previous" for g in groups):
-        raise Conflict("retire the previous reader group first")
-    repo = uow.repo(AliroReaderGroup)
-    for group in groups:
-        if group.state == "current":
-            group.state = "previous"
-            repo.update(group)
-            _audit(uow, actor, group, "reader_group.demoted", now)
-    nxt.state = "current"
-    repo.update(nxt)
-    _audit(uow, actor, nxt, "reader_group.promoted", now)
-    return nxt
+def rotate(
+    uow_factory: UnitOfWorkFactory, actor: Actor, org_id: str, box: SecretBox, now: datetime
+) -> GroupView:
+    """Step 1: a next group that devices learn (pass updates) before readers move to it."""
+    _authorize(actor, org_id)
+    with uow_factory(org_id) as uow:
+        uow.organizations.get(org_id)
+        current_group(uow, org_id, box, now)
+        if any(g.state == "next" for g in _groups(uow)):
+            raise Conflict("a rotation is already under way: promote the next group first")
+        if any(g.state == "previous" for g in _groups(uow)):
+            raise Conflict("retire the previous reader group first")
+        group = _new_group(uow, org_id, box, now, "next")
+        _audit(uow, actor, group, "reader_group.created", now)
+        _refresh_passes(uow, now)
+        return _view(group)
 
 
-def retire(uow: UnitOfWork, actor: Actor, now: datetime) -> AliroReaderGroup:
-    """Step 3: devices stop trusting the previous group."""
-    actor.require_write()
-    previous = next((g for g in _groups(uow) if g.state == "previous"), None)
-    if previous is None:
-        raise Conflict("no previous reader group to retire")
-    previous.state = "retired"
-    uow.repo(AliroReaderGroup).update(previous)
-    _audit(uow, actor, previous, "reader_group.retired", now)
-    _refresh_passes(uow, now)
-    return previous
+def promote(uow_factory: UnitOfWorkFactory, actor: Actor, org_id: str, now: datetime) -> GroupView:
+    """Step 2: readers move to the next group (re-certified on their next connection);
+    devices keep trusting the old one as *previous*."""
+    _authorize(actor, org_id)
+    with uow_factory(org_id) as uow:
+        groups = _groups(uow)
+        nxt = next((g for g in groups if g.state == "next"), None)
+        if nxt is None:
+            raise Conflict("no next reader group: rotate first")
+        repo = uow.repo(AliroReaderGroup)
+        for group in groups:
+            if group.state == "current":
+                group.state = "previous"
+                repo.update(group)
+                _audit(uow, actor, group, "reader_group.demoted", now)
+        nxt.state = "current"
+        repo.update(nxt)
+        _audit(uow, actor, nxt, "reader_group.promoted", now)
+        return _view(nxt)
+
+
+def retire(uow_factory: UnitOfWorkFactory, actor: Actor, org_id: str, now: datetime) -> GroupView:
+    """Step 3: devices stop trusting the previous group (pass updates)."""
+    _authorize(actor, org_id)
+    with uow_factory(org_id) as uow:
+        previous = next((g for g in _groups(uow) if g.state == "previous"), None)
+        if previous is None:
+            raise Conflict("no previous reader group to retire")
+        previous.state = "retired"
+        uow.repo(AliroReaderGroup).update(previous)
+        _audit(uow, actor, previous, "reader_group.retired", now)
+        _refresh_passes(uow, now)
+        return _view(previous)

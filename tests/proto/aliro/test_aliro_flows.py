@@ -273,15 +273,15 @@ def test_unknown_credential_is_closed_with_exchange_0001(
     assert applet.last_outcome == c.READER_STATUS_UNKNOWN_KEY
 
 
-def test_unknown_key_slot_is_closed_with_exchange_0001(
+def test_unknown_key_slot_is_closed_with_exchange_0021(
     identity: ReaderIdentity, applet: DeviceApplet
 ) -> None:
     empty = Cache()
     result = run_transaction(
         empty.transaction(identity, lookup_slot=empty.lookup_slot), InMemory(applet)
     )
-    assert result.error == "unknown_endpoint"
-    assert applet.last_outcome == c.READER_STATUS_UNKNOWN_KEY
+    assert result.error == "unknown_key_slot"
+    assert applet.last_outcome == c.READER_STATUS_NO_KEY_SLOT
 
 
 def test_denied_by_the_access_rules_is_closed_with_exchange_0025(
@@ -307,25 +307,28 @@ def test_device_claiming_someone_elses_key_fails_with_exchange_0004(
 
 
 @pytest.mark.parametrize(
-    ("tag", "value"),
-    [(0x42, b"\x00"), (0x42, b"\x04"), (0x41, b"\x02"), (0x5C, b"\x02\x00"), (0x99, b"\x01")],
+    ("tag", "value", "sw"),
+    [
+        (0x42, b"\x00", 0x6701),  # no such authentication policy
+        (0x42, b"\x04", 0x6701),
+        (0x41, b"\x02", 0x6701),  # no such transaction flag
+        (0x4C, b"\x01" * 15, 0x6701),  # transaction identifier too short
+        (0x5C, b"\x02\x00", 0x6985),  # a version the device did not offer
+    ],
 )
-def test_device_refuses_bad_auth0_fields_with_6a80(
-    applet: DeviceApplet, tag: int, value: bytes
+def test_device_refuses_bad_auth0_fields(
+    applet: DeviceApplet, tag: int, value: bytes, sw: int
 ) -> None:
     applet.process(CommandApdu(0, c.INS_SELECT, 4, 0, c.AID_PRIMARY, 256).encode())
     fields = decode_all(h("auth0_command_apdu", STANDARD)[5:-1])
     body = b"".join(
-        (t.tag.to_bytes(1, "big") + bytes([len(value)]) + value) if t.tag == tag else t.encode()
-        for t in fields
+        (bytes([t.tag, len(value)]) + value) if t.tag == tag else t.encode() for t in fields
     )
-    if tag not in {t.tag for t in fields}:
-        body += bytes([tag, len(value)]) + value
     answer = applet.process(CommandApdu(0x80, c.INS_AUTH0, 0, 0, body, 256).encode())
-    assert answer == b"\x6a\x80"
+    assert ResponseApdu.parse(answer).sw == sw
     # Refused: the transaction is gone and AUTH1 is out of state.
     again = applet.process(CommandApdu(0x80, c.INS_AUTH1, 0, 0, b"\x41\x01\x01", 256).encode())
-    assert again == b"\x69\x85"
+    assert again == b"\x6d\x00"
 
 
 def test_auth0_with_duplicated_tag_is_refused(applet: DeviceApplet) -> None:
@@ -334,7 +337,7 @@ def test_auth0_with_duplicated_tag_is_refused(applet: DeviceApplet) -> None:
     answer = applet.process(
         CommandApdu(0x80, c.INS_AUTH0, 0, 0, b"\x41\x01\x00" + data, 256).encode()
     )
-    assert answer == b"\x6a\x80"
+    assert answer == b"\x67\x01"
 
 
 @pytest.mark.parametrize(
@@ -346,9 +349,10 @@ def test_auth0_with_duplicated_tag_is_refused(applet: DeviceApplet) -> None:
         ("00a4000009a000000909acce550100", 0x6A86),  # SELECT by something else than name
         ("84800000", 0x6E00),  # unknown class
         ("80ff0000", 0x6D00),  # unknown instruction
-        ("80800000", 0x6985),  # AUTH0 before SELECT
-        ("80810000", 0x6985),  # AUTH1 before AUTH0
-        ("80c90000", 0x6985),  # EXCHANGE without a channel
+        ("80800000", 0x6D00),  # AUTH0 before SELECT
+        ("80810000", 0x6D00),  # AUTH1 before AUTH0
+        ("80c90000", 0x6D00),  # EXCHANGE without a channel
+        ("80800102", 0x6A86),  # AUTH0 with P1 P2 other than 00 00
         ("00c00000", 0x6985),  # GET RESPONSE with nothing pending
         ("00c3000000", 0x6D00),  # ENVELOPE: no step-up phase
     ],

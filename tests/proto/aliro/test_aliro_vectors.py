@@ -167,7 +167,7 @@ def test_reader_side_standard_14_3_byte_for_byte() -> None:
     assert (close.cla, close.ins, close.le) == (0x80, c.INS_EXCHANGE, 256)
     sk_reader = h("hkdf_output_160", STANDARD)[:32]
     plain = AESGCM(sk_reader).decrypt(bytes(8) + b"\x00\x00\x00\x01", close.data, None)
-    assert plain == encode_reader_status(c.READER_STATUS_GRANTED) == bytes.fromhex("97020100")
+    assert plain == encode_reader_status(c.READER_STATUS_GRANTED) == bytes.fromhex("97020101")
 
 
 def test_reader_side_fast_14_4_finds_the_credential() -> None:
@@ -194,7 +194,7 @@ def test_reader_side_fast_14_4_finds_the_credential() -> None:
     assert result.endpoint_public_key == h("credential_public_key")
     close = tx.finish(True)
     plain = AESGCM(h("sk_reader", FAST)).decrypt(bytes(11) + b"\x01", close.data, None)
-    assert plain == bytes.fromhex("97020100")
+    assert plain == bytes.fromhex("97020101")
 
 
 # --- device side: every answer byte ----------------------------------------------------
@@ -217,7 +217,7 @@ def test_device_side_standard_14_3_byte_for_byte() -> None:
     # The device keeps the published persistent key for the group.
     assert store == {GROUP: h("k_persistent", STANDARD)}
     sk_reader = h("hkdf_output_160", STANDARD)[:32]
-    exchange = AESGCM(sk_reader).encrypt(bytes(11) + b"\x01", bytes.fromhex("97020100"), None)
+    exchange = AESGCM(sk_reader).encrypt(bytes(11) + b"\x01", bytes.fromhex("97020101"), None)
     reply = device.process(CommandApdu(0x80, c.INS_EXCHANGE, 0, 0, exchange, 256).encode())
     assert reply.endswith(OK) and device.granted
     sk_device = h("hkdf_output_160", STANDARD)[32:64]

@@ -73,10 +73,17 @@ AUTH1_RETURN_PUBLIC_KEY: Final = 0x01  # AUTH1 41: answer with 5A
 
 # EXCHANGE: the reader status closes a transaction inside the secure channel.
 TAG_READER_STATUS: Final = 0x97
-READER_STATUS_GRANTED: Final = 0x0100  # 01xx: access granted
-READER_STATUS_UNKNOWN_KEY: Final = 0x0001
+# 01xx report the door's state after a success (0100 secured, 0101 unsecured: opened);
+# 00xx are failures.
+READER_STATUS_SECURED: Final = 0x0100
+READER_STATUS_GRANTED: Final = 0x0101  # access granted: the door is unsecured (open)
+READER_STATUS_UNKNOWN_KEY: Final = 0x0001  # public key not found
 READER_STATUS_BAD_SIGNATURE: Final = 0x0004
-READER_STATUS_DENIED: Final = 0x0025
+READER_STATUS_BAD_FORMAT: Final = 0x0006  # invalid data format
+READER_STATUS_NO_KEY_SLOT: Final = 0x0021  # key slot not found
+READER_STATUS_DENIED: Final = 0x0025  # invalid access rights
+EXCHANGE_OK: Final = b"\x00\x02\x00\x00"  # the device's answer: status length 2, success
+EXCHANGE_MAILBOX_ERROR: Final = b"\x00\x02\xff\xff"
 
 # CONTROL FLOW: failures before a secure channel exists.
 TAG_S1: Final = 0x41

@@ -64,7 +64,13 @@ _SHA256_BLOCK = 64
 
 
 def private_key_from_rng(rng: Rng = os.urandom) -> ec.EllipticCurvePrivateKey:
-    """A P-256 private key whose scalar comes from ``rng`` (so tests can fix it)."""
+    """A P-256 private key whose scalar comes from ``rng`` (so tests can fix it).
+
+    With the system's randomness the library generates the key itself (faster than
+    deriving one from a drawn scalar, and the same distribution).
+    """
+    if rng is os.urandom:
+        return ec.generate_private_key(ec.SECP256R1())
     for _ in range(16):
         scalar = int.from_bytes(rng(32), "big")
         if 0 < scalar < P256_ORDER:

@@ -55,7 +55,6 @@ from passgate.proto.apdu import (
     SW_INS_NOT_SUPPORTED,
     SW_OK,
     SW_SECURITY_STATUS_NOT_SATISFIED,
-    SW_WRONG_DATA,
     SW_WRONG_LENGTH,
     ApduError,
     CommandApdu,
@@ -63,6 +62,8 @@ from passgate.proto.apdu import (
 )
 
 MAX_CHAINED = 4096  # reassembled command data
+SW_MALFORMED = 0x6701  # the command's data does not parse
+SW_NOT_IN_STATE = 0x6D00  # instruction not expected in this state (also: unknown)
 SIGNALING_DEFAULT = b"\x00\x3f"
 
 
@@ -153,9 +154,9 @@ class DeviceApplet:
         try:
             answer = self._dispatch(apdu)
         except AliroError:
-            # Malformed or unexpected body from the reader: refuse, forget this transaction.
+            # Malformed body from the reader: refuse and forget this transaction.
             self._reset()
-            return _sw(SW_WRONG_DATA)
+            return _sw(SW_MALFORMED)
         return self._send(answer, apdu.le)
 
     def _chain_part(self, apdu: CommandApdu) -> bytes:
@@ -226,10 +227,10 @@ class DeviceApplet:
 
     def _auth0(self, data: bytes) -> bytes:
         if self._state != "selected":
-            return self._refuse(SW_CONDITIONS_NOT_SATISFIED)
+            return self._refuse(SW_NOT_IN_STATE)
         cmd = Auth0Command.parse(data)
         if cmd.version not in self._versions:
-            raise AliroError("version was not offered", field="5C")
+            return self._refuse(SW_CONDITIONS_NOT_SATISFIED)  # a version we did not offer
         crypto.load_public_key(cmd.reader_ephemeral)  # refuse off-curve points early
         self._ephemeral = crypto.private_key_from_rng(self._rng)
         ephemeral_public = crypto.public_bytes(self._ephemeral)
@@ -265,7 +266,7 @@ class DeviceApplet:
 
     def _load_certificate(self, data: bytes) -> bytes:
         if self._state != "auth0" or self._ctx is None:
-            return self._refuse(SW_CONDITIONS_NOT_SATISFIED)
+            return self._refuse(SW_NOT_IN_STATE)
         issuer = self._groups.get(self._ctx.reader_id[: c.GROUP_ID_LEN])
         if issuer is None:
             return self._refuse(SW_SECURITY_STATUS_NOT_SATISFIED)
@@ -278,7 +279,7 @@ class DeviceApplet:
 
     def _auth1(self, data: bytes) -> bytes:
         if self._state not in ("auth0", "certificate") or self._ctx is None:
-            return self._refuse(SW_CONDITIONS_NOT_SATISFIED)
+            return self._refuse(SW_NOT_IN_STATE)
         assert self._ephemeral is not None
         cmd = Auth1Command.parse(data)
         ctx = self._ctx
@@ -289,7 +290,7 @@ class DeviceApplet:
         reader_key = self._reader_key or issuer
         if cmd.certificate is not None:
             if self._state == "certificate":
-                return self._refuse(SW_CONDITIONS_NOT_SATISFIED)  # two certificates
+                return self._refuse(SW_SECURITY_STATUS_NOT_SATISFIED)  # two certificates
             try:
                 reader_key = crypto.load_public_key(
                     verify_chain(cmd.certificate, issuer, self._clock())
@@ -317,19 +318,21 @@ class DeviceApplet:
 
     def _exchange(self, data: bytes) -> bytes:
         channel = self._channel
-        if channel is None or self._state not in ("auth0", "auth1"):
-            return self._refuse(SW_CONDITIONS_NOT_SATISFIED)
+        if channel is None or self._state not in ("auth0", "auth1", "exchange"):
+            return self._refuse(SW_NOT_IN_STATE)
         try:
             status = parse_reader_status(channel.open(data))
         except AliroError:
             return self._refuse(SW_SECURITY_STATUS_NOT_SATISFIED)
-        self._last_outcome = status
         self._state = "exchange"
-        return _sw(SW_OK, channel.seal(b"\x00\x02\x00\x00"))
+        if status is None:
+            # Mailbox operations only: this credential keeps no mailbox.
+            return _sw(SW_OK, channel.seal(c.EXCHANGE_MAILBOX_ERROR))
+        self._last_outcome = status
+        return _sw(SW_OK, channel.seal(c.EXCHANGE_OK))
 
     def _control_flow(self, data: bytes) -> bytes:
-        if self._state == "idle":
-            return _sw(SW_CONDITIONS_NOT_SATISFIED)
+        """Accepted in every state: the reader ends the transaction (S1/S2 say why)."""
         ControlFlow.parse(data)
         self._reset()
         return _sw(SW_OK)

@@ -2,9 +2,10 @@
 CONTROL FLOW, each with ``encode`` and a strict ``parse``.
 
 ``parse`` checks presence and exact length of every field the protocol defines and raises
-:class:`AliroError` (naming the tag) for anything else: a missing, duplicated, wrongly
-sized or unknown tag. Vendor extensions have their own tags (B1 in AUTH0, B2 in its
-answer) and are kept as raw TLVs because they feed the key derivation.
+:class:`AliroError` (naming the tag) for a missing, duplicated or wrongly sized one. Tags
+the protocol does not define are ignored, as the certification test plan requires of both
+sides (the NFC_*_EXTRA_TAG cases); they feed nothing. Vendor extensions have their own
+tags (B1 in AUTH0, B2 in its answer) and are kept because they feed the key derivation.
 """
 
 from __future__ import annotations
@@ -17,15 +18,13 @@ from passgate.proto.aliro.errors import AliroError
 from passgate.proto.tlv import Tlv, TlvError, decode_all, encode_many, encode_tlv, unique_map
 
 
-def _fields(data: bytes, allowed: frozenset[int]) -> Mapping[int, bytes]:
+def _fields(data: bytes, known: frozenset[int]) -> Mapping[int, bytes]:
+    """The message's defined tags (unknown ones dropped); duplicates are refused."""
     try:
         fields = unique_map(decode_all(data))
     except TlvError as exc:
         raise AliroError(f"malformed TLV: {exc.message}", field="data") from exc
-    extra = sorted(set(fields) - allowed)
-    if extra:
-        raise AliroError(f"unexpected tag {extra[0]:X}", field=f"{extra[0]:X}")
-    return fields
+    return {tag: value for tag, value in fields.items() if tag in known}
 
 
 def _required(fields: Mapping[int, bytes], tag: int, length: int | None = None) -> bytes:
@@ -54,17 +53,11 @@ def optional_tlv(tag: int, value: bytes | None) -> bytes:
 # --- SELECT -----------------------------------------------------------------------------
 
 
-def der_integer(value: int) -> bytes:
-    """Content octets of a non-negative ASN.1 INTEGER (minimal two's complement)."""
-    return value.to_bytes(value.bit_length() // 8 + 1, "big")
-
-
-def _positive_integer(raw: bytes, field: str) -> int:
-    if not raw or raw[0] & 0x80 or (len(raw) > 1 and raw[0] == 0 and not raw[1] & 0x80):
-        raise AliroError("must be a minimal non-negative INTEGER", field=field)
+def _size(raw: bytes) -> int:
+    """A 7F66 size: an unsigned big-endian INTEGER value of one to three bytes, not zero."""
     value = int.from_bytes(raw, "big")
-    if value == 0:
-        raise AliroError("must not be zero", field=field)
+    if not 1 <= len(raw) <= 3 or value == 0:
+        raise AliroError("7F66 sizes must be non-zero INTEGERs", field="7F66")
     return value
 
 
@@ -86,7 +79,10 @@ def build_fci(
     inner = encode_tlv(c.TAG_MEDIUM_TYPE, medium)
     inner += encode_tlv(c.TAG_VERSIONS, b"".join(v.to_bytes(2, "big") for v in versions))
     if extended_length is not None:
-        sizes = b"".join(encode_tlv(c.TAG_INTEGER, der_integer(n)) for n in extended_length)
+        # Two 2-byte INTEGERs, as devices send them: 7F66 08 02 02 <command> 02 02 <response>.
+        if not all(1 <= n <= 0xFFFF for n in extended_length):
+            raise AliroError("7F66 sizes must be 1 to 65535", field="7F66")
+        sizes = b"".join(encode_tlv(c.TAG_INTEGER, n.to_bytes(2, "big")) for n in extended_length)
         inner += encode_tlv(c.TAG_EXTENDED_LENGTH, sizes)
     body = encode_tlv(c.TAG_DF_NAME, c.AID_PRIMARY) + encode_tlv(c.TAG_FCI_PROPRIETARY, inner)
     return encode_tlv(c.TAG_FCI, body)
@@ -113,8 +109,7 @@ def parse_fci(data: bytes) -> Fci:
             sizes = Tlv(c.TAG_EXTENDED_LENGTH, prop[c.TAG_EXTENDED_LENGTH]).children()
             if len(sizes) != 2 or any(s.tag != c.TAG_INTEGER for s in sizes):
                 raise AliroError("7F66 must hold two INTEGERs", field="7F66")
-            max_command = _positive_integer(sizes[0].value, "7F66")
-            max_response = _positive_integer(sizes[1].value, "7F66")
+            max_command, max_response = _size(sizes[0].value), _size(sizes[1].value)
     except TlvError as exc:
         raise AliroError(f"malformed FCI: {exc.message}", field="6F") from exc
     proprietary = encode_tlv(c.TAG_FCI_PROPRIETARY, prop_raw)
@@ -317,8 +312,11 @@ def encode_reader_status(status: int) -> bytes:
     return encode_tlv(c.TAG_READER_STATUS, status.to_bytes(2, "big"))
 
 
-def parse_reader_status(data: bytes) -> int:
+def parse_reader_status(data: bytes) -> int | None:
+    """The 97 reader status of an EXCHANGE, or None when it carries none (mailbox only)."""
     f = _fields(data, frozenset((c.TAG_READER_STATUS,)))
+    if c.TAG_READER_STATUS not in f:
+        return None
     return int.from_bytes(_required(f, c.TAG_READER_STATUS, 2), "big")
 
 

@@ -21,6 +21,7 @@ nonce and ephemeral key, so a recorded transcript can never authenticate again.
 
 from __future__ import annotations
 
+import functools
 import hmac
 import os
 from collections.abc import Callable, Iterable
@@ -40,6 +41,7 @@ from passgate.proto.aliro.messages import (
     Auth1Response,
     ControlFlow,
     CredentialStatus,
+    Fci,
     encode_reader_status,
     optional_tlv,
     parse_fci,
@@ -128,8 +130,16 @@ class _Failed(Exception):
 # Which reader status closes a failed transaction inside the secure channel.
 _EXCHANGE_STATUS = {
     "unknown_endpoint": c.READER_STATUS_UNKNOWN_KEY,
+    "unknown_key_slot": c.READER_STATUS_NO_KEY_SLOT,
     "bad_signature": c.READER_STATUS_BAD_SIGNATURE,
+    "protocol_error": c.READER_STATUS_BAD_FORMAT,
 }
+
+
+@functools.lru_cache(maxsize=64)
+def _parsed_fci(data: bytes) -> Fci:
+    """A device sends the same FCI on every tap: parse each distinct one once."""
+    return parse_fci(data)
 
 
 class ReaderTransaction:
@@ -249,7 +259,7 @@ class ReaderTransaction:
         return apdu.data
 
     def _on_select(self, data: bytes) -> CommandApdu:
-        fci = parse_fci(data)
+        fci = _parsed_fci(data)
         common = [v for v in self._versions if v in fci.versions]
         if not common:
             raise _Failed("unsupported_version")
@@ -275,7 +285,6 @@ class ReaderTransaction:
 
     def _on_auth0(self, data: bytes) -> CommandApdu | TransactionResult:
         response = Auth0Response.parse(data)
-        device_public = crypto.load_public_key(response.device_ephemeral)
         extensions = optional_tlv(c.TAG_READER_EXTENSION, self._extension)
         extensions += optional_tlv(c.TAG_DEVICE_EXTENSION, response.extension)
         ctx = crypto.Context(
@@ -304,8 +313,10 @@ class ReaderTransaction:
                 return self._end(
                     TransactionResult(True, "fast", endpoint.public_key, None, None, status)
                 )
-        # STANDARD: ECDH of the ephemeral keys, then prove who we are.
+        # STANDARD: ECDH of the ephemeral keys (the device's point checked here: FAST never
+        # uses it as a point), then prove who we are.
         assert self._ephemeral is not None
+        device_public = crypto.load_public_key(response.device_ephemeral)
         self._kdh = crypto.k_dh(crypto.ecdh(self._ephemeral, device_public), self._transaction_id)
         if self._mode == "load":
             assert self._identity.certificate is not None
@@ -343,7 +354,7 @@ class ReaderTransaction:
             assert answer.key_slot is not None and self._lookup_slot is not None
             known = self._lookup_slot(answer.key_slot)
             if known is None:
-                raise _Failed("unknown_endpoint")
+                raise _Failed("unknown_key_slot")
             public_key = known.public_key
         device_key = crypto.load_public_key(public_key)
         if not crypto.verify_raw(

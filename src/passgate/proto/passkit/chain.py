@@ -36,6 +36,8 @@ def is_ca(certificate: x509.Certificate) -> bool:
         constraints = certificate.extensions.get_extension_for_class(x509.BasicConstraints)
     except x509.ExtensionNotFound:
         return False
+    except ValueError:  # extensions that do not parse (read lazily): not a CA we can trust
+        return False
     return constraints.value.ca
 
 
