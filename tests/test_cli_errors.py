@@ -206,3 +206,14 @@ def test_demo_port_zero_serves_on_a_free_port(tmp_path: Path) -> None:
         if proc.stdout is not None:
             proc.stdout.close()
     assert code == 0
+
+
+def test_the_worker_refuses_an_unmigrated_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = {
+        "PASSGATE_DATABASE_URL": f"sqlite:///{tmp_path}/empty.db",
+        "PASSGATE_SECRET_KEY": "sk-" + "z" * 40,
+    }
+    result = _invoke(["worker"], env, monkeypatch)
+    _one_clear_line(result, "schema is at none", "run `passgate migrate` first")
