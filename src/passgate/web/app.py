@@ -10,6 +10,7 @@ from passgate.bootstrap import Container
 from passgate.web import dashboard, errors, passes, passkit, reader_gateway, scim, sso
 from passgate.web.api import API_PREFIX, admin, me, operator, resources
 from passgate.web.dashboard import views as dashboard_views
+from passgate.web.limits import InputLimits
 from passgate.web.metrics import Metrics, ObserveMiddleware
 
 DESCRIPTION = """
@@ -34,6 +35,8 @@ def create_app(container: Container) -> FastAPI:
     errors.install(app)
     metrics = Metrics()
     app.state.metrics = metrics
+    # Inside the request log, so refused inputs are still counted and logged.
+    app.add_middleware(InputLimits)
     app.add_middleware(ObserveMiddleware, metrics=metrics)
     app.include_router(operator.router())
     app.include_router(admin.router())

@@ -13,6 +13,7 @@ from passgate.bootstrap import Container
 from passgate.domain.errors import PermissionDenied, Unauthenticated
 from passgate.services import authz
 from passgate.services.actors import Actor
+from passgate.web import limits
 
 MAX_PAGE = 500
 
@@ -52,6 +53,7 @@ async def _check_csrf(request: Request) -> None:
 
 
 async def actor(request: Request, c: Annotated[Container, Depends(container)]) -> Actor:
+    limits.refuse_unexpected_body(request)
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     given = token.strip() if scheme.lower() == "bearer" else None

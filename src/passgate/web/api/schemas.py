@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Literal
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     BeforeValidator,
@@ -24,7 +25,15 @@ def _iso_text_only(value: object) -> object:
     return value
 
 
-Instant = Annotated[AwareDatetime, BeforeValidator(_iso_text_only)]
+def _in_utc(value: datetime) -> datetime:
+    # 9999-12-31T23:00-05:00 is a valid ISO text but no UTC instant: stored times are UTC.
+    try:
+        return value.astimezone(UTC)
+    except OverflowError as exc:
+        raise ValueError("is out of range once converted to UTC (years 1 to 9999)") from exc
+
+
+Instant = Annotated[AwareDatetime, BeforeValidator(_iso_text_only), AfterValidator(_in_utc)]
 Day = Annotated[date, BeforeValidator(_iso_text_only)]
 
 Id = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[a-z]+_[0-9a-f]{24}$")]

@@ -365,4 +365,9 @@ def _local_time(value: str | None, field: str) -> datetime | None:
         raise ValidationError(
             f"{field} must be a date and time like 2026-12-01T08:00", field=field
         ) from exc
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    try:
+        return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    except OverflowError as exc:
+        raise ValidationError(
+            f"{field} is out of range once converted to UTC", field=field
+        ) from exc
