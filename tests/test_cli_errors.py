@@ -217,3 +217,13 @@ def test_the_worker_refuses_an_unmigrated_database(
     }
     result = _invoke(["worker"], env, monkeypatch)
     _one_clear_line(result, "schema is at none", "run `passgate migrate` first")
+
+
+def test_demo_on_a_port_in_use_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = str(busy.getsockname()[1])
+        args = ["demo", "--port", port, "--idp-port", "0", "--data-dir", str(tmp_path)]
+        result = _invoke(args, {}, monkeypatch)
+    _one_clear_line(result, f"127.0.0.1:{port} is in use", "--port 0 picks a free port")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import socket
 import sys
 import threading
 from collections.abc import Callable
@@ -10,6 +11,7 @@ from pathlib import Path
 
 from passgate.demo.services import free_port
 from passgate.demo.stack import DemoStack, pick_ports
+from passgate.domain.errors import PreconditionFailed
 from passgate.services.seed import DEMO_SLUG
 
 
@@ -62,6 +64,20 @@ def banner(stack: DemoStack, data_dir: Path) -> str:
     )
 
 
+def _require_free(host: str, port: int, option: str) -> None:
+    with socket.socket() as probe:
+        # As the servers bind: a port left in TIME_WAIT by the last demo is free to use.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise PreconditionFailed(
+                f"{host}:{port} is in use ({exc.strerror}); is a demo running already? "
+                f"{option} 0 picks a free port",
+                code="port_in_use",
+            ) from exc
+
+
 def run_demo(
     data_dir: Path,
     host: str,
@@ -76,6 +92,8 @@ def run_demo(
     if scenario and port == 0:
         port, idp_port = pick_ports(host)  # a headless run must not meet a running demo
     port, idp_port = (p if p else free_port(host) for p in (port, idp_port))
+    for what, number in (("--port", port), ("--idp-port", idp_port)):
+        _require_free(host, number, what)
     stack = DemoStack(data_dir=data_dir, host=host, port=port, idp_port=idp_port)
     try:
         stack.start(progress)
