@@ -59,3 +59,39 @@ def test_nfcpy_passes_whole_apdus_with_its_timeout() -> None:
 def test_nfcpy_failures_mean_the_card_is_gone(answer: bytes | Exception) -> None:
     with pytest.raises(CardGone):
         NfcpyCard(FakeTag(answer)).transmit(b"\x00")
+
+
+def test_pcsc_announce_sends_the_ecp_frame_through_the_acr122u_escape() -> None:
+    from passgate.proto.aliro.polling import ecp_frame
+    from passgate.reader.transport.pcsc import announce, ecp_escape
+
+    frame = ecp_frame(bytes(range(16)))
+    conn = FakePcsc(([0xD5, 0x43, 0x01], 0x90, 0x00))  # PN532: InCommunicateThru timed out
+    assert announce(conn, frame)
+    assert bytes(conn.sent[0]) == bytes.fromhex("ff000000") + bytes([len(frame) + 2]) + (
+        b"\xd4\x42" + frame
+    )
+    assert ecp_escape(frame)[5:7] == b"\xd4\x42"
+    assert not announce(FakePcsc(OSError("no escape")), frame)
+
+
+def test_nfcpy_announce_uses_the_chipsets_raw_frame_command() -> None:
+    from passgate.proto.aliro.polling import ecp_frame
+    from passgate.reader.transport.nfcpy import announce
+
+    sent: list[bytes] = []
+
+    class Chipset:
+        def in_communicate_thru(self, data: bytes, timeout: float) -> bytes:
+            sent.append(data)
+            raise TimeoutError("no answer to ECP, as expected")
+
+    class Device:
+        chipset = Chipset()
+
+    class Frontend:
+        device = Device()
+
+    frame = ecp_frame(bytes(16))
+    assert announce(Frontend(), frame) and sent == [frame]
+    assert not announce(object(), frame)  # a front end without raw frames

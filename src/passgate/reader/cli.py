@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
+from typing import Any
 
 import click
 
@@ -62,6 +63,11 @@ async def _run(
     status = {"firmware": firmware, **({"model": model} if model else {})}
     store = AgentStore(cache_path)
     agent = ReaderAgent(store)
+    if agent.reader_id is None:
+        raise click.ClickException(
+            f"{cache_path} was never paired: run `passgate reader pair --server URL --code CODE "
+            f"--cache {cache_path}` first"
+        )
     client = SyncClient(agent, status=status)
     agent.on_event = client.notify_event
     stop = asyncio.Event()
@@ -80,17 +86,26 @@ async def _run(
 
 
 def _hardware_loop(agent: ReaderAgent, transport: str) -> None:  # pragma: no cover - hardware
+    from passgate.proto.aliro.polling import ecp_frame
     from passgate.reader.agent import CardGone
 
+    group = agent.store.get("group_identifier")
+    frame = ecp_frame(bytes.fromhex(group)) if isinstance(group, str) else None
+    frontend = None
+    if transport == "nfcpy":
+        from passgate.reader.transport.nfcpy import open_frontend
+
+        frontend = open_frontend()
     while True:
+        card: Any
         if transport == "pcsc":
             from passgate.reader.transport.pcsc import wait_for_card
 
             card = wait_for_card()
         else:
-            raise click.ClickException(
-                "nfcpy: connect a frontend with passgate.reader.transport.nfcpy"
-            )
+            from passgate.reader.transport.nfcpy import wait_for_tag
+
+            card = wait_for_tag(frontend, frame)
         try:
             agent.tap(card)
         except CardGone:
