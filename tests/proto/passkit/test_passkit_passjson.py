@@ -126,3 +126,26 @@ def test_plain_http_only_for_loopback(url: str) -> None:
 def test_utc_relevant_date() -> None:
     when = datetime(2026, 5, 1, 9, 30, tzinfo=UTC)
     assert _load(relevant_date=when)["relevantDate"] == "2026-05-01T09:30:00+00:00"
+
+
+def test_reader_groups_travel_in_user_info() -> None:
+    group, key = "00" * 16, "04" + "11" * 64
+    document = _load(reader_groups=((group, key),))
+    assert document["userInfo"] == {
+        "aliro": {"readerGroups": [{"groupIdentifier": group, "publicKey": key}]}
+    }
+    assert "userInfo" not in _load()
+
+
+@pytest.mark.parametrize(
+    "groups",
+    [
+        (("00" * 15, "04" + "11" * 64),),
+        (("00" * 16, "05" + "11" * 64),),
+        (("GG" * 16, "04" + "11" * 64),),
+    ],
+)
+def test_malformed_reader_groups_are_refused(groups: tuple[tuple[str, str], ...]) -> None:
+    with pytest.raises(ValidationError) as err:
+        build_pass_json(make_content(reader_groups=groups))
+    assert err.value.field == "reader_groups"
