@@ -47,6 +47,14 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.reader_push = Histogram(
+            "passgate_reader_push_seconds",
+            "From a commit in this process to the changed reader caches written to every "
+            "affected reader's connection (the server's part of revocation propagation, R16)",
+            registry=self.registry,
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+        )
+
     def watch(self, container: Container) -> None:
         """Report the shared state (readers, outbox) from the database at each scrape."""
         self.registry.register(_StateCollector(container))

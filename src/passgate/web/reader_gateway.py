@@ -32,6 +32,7 @@ from passgate.bootstrap import Container
 from passgate.domain.errors import PassgateError, Unauthenticated
 from passgate.proto import snapshot as snap
 from passgate.services import aliro_groups, reader_events, reader_gateway, reader_snapshot
+from passgate.services.reader_store import ReaderLink
 from passgate.web.api import API_PREFIX
 from passgate.web.api.crud import ERRORS
 from passgate.web.deps import ActorDep, ContainerDep
@@ -90,6 +91,13 @@ class Link:
     digest: str = ""
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     sent_at: float = 0.0
+    # The link key this connection proved; another key (the reader paired again) or none
+    # (deleted) ends the connection at the next pass.
+    public_key: str = ""
+    # The reader's nonce for this connection: every frame and heartbeat carries it, and
+    # heartbeats count up, so a recorded one cannot be replayed (see snap.make_heartbeat).
+    reader_nonce: str | None = None
+    beats: int = 0
 
     async def send(self, message: dict[str, Any]) -> None:
         async with self.lock:
@@ -123,8 +131,11 @@ class Hub:
     reader and a few pointer comparisons per unchanged one.
     """
 
-    def __init__(self, container: Container) -> None:
+    def __init__(self, container: Container, metrics: Metrics | None = None) -> None:
         self._c = container
+        self._metrics = metrics
+        # When the first commit not yet pushed happened (this process's commits only).
+        self._commit_at: float | None = None
         self._links: dict[str, Link] = {}
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -173,8 +184,14 @@ class Hub:
         loop = self._loop
         if _QUIET.get() or loop is None or loop.is_closed():
             return
+        at = time.monotonic()
         with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
-            loop.call_soon_threadsafe(self._wake.set)
+            loop.call_soon_threadsafe(self._note_commit, at)
+
+    def _note_commit(self, at: float) -> None:
+        if self._commit_at is None:
+            self._commit_at = at
+        self._wake.set()
 
     async def _run(self) -> None:
         interval = self._c.settings.reader_poll_interval_s
@@ -183,13 +200,17 @@ class Hub:
                 await asyncio.wait_for(self._wake.wait(), interval)
             self._wake.clear()
             started = time.monotonic()
+            commit_at, self._commit_at = self._commit_at, None
             if started - self._drained_at >= OUTBOX_DRAIN_S:
                 self._drained_at = started
                 await asyncio.to_thread(quiet, self._drain_outbox)
             forced, self._forced = self._forced, set()
             orgs = {link.org_id for link in self._links.values()}
+            pushed: list[asyncio.Task[None]] = []
             for org_id in orgs:
-                await self.refresh(org_id, {x for x in forced if x.org_id == org_id})
+                pushed += await self.refresh(org_id, {x for x in forced if x.org_id == org_id})
+            if commit_at is not None and pushed:
+                self._time_push(commit_at, pushed)
             await asyncio.sleep(max(0.0, MIN_PASS_GAP_S - (time.monotonic() - started)))
 
     def _drain_outbox(self) -> None:
@@ -202,12 +223,28 @@ class Hub:
                 assert message.id is not None
                 uow.outbox.mark_delivered(message.id, now)
 
-    async def refresh(self, org_id: str, forced: set[Link]) -> None:
+    def _time_push(self, commit_at: float, sends: list[asyncio.Task[None]]) -> None:
+        """Observe commit -> changed content written to every affected reader's socket."""
+        metrics = self._metrics
+        if metrics is None:
+            return
+
+        async def observe() -> None:
+            await asyncio.wait(sends)
+            metrics.reader_push.observe(time.monotonic() - commit_at)
+
+        task = asyncio.get_running_loop().create_task(observe())
+        self._sending.add(task)
+        task.add_done_callback(self._sending.discard)
+
+    async def refresh(self, org_id: str, forced: set[Link]) -> list[asyncio.Task[None]]:
+        """One pass for ``org_id``; returns the sends of changed content (not heartbeats)."""
         links = [link for link in self._links.values() if link.org_id == org_id]
         if not links:
-            return
+            return []
         frames = await asyncio.to_thread(quiet, self._frames, org_id, links, forced)
         loop = asyncio.get_running_loop()
+        changed: list[asyncio.Task[None]] = []
         for link, frame in frames:
             # Not awaited: a reader that stops reading must not hold up the others. Each
             # link's lock is FIFO, so a link still gets its frames in pass order.
@@ -216,6 +253,9 @@ class Hub:
             )
             self._sending.add(task)
             task.add_done_callback(self._sending.discard)
+            if frame is not None and frame.get("type") in ("snapshot", "delta"):
+                changed.append(task)
+        return changed
 
     def _signing_key(self, org_id: str) -> ec.EllipticCurvePrivateKey:
         key = self._keys.get(org_id)
@@ -237,6 +277,7 @@ class Hub:
             contents = reader_snapshot.contents_for(
                 uow, org_id, [x.reader_id for x in links], now, interner
             )
+            keys = {x.id: x.public_key for x in uow.repo(ReaderLink).all_where()}
         heartbeat_s = c.settings.reader_heartbeat_s
         tick = time.monotonic()
         digests = snap.DigestMemo()
@@ -244,20 +285,24 @@ class Hub:
         out: list[tuple[Link, dict[str, Any] | None]] = []
         for link in links:
             content = contents.get(link.reader_id)
-            if content is None:
-                out.append((link, None))
+            if content is None or keys.get(link.reader_id) != link.public_key:
+                out.append((link, None))  # deleted, or paired again with a new key
                 continue
             force = link in forced
             if not force and snap.same_content(link.content, content):
                 if tick - link.sent_at >= heartbeat_s:
                     link.sent_at = tick
-                    beat = {
-                        "type": "heartbeat",
-                        "reader_id": link.reader_id,
-                        "version": link.version,
-                    }
-                    beat["sig"] = snap.sign(private, snap.canonical(beat))
-                    out.append((link, beat))
+                    if link.reader_nonce is not None:  # an agent too old to check one gets none
+                        link.beats += 1
+                        beat = snap.make_heartbeat(
+                            private,
+                            reader_id=link.reader_id,
+                            version=link.version,
+                            link_nonce=link.reader_nonce,
+                            seq=link.beats,
+                            at_ms=int(now.timestamp() * 1000),
+                        )
+                        out.append((link, beat))
                 continue
             digest = digests.digest(content)
             version = next_version(link.version)
@@ -269,6 +314,7 @@ class Hub:
                     version=version,
                     body=content,
                     result_digest=digest,
+                    link_nonce=link.reader_nonce,
                 )
             else:
                 frame = snap.make_frame(
@@ -279,6 +325,7 @@ class Hub:
                     base_version=link.version,
                     body=snap.diff(link.content, content, diffs),
                     result_digest=digest,
+                    link_nonce=link.reader_nonce,
                 )
             link.version, link.content, link.digest, link.sent_at = version, content, digest, tick
             out.append((link, frame))
@@ -302,7 +349,7 @@ async def _safe_send(link: Link, message: dict[str, Any]) -> None:
 def _hub(ws: WebSocket) -> Hub:
     hub: Hub | None = getattr(ws.app.state, "reader_hub", None)
     if hub is None:
-        hub = Hub(ws.app.state.container)
+        hub = Hub(ws.app.state.container, ws.app.state.metrics)
         ws.app.state.reader_hub = hub
     return hub
 
@@ -318,7 +365,7 @@ async def _receive(ws: WebSocket) -> str | bytes:
     return bytes(message.get("bytes") or b"")
 
 
-async def _authenticate(ws: WebSocket, c: Container) -> tuple[str, dict[str, Any]] | None:
+async def _authenticate(ws: WebSocket, c: Container) -> tuple[str, str, dict[str, Any]] | None:
     nonce = reader_gateway.new_nonce()
     await ws.send_text(snap.encode_message({"type": "challenge", "nonce": nonce}))
     try:
@@ -326,7 +373,7 @@ async def _authenticate(ws: WebSocket, c: Container) -> tuple[str, dict[str, Any
         msg = snap.parse_message(text)
         if msg["type"] != "auth":
             raise Unauthenticated("expected auth")
-        org_id = await asyncio.to_thread(
+        org_id, key = await asyncio.to_thread(
             reader_gateway.authenticate,
             c.uow_factory,
             c.reader_directory,
@@ -338,7 +385,14 @@ async def _authenticate(ws: WebSocket, c: Container) -> tuple[str, dict[str, Any
         await ws.send_text(snap.encode_message({"type": "error", "code": "unauthenticated"}))
         await _close(ws, 4401)
         return None
-    return org_id, msg
+    return org_id, key, msg
+
+
+def _reader_nonce(hello: dict[str, Any]) -> str | None:
+    nonce = hello.get("reader_nonce")
+    if isinstance(nonce, str) and 16 <= len(nonce) <= 100:
+        return nonce
+    return None
 
 
 async def _serve(ws: WebSocket, c: Container, hub: Hub, link: Link) -> None:
@@ -474,9 +528,10 @@ def router() -> APIRouter:
             return
         if authed is None:
             return
-        org_id, hello = authed
+        org_id, key, hello = authed
         hub = _hub(ws)
         link = Link(ws, hello["reader_id"], org_id, version=max(0, int(hello["version"])))
+        link.public_key, link.reader_nonce = key, _reader_nonce(hello)
         hub.add(link)
         try:
             try:
