@@ -15,7 +15,13 @@ from pydantic import ValidationError as SettingsError
 
 from passgate import __version__
 from passgate.bench import bench
-from passgate.cli_errors import PassgateGroup, option_variables, settings_error, unknown_variables
+from passgate.cli_errors import (
+    PassgateGroup,
+    describe,
+    option_variables,
+    settings_error,
+    unknown_variables,
+)
 from passgate.config import Settings
 from passgate.devidp.cli import devidp
 from passgate.domain.errors import PassgateError
@@ -51,8 +57,7 @@ def _run(fn: Any) -> Any:
     try:
         return fn()
     except PassgateError as exc:
-        where = f" ({exc.field})" if exc.field else ""
-        raise click.ClickException(f"{exc.code}{where}: {exc.message}") from exc
+        raise click.ClickException(describe(exc) or exc.message) from exc
 
 
 def _require_secret(settings: Settings) -> None:
