@@ -227,3 +227,17 @@ def test_demo_on_a_port_in_use_is_one_line(tmp_path: Path, monkeypatch: pytest.M
         args = ["demo", "--port", port, "--idp-port", "0", "--data-dir", str(tmp_path)]
         result = _invoke(args, {}, monkeypatch)
     _one_clear_line(result, f"127.0.0.1:{port} is in use", "--port 0 picks a free port")
+
+
+def test_a_database_from_a_newer_passgate_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sqlite3
+
+    env = {"PASSGATE_DATABASE_URL": f"sqlite:///{tmp_path}/p.db"}
+    assert _invoke(["migrate"], env, monkeypatch).exit_code == 0
+    with sqlite3.connect(tmp_path / "p.db") as conn:
+        conn.execute("UPDATE alembic_version SET version_num = '9999'")
+    conn.close()
+    result = _invoke(["migrate"], env, monkeypatch)
+    _one_clear_line(result, "database migration:", "9999")
