@@ -240,4 +240,4 @@ def test_a_database_from_a_newer_passgate_is_one_line(
         conn.execute("UPDATE alembic_version SET version_num = '9999'")
     conn.close()
     result = _invoke(["migrate"], env, monkeypatch)
-    _one_clear_line(result, "database migration:", "9999")
+    _one_clear_line(result, "database migration:", "9999", "a newer Passgate migrated")

@@ -102,7 +102,10 @@ def describe(exc: BaseException) -> str | None:
     if isinstance(exc, sa_exc.DBAPIError):
         return _database_error(exc)
     if isinstance(exc, CommandError):
-        return f"database migration: {_first_line(exc)}"
+        hint = ""
+        if "Can't locate revision" in str(exc):
+            hint = " (a newer Passgate migrated this database: run that version)"
+        return f"database migration: {_first_line(exc)}{hint}"
     if isinstance(exc, httpx.TransportError):
         where = ""
         try:
