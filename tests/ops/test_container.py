@@ -40,20 +40,27 @@ def test_the_compose_file_runs_postgresql_a_migration_servers_and_a_worker() -> 
     assert url.startswith("postgresql+psycopg://") and "@db/" in url
 
 
-def _engine() -> str | None:
+def _engine() -> tuple[str | None, str]:
+    """The docker command, or None and why the stack cannot be tried here."""
     docker = shutil.which("docker")
     if docker is None:
-        return None
-    ok = subprocess.run([docker, "info"], capture_output=True, timeout=30, check=False)
-    return docker if ok.returncode == 0 else None
+        return None, "docker is not installed"
+    for args, why in (
+        (["info"], "the docker daemon is not running"),
+        (["compose", "version"], "the docker compose plugin is not installed"),
+    ):
+        ok = subprocess.run([docker, *args], capture_output=True, timeout=30, check=False)
+        if ok.returncode != 0:
+            return None, why
+    return docker, ""
 
 
 def test_compose_builds_and_starts_the_stack(tmp_path: Path) -> None:
-    docker = _engine()
+    docker, why = _engine()
     if docker is None:
         pytest.skip(
-            "no container engine here (docker is not installed or its daemon is not "
-            "running): the image was not built and the compose stack not started"
+            f"no container engine here ({why}): the image was not built and the compose "
+            "stack not started"
         )
     passkit = tmp_path / "passkit"
     pass_certificate_env(passkit)
