@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
+from tests.ops.support import empty_pg_database
 
 from passgate.cli import main
 from passgate.sim.emulator import Emulator
@@ -95,14 +96,7 @@ def test_an_unmigrated_database_says_to_migrate(
 def test_an_unmigrated_postgresql_says_to_migrate(
     postgres: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import sqlalchemy as sa
-
-    admin = sa.create_engine(postgres, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql("DROP DATABASE IF EXISTS passgate_unmigrated")
-        conn.exec_driver_sql("CREATE DATABASE passgate_unmigrated")
-    admin.dispose()
-    url = postgres.rsplit("/", 1)[0] + "/passgate_unmigrated"
+    url = empty_pg_database(postgres, "passgate_unmigrated")
     result = _invoke(
         ["create-org", "Acme", "--slug", "acme"], {"PASSGATE_DATABASE_URL": url}, monkeypatch
     )
