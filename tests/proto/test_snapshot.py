@@ -76,14 +76,53 @@ def test_bad_signature_gap_rollback_wrong_reader_and_digest_are_rejected() -> No
     assert isinstance(state.receive(_snapshot(30, V2)), snap.Accepted)
 
 
-def test_heartbeat_confirms_only_the_current_version() -> None:
-    state = _state()
-    state.receive(_snapshot(10, V1))
-    beat: dict[str, Any] = {"type": "heartbeat", "reader_id": "rdr_1", "version": 10}
-    beat["sig"] = snap.sign(KEY, snap.canonical(beat))
-    assert state.confirms(beat)
-    old = {**beat, "version": 9}
-    assert not state.confirms(old)
+def _beat(version: int, *, nonce: str = "link-1", seq: int = 1, at: int = 1000) -> dict[str, Any]:
+    return snap.make_heartbeat(
+        KEY, reader_id="rdr_1", version=version, link_nonce=nonce, seq=seq, at_ms=at
+    )
+
+
+def test_heartbeat_confirms_only_the_current_version_of_this_connection_once() -> None:
+    state = snap.CacheState("rdr_1", KEY.public_key(), link_nonce="link-1")
+    first = snap.make_frame(
+        KEY,
+        kind="snapshot",
+        reader_id="rdr_1",
+        version=10,
+        body=V1,
+        result_digest=snap.digest(V1),
+        link_nonce="link-1",
+    )
+    assert isinstance(state.receive(first), snap.Accepted)
+    assert not state.confirms(_beat(9))  # another version
+    assert state.confirms(_beat(10, seq=1, at=1000))
+    assert not state.confirms(_beat(10, seq=1, at=1000))  # the same beat replayed
+    assert not state.confirms(_beat(10, seq=2, at=999))  # server time went back
+    assert not state.confirms(_beat(10, seq=3, nonce="link-0"))  # recorded on another link
+    unsigned = {k: v for k, v in _beat(10, seq=4, at=2000).items() if k != "sig"}
+    assert not state.confirms({**unsigned, "sig": _beat(10, seq=5, at=2000)["sig"]})
+    assert state.confirms(_beat(10, seq=4, at=2000))
+    # A reader that does not know its connection nonce takes no heartbeat at all.
+    blind = _state()
+    blind.receive(_snapshot(10, V1))
+    assert not blind.confirms(_beat(10))
+
+
+def test_frames_signed_for_another_connection_are_refused() -> None:
+    state = snap.CacheState("rdr_1", KEY.public_key(), link_nonce="link-2")
+    other = snap.make_frame(
+        KEY,
+        kind="snapshot",
+        reader_id="rdr_1",
+        version=20,
+        body=V1,
+        result_digest=snap.digest(V1),
+        link_nonce="link-1",
+    )
+    assert state.receive(other) == snap.Rejected("replayed")
+    assert state.receive(_snapshot(20, V1)) == snap.Rejected("replayed")  # none at all
+    ours = {**other, "nonce": "link-2"}
+    assert state.receive(ours) == snap.Rejected("bad_signature")  # the nonce is signed
 
 
 def test_diff_apply_round_trip() -> None:

@@ -40,7 +40,9 @@ from passgate.domain.errors import ValidationError
 MAX_FRAME_BYTES = 8 * 1024 * 1024
 AUTH_CONTEXT = b"passgate-reader-auth-v1\x00"
 
-Rejection = Literal["malformed", "bad_signature", "wrong_reader", "gap", "rollback", "digest"]
+Rejection = Literal[
+    "malformed", "bad_signature", "wrong_reader", "gap", "rollback", "digest", "replayed"
+]
 
 
 class SnapshotError(ValidationError):
@@ -275,6 +277,7 @@ def make_frame(
     body: Mapping[str, Any],
     result_digest: str,
     base_version: int | None = None,
+    link_nonce: str | None = None,
 ) -> dict[str, Any]:
     frame: dict[str, Any] = {
         "type": kind,
@@ -285,8 +288,38 @@ def make_frame(
     }
     if kind == "delta":
         frame["base_version"] = base_version
+    if link_nonce is not None:
+        frame["nonce"] = link_nonce
     frame["sig"] = sign(key, canonical(frame))
     return frame
+
+
+def make_heartbeat(
+    key: ec.EllipticCurvePrivateKey,
+    *,
+    reader_id: str,
+    version: int,
+    link_nonce: str,
+    seq: int,
+    at_ms: int,
+) -> dict[str, Any]:
+    """The server's signed word that ``version`` is still current, for one connection.
+
+    ``link_nonce`` is the reader's own nonce from this connection's auth message and
+    ``seq`` counts this connection's heartbeats, so a heartbeat recorded earlier (another
+    connection, or an earlier beat of this one) cannot be replayed to keep a cache that
+    misses a revocation looking fresh. ``at_ms`` is the server's clock.
+    """
+    beat: dict[str, Any] = {
+        "type": "heartbeat",
+        "reader_id": reader_id,
+        "version": version,
+        "nonce": link_nonce,
+        "seq": seq,
+        "at": at_ms,
+    }
+    beat["sig"] = sign(key, canonical(beat))
+    return beat
 
 
 @dataclass(frozen=True)
@@ -315,11 +348,17 @@ class CacheState:
         *,
         version: int = 0,
         content: dict[str, Any] | None = None,
+        link_nonce: str | None = None,
     ) -> None:
         self.reader_id = reader_id
         self._key = server_key
         self.version = version
         self.content: dict[str, Any] | None = content
+        # The nonce this reader sent for the current connection: frames and heartbeats
+        # must carry it (None: frames are checked without it, heartbeats never confirm).
+        self.link_nonce = link_nonce
+        self._beat_seq = -1
+        self._beat_at = -1
 
     def receive(self, frame: Any) -> Accepted | Rejected:
         """Never raises for any JSON value; state changes only on acceptance."""
@@ -343,6 +382,8 @@ class CacheState:
             return Rejected("bad_signature")
         if frame.get("reader_id") != self.reader_id:
             return Rejected("wrong_reader")
+        if self.link_nonce is not None and frame.get("nonce") != self.link_nonce:
+            return Rejected("replayed")  # signed for another connection
         if version <= self.version:
             return Rejected("rollback")
         try:
@@ -364,17 +405,30 @@ class CacheState:
         return Accepted(version, content, result_digest)
 
     def confirms(self, frame: Any) -> bool:
-        """A signed heartbeat saying our current version is still the server's."""
+        """A signed heartbeat of this connection saying our version is still the server's.
+
+        It must carry our connection nonce, a higher sequence than the last one taken and
+        a server time no earlier than it: a replayed heartbeat confirms nothing.
+        """
         if not isinstance(frame, dict) or frame.get("type") != "heartbeat":
             return False
-        sig = frame.get("sig")
+        sig, seq, at = frame.get("sig"), frame.get("seq"), frame.get("at")
         if not isinstance(sig, str) or frame.get("reader_id") != self.reader_id:
+            return False
+        if self.link_nonce is None or frame.get("nonce") != self.link_nonce:
+            return False
+        if not (isinstance(seq, int) and isinstance(at, int) and _int(seq) and _int(at)):
+            return False
+        if seq <= self._beat_seq or at < self._beat_at:
             return False
         try:
             message = canonical({k: v for k, v in frame.items() if k != "sig"})
         except SnapshotError:
             return False
-        return verify(self._key, sig, message) and frame.get("version") == self.version
+        if not verify(self._key, sig, message) or frame.get("version") != self.version:
+            return False
+        self._beat_seq, self._beat_at = seq, at
+        return True
 
 
 # --- link messages --------------------------------------------------------------------
@@ -383,7 +437,7 @@ class CacheState:
 _SCHEMAS: dict[str, dict[str, type | tuple[type, ...]]] = {
     # server -> reader
     "challenge": {"nonce": str},
-    "heartbeat": {"version": int},
+    "heartbeat": {"version": int, "nonce": str, "seq": int, "at": int},
     "ack": {"sequences": list},
     "error": {"code": str},
     "aliro_certificate": {"group_identifier": str, "group_public_key": str, "certificate": str},

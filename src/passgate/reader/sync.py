@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 import threading
 from typing import Any
 
@@ -123,11 +124,14 @@ class SyncClient:
         if not (reader_id and server_key_pem and link_pem and url):
             raise PassgateError("the agent is not paired")
         link_key = snap.load_private_pem(link_pem.encode())
+        # Ours for this connection only: the server's frames and heartbeats must echo it.
+        link_nonce = secrets.token_urlsafe(24)
         state = snap.CacheState(
             reader_id,
             snap.load_public_pem(server_key_pem),
             version=agent.version,
             content=agent.content,
+            link_nonce=link_nonce,
         )
         async with websockets.connect(ws_url(url), max_size=snap.MAX_FRAME_BYTES) as ws:
             challenge = snap.parse_message(await asyncio.wait_for(ws.recv(), 10))
@@ -139,6 +143,7 @@ class SyncClient:
                     {
                         "type": "auth",
                         "reader_id": reader_id,
+                        "reader_nonce": link_nonce,
                         "signature": signature,
                         "version": agent.version,
                         "status": self.status,

@@ -172,8 +172,12 @@ def authenticate(
     reader_id: str,
     nonce: str,
     signature: str,
-) -> str:
-    """The reader's organization when its signature over ``nonce`` verifies."""
+) -> tuple[str, str]:
+    """The reader's organization and the link key that verified its signature over ``nonce``.
+
+    The gateway keeps the key with the connection: once the reader is paired again (a
+    new key) or deleted, the connection is closed.
+    """
     refused = Unauthenticated("reader authentication failed")
     if not isinstance(reader_id, str) or not 1 <= len(reader_id) <= 40:
         raise refused
@@ -188,4 +192,4 @@ def authenticate(
     key = snap.load_public_pem(link.public_key)
     if not snap.verify(key, signature, snap.auth_message(nonce, reader_id)):
         raise refused
-    return org_id
+    return org_id, link.public_key

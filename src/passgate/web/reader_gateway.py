@@ -32,6 +32,7 @@ from passgate.bootstrap import Container
 from passgate.domain.errors import PassgateError, Unauthenticated
 from passgate.proto import snapshot as snap
 from passgate.services import aliro_groups, reader_events, reader_gateway, reader_snapshot
+from passgate.services.reader_store import ReaderLink
 from passgate.web.api import API_PREFIX
 from passgate.web.api.crud import ERRORS
 from passgate.web.deps import ActorDep, ContainerDep
@@ -90,6 +91,13 @@ class Link:
     digest: str = ""
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     sent_at: float = 0.0
+    # The link key this connection proved; another key (the reader paired again) or none
+    # (deleted) ends the connection at the next pass.
+    public_key: str = ""
+    # The reader's nonce for this connection: every frame and heartbeat carries it, and
+    # heartbeats count up, so a recorded one cannot be replayed (see snap.make_heartbeat).
+    reader_nonce: str | None = None
+    beats: int = 0
 
     async def send(self, message: dict[str, Any]) -> None:
         async with self.lock:
@@ -269,6 +277,7 @@ class Hub:
             contents = reader_snapshot.contents_for(
                 uow, org_id, [x.reader_id for x in links], now, interner
             )
+            keys = {x.id: x.public_key for x in uow.repo(ReaderLink).all_where()}
         heartbeat_s = c.settings.reader_heartbeat_s
         tick = time.monotonic()
         digests = snap.DigestMemo()
@@ -276,20 +285,24 @@ class Hub:
         out: list[tuple[Link, dict[str, Any] | None]] = []
         for link in links:
             content = contents.get(link.reader_id)
-            if content is None:
-                out.append((link, None))
+            if content is None or keys.get(link.reader_id) != link.public_key:
+                out.append((link, None))  # deleted, or paired again with a new key
                 continue
             force = link in forced
             if not force and snap.same_content(link.content, content):
                 if tick - link.sent_at >= heartbeat_s:
                     link.sent_at = tick
-                    beat = {
-                        "type": "heartbeat",
-                        "reader_id": link.reader_id,
-                        "version": link.version,
-                    }
-                    beat["sig"] = snap.sign(private, snap.canonical(beat))
-                    out.append((link, beat))
+                    if link.reader_nonce is not None:  # an agent too old to check one gets none
+                        link.beats += 1
+                        beat = snap.make_heartbeat(
+                            private,
+                            reader_id=link.reader_id,
+                            version=link.version,
+                            link_nonce=link.reader_nonce,
+                            seq=link.beats,
+                            at_ms=int(now.timestamp() * 1000),
+                        )
+                        out.append((link, beat))
                 continue
             digest = digests.digest(content)
             version = next_version(link.version)
@@ -301,6 +314,7 @@ class Hub:
                     version=version,
                     body=content,
                     result_digest=digest,
+                    link_nonce=link.reader_nonce,
                 )
             else:
                 frame = snap.make_frame(
@@ -311,6 +325,7 @@ class Hub:
                     base_version=link.version,
                     body=snap.diff(link.content, content, diffs),
                     result_digest=digest,
+                    link_nonce=link.reader_nonce,
                 )
             link.version, link.content, link.digest, link.sent_at = version, content, digest, tick
             out.append((link, frame))
@@ -350,7 +365,7 @@ async def _receive(ws: WebSocket) -> str | bytes:
     return bytes(message.get("bytes") or b"")
 
 
-async def _authenticate(ws: WebSocket, c: Container) -> tuple[str, dict[str, Any]] | None:
+async def _authenticate(ws: WebSocket, c: Container) -> tuple[str, str, dict[str, Any]] | None:
     nonce = reader_gateway.new_nonce()
     await ws.send_text(snap.encode_message({"type": "challenge", "nonce": nonce}))
     try:
@@ -358,7 +373,7 @@ async def _authenticate(ws: WebSocket, c: Container) -> tuple[str, dict[str, Any
         msg = snap.parse_message(text)
         if msg["type"] != "auth":
             raise Unauthenticated("expected auth")
-        org_id = await asyncio.to_thread(
+        org_id, key = await asyncio.to_thread(
             reader_gateway.authenticate,
             c.uow_factory,
             c.reader_directory,
@@ -370,7 +385,14 @@ async def _authenticate(ws: WebSocket, c: Container) -> tuple[str, dict[str, Any
         await ws.send_text(snap.encode_message({"type": "error", "code": "unauthenticated"}))
         await _close(ws, 4401)
         return None
-    return org_id, msg
+    return org_id, key, msg
+
+
+def _reader_nonce(hello: dict[str, Any]) -> str | None:
+    nonce = hello.get("reader_nonce")
+    if isinstance(nonce, str) and 16 <= len(nonce) <= 100:
+        return nonce
+    return None
 
 
 async def _serve(ws: WebSocket, c: Container, hub: Hub, link: Link) -> None:
@@ -506,9 +528,10 @@ def router() -> APIRouter:
             return
         if authed is None:
             return
-        org_id, hello = authed
+        org_id, key, hello = authed
         hub = _hub(ws)
         link = Link(ws, hello["reader_id"], org_id, version=max(0, int(hello["version"])))
+        link.public_key, link.reader_nonce = key, _reader_nonce(hello)
         hub.add(link)
         try:
             try:
