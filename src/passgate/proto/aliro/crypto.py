@@ -216,7 +216,20 @@ def persistent_key(kdh: bytes, ctx: Context, credential_public_key: bytes) -> by
 def fast_keys(kpersistent: bytes, ctx: Context, credential_public_key: bytes) -> SessionKeys:
     salt = ctx.salt(c.LABEL_FAST) + x_of(credential_public_key)
     okm = hkdf_sha256(kpersistent, salt, ctx.info, 5 * c.KEY_LEN)
+    return _split_fast(okm)
+
+
+def _split_fast(okm: bytes) -> SessionKeys:
     return SessionKeys(okm[32:64], okm[64:96], okm[96:128], okm[128:160], cryptogram=okm[0:32])
+
+
+def _expand_rest(prk: bytes, first: bytes, info: bytes, blocks: int) -> bytes:
+    """HKDF-Expand's blocks 2..n, given the pseudorandom key and the first block."""
+    out, block = first, first
+    for counter in range(2, blocks + 1):
+        block = hmac.digest(prk, block + info + bytes([counter]), "sha256")
+        out += block
+    return out
 
 
 def seal_cryptogram(cryptogram_sk: bytes, plaintext: bytes) -> bytes:
@@ -243,7 +256,7 @@ class FastMatcher:
     def __init__(self, ctx: Context) -> None:
         self._ctx = ctx
         self._prefix = hashlib.sha256(ctx.salt(c.LABEL_FAST))
-        self._block_input = ctx.info + b"\x01"
+        self._block_input = ctx.info + b"\x01"  # HKDF-Expand's first block: T(1)
 
     def find(
         self,
@@ -262,7 +275,8 @@ class FastMatcher:
             cryptogram_sk = hmac.digest(prk, self._block_input, "sha256")
             plaintext = open_cryptogram(cryptogram_sk, cryptogram)
             if plaintext is not None:
-                return candidate, fast_keys(kpersistent, self._ctx, public_key), plaintext
+                okm = _expand_rest(prk, cryptogram_sk, self._ctx.info, 5)
+                return candidate, _split_fast(okm), plaintext
         return None
 
 
@@ -327,7 +341,8 @@ class SecureChannel:
 
     def __init__(self, send_key: bytes, send_dir: bytes, recv_key: bytes, recv_dir: bytes) -> None:
         self._send = AESGCM(send_key)
-        self._recv = AESGCM(recv_key)
+        self._recv_key = recv_key
+        self._recv: AESGCM | None = None  # made on first use: a FAST reader only sends
         self._send_dir = send_dir
         self._recv_dir = recv_dir
         self._send_counter = 1
@@ -363,6 +378,8 @@ class SecureChannel:
             self._closed = True
             raise AliroError("secure channel message rejected")
         iv = channel_iv(self._recv_dir, self._recv_counter)
+        if self._recv is None:
+            self._recv = AESGCM(self._recv_key)
         try:
             plaintext = self._recv.decrypt(iv, ciphertext, None)
         except InvalidTag as exc:
