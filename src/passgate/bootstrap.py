@@ -61,7 +61,7 @@ class Container:
 
     def webhook_poster(self) -> HttpxPoster:
         """A new HTTP client for webhook deliveries (one per worker; close it when done)."""
-        return HttpxPoster(self.settings.webhook_timeout_s)
+        return HttpxPoster(self.settings.webhook_timeout_s, self.settings.webhook_allowed_hosts)
 
     @cached_property
     def secret_box(self) -> AesGcmSecretBox:

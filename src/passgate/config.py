@@ -56,6 +56,11 @@ class Settings(BaseSettings):
     webhook_retry_base_s: float = Field(
         default=2.0, gt=0, le=3600, description="First retry delay; doubles per attempt"
     )
+    webhook_allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Hosts, addresses or networks (JSON list) webhooks may reach although "
+        "they are loopback, private, link-local or metadata addresses (refused otherwise)",
+    )
 
     browser_session_idle_s: int = Field(
         default=30 * 60, ge=60, le=86400, description="Dashboard session idle timeout"

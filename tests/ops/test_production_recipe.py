@@ -87,7 +87,13 @@ def test_the_readme_recipe_runs_as_written(postgres: str, tmp_path: Path) -> Non
     done = subprocess.run(
         ["bash", "-euo", "pipefail", "-c", script],
         cwd=ROOT,
-        env={**base_env, "PASSGATE_LOG_LEVEL": "warning"},
+        # The webhook receiver below listens on loopback, which webhooks may reach only
+        # when the operator allows it.
+        env={
+            **base_env,
+            "PASSGATE_LOG_LEVEL": "warning",
+            "PASSGATE_WEBHOOK_ALLOWED_HOSTS": '["127.0.0.1"]',
+        },
         capture_output=True,
         text=True,
         timeout=180,

@@ -16,7 +16,6 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi.testclient import TestClient
-from tests.conftest import OPERATOR_KEY, SECRET_KEY
 from tests.reader.support import World, live_server
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
@@ -28,16 +27,12 @@ from passgate.reader.sync import ws_url
 
 
 @pytest.fixture
-def settings(database_url: str) -> Settings:
-    base = Settings(
-        database_url=database_url,
-        dev_mode=True,
-        operator_key=OPERATOR_KEY,
-        secret_key=SECRET_KEY,
-        reader_heartbeat_s=0.01,
+def settings(settings: Settings, backend: str) -> Settings:  # backend: both databases
+    # A poll past what an operator may set (5 s): no pass in these tests comes from the
+    # timer. Heartbeats go out at every pass.
+    return settings.model_copy(
+        update={"reader_poll_interval_s": 3600.0, "reader_heartbeat_s": 0.01}
     )
-    # Past what an operator may set (5 s): no pass in a test comes from the timer.
-    return base.model_copy(update={"reader_poll_interval_s": 3600.0})
 
 
 class Peer:

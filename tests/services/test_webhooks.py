@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from tests.conftest import FixedClock, Org
 
 from passgate.bootstrap import Container
+from passgate.config import Settings
 from passgate.domain import model as m
 from passgate.domain.errors import ValidationError
 from passgate.proto import webhook as wh
@@ -20,6 +21,12 @@ from passgate.services import resources
 from passgate.services.actors import Actor, ActorKind
 from passgate.services.catalog import PLACE
 from passgate.worker.dispatcher import Dispatcher
+
+
+@pytest.fixture
+def settings(settings: Settings, backend: str) -> Settings:  # backend: both databases
+    # The receiver listens on loopback: allowed here as an operator would allow it.
+    return settings.model_copy(update={"webhook_allowed_hosts": ["127.0.0.1"]})
 
 
 class Receiver:

@@ -5,14 +5,17 @@ from __future__ import annotations
 import json
 import random
 import secrets
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from passgate.domain import model as m
+from passgate.domain.destinations import check_host, host_of
 from passgate.domain.errors import ValidationError
 from passgate.domain.validation import validate_url
 from passgate.proto import webhook as wh
+from passgate.services import resources
 from passgate.services.actors import Actor
 from passgate.services.events import WEBHOOK_TOPIC, audit, summarize
 from passgate.services.ports import SecretBox, UnitOfWork, UnitOfWorkFactory
@@ -27,8 +30,11 @@ class CreatedWebhook:
     secret: str  # shown once
 
 
-def check_webhook(url: str, event_types: list[str]) -> None:
+def check_webhook(url: str, event_types: list[str], allowed_hosts: Collection[str] = ()) -> None:
     validate_url(url)
+    # What the URL alone tells (a literal internal address, localhost); the worker checks
+    # again what the name resolves to at every delivery.
+    check_host(host_of(url), allowed_hosts)
     if len(event_types) > MAX_EVENT_TYPES:
         raise ValidationError(
             f"event_types may list at most {MAX_EVENT_TYPES} types", field="event_types"
@@ -50,10 +56,11 @@ def create_webhook(
     url: str,
     event_types: list[str],
     now: datetime,
+    allowed_hosts: Collection[str] = (),
 ) -> CreatedWebhook:
     actor.require_write()
     org_id = actor.require_org()
-    check_webhook(url, event_types)
+    check_webhook(url, event_types, allowed_hosts)
     secret = "whsec_" + secrets.token_urlsafe(32)
     hook = m.Webhook(
         id=m.new_id("whk"),
@@ -76,6 +83,20 @@ def create_webhook(
         after=summarize(hook),
     )
     return CreatedWebhook(webhook=hook, secret=secret)
+
+
+def update_webhook(
+    uow: UnitOfWork,
+    actor: Actor,
+    webhook_id: str,
+    changes: Mapping[str, Any],
+    *,
+    now: datetime,
+    allowed_hosts: Collection[str] = (),
+) -> m.Webhook:
+    if "url" in changes:
+        check_host(host_of(str(changes["url"])), allowed_hosts)
+    return resources.update(uow, actor, WEBHOOK, webhook_id, changes, now)
 
 
 class HttpPoster(Protocol):
@@ -142,6 +163,8 @@ def _deliver_one(
     headers = _headers(box, hook, message, body, int(now.timestamp()))
     try:
         status = poster.post(hook.url, body, headers)
+    except ValidationError as exc:
+        return f"permanent: {exc.message}"  # the SSRF rule refused the destination
     except OSError as exc:
         return f"transport: {type(exc).__name__}"
     if 200 <= status < 300:

@@ -168,6 +168,7 @@ def router() -> APIRouter:
                 url=body.url,
                 event_types=body.event_types,
                 now=c.clock.now(),
+                allowed_hosts=c.settings.webhook_allowed_hosts,
             )
         return {**created.webhook.__dict__, "secret": created.secret}
 
@@ -201,7 +202,14 @@ def router() -> APIRouter:
         if "event_types" in changes:
             changes["event_types"] = sorted(set(changes["event_types"]))
         with c.uow_factory(who.require_org()) as uow:
-            return res.update(uow, who, webhooks.WEBHOOK, webhook_id, changes, c.clock.now())
+            return webhooks.update_webhook(
+                uow,
+                who,
+                webhook_id,
+                changes,
+                now=c.clock.now(),
+                allowed_hosts=c.settings.webhook_allowed_hosts,
+            )
 
     @r.delete(
         "/webhooks/{webhook_id}",
