@@ -25,7 +25,7 @@ with warnings.catch_warnings():
         "ignore", message="CFB has been moved", module=r"saml2\.cryptography\.symmetric"
     )
     import saml2
-    from saml2 import class_name, saml, samlp
+    from saml2 import class_name, saml, samlp, xmldsig
     from saml2.config import IdPConfig
     from saml2.server import Server
     from saml2.sigver import pre_signature_part
@@ -115,6 +115,7 @@ class InProcessIdp:
         sign_response: bool = False,
         tamper: Callable[[Any], None] | None = None,
         wrap: bool = False,
+        sha1: bool = False,
     ) -> str:
         xml = self.server.create_authn_response(
             identity={"email": [email]},
@@ -133,10 +134,18 @@ class InProcessIdp:
         )
         if tamper is not None:
             tamper(assertion)
+        # pysaml2 defaults to SHA-1, which Passgate refuses; IdPs today sign with SHA-256.
+        algs = (
+            {"sign_alg": xmldsig.SIG_RSA_SHA1, "digest_alg": xmldsig.DIGEST_SHA1}
+            if sha1
+            else {"sign_alg": xmldsig.SIG_RSA_SHA256, "digest_alg": xmldsig.DIGEST_SHA256}
+        )
         if sign_assertion:
-            assertion.signature = pre_signature_part(assertion.id, self.server.sec.my_cert, 1)
+            assertion.signature = pre_signature_part(
+                assertion.id, self.server.sec.my_cert, 1, **algs
+            )
         if sign_response:
-            response.signature = pre_signature_part(response.id, self.server.sec.my_cert, 1)
+            response.signature = pre_signature_part(response.id, self.server.sec.my_cert, 1, **algs)
         text = str(response)
         if sign_assertion:
             text = self.server.sec.sign_statement(text, class_name(assertion), node_id=assertion.id)

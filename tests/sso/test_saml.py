@@ -117,6 +117,7 @@ CASES: dict[str, tuple[dict[str, Any], str]] = {
     "expired subject confirmation": ({"tamper": _expire_confirmation}, "expired"),
     "signature-wrapped assertion": ({"wrap": True}, "invalid_assertion"),
     "class ref outside the accepted list": ({"class_ref": PWD_CLASS}, "mfa_required"),
+    "SHA-1 signature and digest": ({"sha1": True}, "weak_algorithm"),
 }
 
 

@@ -8,6 +8,8 @@ becomes a LoginRefused: a peer sending garbage gets a refusal, never a crash.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import shutil
 import warnings
 from datetime import UTC, datetime
@@ -18,6 +20,37 @@ from passgate.domain.sso import CLOCK_LEEWAY, LoginRefused
 from passgate.services.sso_ports import SamlAssertion, SamlSettings
 
 _MAX_RESPONSE = 200_000
+# SHA-1 signatures and digests are forgeable in practice (chosen-prefix collisions).
+_SHA1 = frozenset(
+    {
+        "http://www.w3.org/2000/09/xmldsig#sha1",
+        "http://www.w3.org/2000/09/xmldsig#rsa-sha1",
+        "http://www.w3.org/2000/09/xmldsig#dsa-sha1",
+        "http://www.w3.org/2000/09/xmldsig#hmac-sha1",
+        "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha1",
+    }
+)
+_DSIG = "{http://www.w3.org/2000/09/xmldsig#}"
+
+
+def refuse_sha1(saml_response: str) -> None:
+    """Refuse a response whose signatures or digests use SHA-1, before xmlsec sees it.
+
+    The XML is parsed (entities resolved, as xmlsec would) rather than searched as
+    text, so an escaped algorithm name cannot slip past.
+    """
+    from defusedxml import ElementTree  # type: ignore[import-untyped]
+
+    try:
+        root = ElementTree.fromstring(base64.b64decode(saml_response, validate=True))
+    except (binascii.Error, ValueError, ElementTree.ParseError) as exc:
+        raise LoginRefused("invalid_response", "the SAML response is not readable XML") from exc
+    for tag in ("SignatureMethod", "DigestMethod"):
+        for element in root.iter(_DSIG + tag):
+            if element.get("Algorithm", "").strip() in _SHA1:
+                raise LoginRefused(
+                    "weak_algorithm", "the SAML response is signed with SHA-1, which is refused"
+                )
 
 
 def _saml2() -> dict[str, ModuleType]:
@@ -107,6 +140,7 @@ class PySaml2ServiceProvider:
     ) -> SamlAssertion:
         if len(saml_response) > _MAX_RESPONSE:
             raise LoginRefused("response_too_large", "the SAML response is too large")
+        refuse_sha1(saml_response)
         saml2 = _saml2()["saml2"]
         client = self._client(settings)
         try:
