@@ -28,6 +28,9 @@ _SERIAL_RE = re.compile(r"^[A-Za-z0-9._~-]{1,64}$")
 _SERIAL_IN_TEXT = re.compile(r"ws-[0-9a-f]{32}")
 MAX_LOG_LINES = 100
 MAX_LOG_LINE = 2000
+# Wallet logs come in without credentials, so what one caller can make us store is
+# bounded: the newest lines per pass, and as many of the lines naming no pass of ours.
+KEEP_LOGS = 200
 
 
 class WalletDirectory(Protocol):
@@ -42,7 +45,9 @@ class WalletDirectory(Protocol):
     def owners_of(self, serials: set[str]) -> dict[str, tuple[str, str]]:
         """serial -> (org_id, pass_id) for the serials that exist."""
 
-    def add_logs(self, logs: Sequence[WalletLog]) -> None: ...
+    def add_logs(self, logs: Sequence[WalletLog], *, keep: int) -> None:
+        """Store ``logs``, then keep only the newest ``keep`` rows of each pass they name
+        and of the lines that name none."""
 
 
 @dataclass(frozen=True)
@@ -197,5 +202,5 @@ class PasskitService:
                     created_at=now,
                 )
             )
-        self._dir.add_logs(records)
+        self._dir.add_logs(records, keep=KEEP_LOGS)
         return len(records)

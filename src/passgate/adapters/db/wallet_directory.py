@@ -55,8 +55,18 @@ class SqlWalletDirectory:
         with self._engine.connect() as conn:
             return bool(conn.execute(stmt).scalar_one())
 
-    def add_logs(self, logs: Sequence[WalletLog]) -> None:
+    def add_logs(self, logs: Sequence[WalletLog], *, keep: int) -> None:
         if not logs:
             return
+        c = wallet_logs.c
         with self._engine.begin() as conn:
             conn.execute(sa.insert(wallet_logs), [dataclasses.asdict(x) for x in logs])
+            for pass_id in {x.pass_id for x in logs}:
+                same = c.pass_id.is_(None) if pass_id is None else c.pass_id == pass_id
+                newest = (
+                    sa.select(c.id)
+                    .where(same)
+                    .order_by(c.created_at.desc(), c.id.desc())
+                    .limit(keep)
+                )
+                conn.execute(sa.delete(wallet_logs).where(same, c.id.not_in(newest)))
