@@ -281,3 +281,35 @@ def test_expired_login_state_is_refused(
     )
     assert r.status_code == 401
     assert _failures(client, org) == ["expired_state"]
+
+
+def test_a_callback_carried_to_another_browser_finds_no_login(
+    client: TestClient, idp: FakeIdp, container: Container
+) -> None:
+    """Login CSRF: the attacker starts a sign-in, then feeds its callback to a victim."""
+    org = _setup(client)
+    start = client.get("/sso/acme/login", follow_redirects=False)
+    assert "passgate_sso_binding" in start.cookies
+    query = {k: v[0] for k, v in parse_qs(urlparse(start.headers["location"]).query).items()}
+    idp.nonce = query["nonce"]
+    params = {"state": query["state"], "code": "code-1"}
+    with TestClient(client.app) as victim:  # a browser without the attacker's cookie
+        r = victim.get("/sso/acme/oidc/callback", params=params, follow_redirects=False)
+        assert r.status_code == 401 and "passgate_session" not in r.cookies
+    # The browser that started it still completes it: the binding was the only difference.
+    r = client.get("/sso/acme/oidc/callback", params=params, follow_redirects=False)
+    assert r.status_code == 303 and "passgate_session" in r.cookies
+    assert _failures(client, org) == ["unknown_state"]
+
+
+def test_a_refused_callback_spends_its_state(client: TestClient, idp: FakeIdp) -> None:
+    org = _setup(client)
+    start = client.get("/sso/acme/login", follow_redirects=False)
+    query = {k: v[0] for k, v in parse_qs(urlparse(start.headers["location"]).query).items()}
+    idp.nonce = "not-the-nonce"  # the IdP's answer fails verification
+    params = {"state": query["state"], "code": "code-1"}
+    assert client.get("/sso/acme/oidc/callback", params=params).status_code == 401
+    idp.nonce = query["nonce"]  # a second try with a good answer is too late
+    r = client.get("/sso/acme/oidc/callback", params=params, follow_redirects=False)
+    assert r.status_code == 401 and "passgate_session" not in r.cookies
+    assert _failures(client, org)[0] == "replayed_state"

@@ -1,9 +1,12 @@
 """SSO login, browser and app: redirect to the IdP, verify its answer, map it to a member.
 
 A login in flight is a row keyed by the hash of the opaque ``state`` (OIDC) or
-RelayState (SAML); it is single use and expires after ten minutes. Every
-refused login is recorded as an ``sso.login_failed`` audit event with a stable
-reason and no secrets, in its own transaction so the refusal survives.
+RelayState (SAML) together with a binding value the browser that started it holds in
+a cookie, so a callback carried to another browser (login CSRF: the victim signed in as
+the attacker) finds no login. It is single use, consumed in its own transaction before
+the IdP's answer is checked (a refused callback cannot be retried), and expires after
+ten minutes. Every refused login is recorded as an ``sso.login_failed`` audit event with
+a stable reason and no secrets, in its own transaction so the refusal survives.
 """
 
 from __future__ import annotations
@@ -93,10 +96,24 @@ def _org_and_connection(uow_factory: UnitOfWorkFactory, slug: str) -> tuple[str,
     return org.id, conns[0]
 
 
+def _state_key(state: str, binding: str) -> str:
+    return sha256_hex(f"{state}\x00{binding}")
+
+
 def begin_login(
-    deps: SsoDeps, *, slug: str, purpose: d.Purpose, base_url: str, app: AppRequest | None = None
+    deps: SsoDeps,
+    *,
+    slug: str,
+    purpose: d.Purpose,
+    base_url: str,
+    binding: str,
+    app: AppRequest | None = None,
 ) -> str:
-    """Record the login in flight and return the IdP URL to redirect the browser to."""
+    """Record the login in flight and return the IdP URL to redirect the browser to.
+
+    ``binding`` is a random value the caller hands the browser in a cookie; the
+    callback must bring it back.
+    """
     org_id, conn = _org_and_connection(deps.uow_factory, slug)
     now = deps.clock.now()
     state = secrets.token_urlsafe(32)
@@ -116,7 +133,7 @@ def begin_login(
     else:
         nonce, url = deps.saml.authn_request(saml_settings(conn, base_url, slug), relay_state=state)
     record = d.SsoLoginState(
-        id=sha256_hex(state),
+        id=_state_key(state, binding),
         org_id=org_id,
         protocol=conn.protocol,
         purpose=purpose.value,
@@ -133,11 +150,16 @@ def begin_login(
     return url
 
 
-def _claim_state(uow: UnitOfWork, state: str, protocol: str, now: datetime) -> d.SsoLoginState:
+def _claim_state(
+    uow: UnitOfWork, state: str, binding: str, protocol: str, now: datetime
+) -> d.SsoLoginState:
     repo = uow.repo(d.SsoLoginState)
-    record = repo.find(sha256_hex(state)) if state else None
+    record = repo.find(_state_key(state, binding)) if state and binding else None
     if record is None or record.protocol != protocol:
-        raise d.LoginRefused("unknown_state", "this sign-in is unknown; start again")
+        raise d.LoginRefused(
+            "unknown_state",
+            "this sign-in is unknown or was started in another browser; start again",
+        )
     if record.consumed_at is not None:
         raise d.LoginRefused("replayed_state", "this sign-in was already used; start again")
     if now >= record.expires_at:
@@ -189,14 +211,17 @@ def complete_login(
     slug: str,
     protocol: d.Protocol,
     state: str,
+    binding: str,
     verify: Verifier,
 ) -> LoginOutcome:
     """Shared tail of both protocols: claim the state, verify, map the member, start."""
     org_id, conn = _org_and_connection(deps.uow_factory, slug)
     try:
         with deps.uow_factory(org_id) as uow:
+            # Committed on its own: whatever the IdP's answer, this state is spent.
+            record = _claim_state(uow, state, binding, protocol.value, deps.clock.now())
+        with deps.uow_factory(org_id) as uow:
             now = deps.clock.now()
-            record = _claim_state(uow, state, protocol.value, now)
             identity = verify(uow, conn, record, now)
             org = uow.organizations.get(org_id)
             if org.mfa_required and not identity.mfa.proven:

@@ -68,11 +68,40 @@ class TokenBody(BaseModel):
     redirect_uri: Annotated[str, Field(min_length=1, max_length=2000)]
 
 
+# The browser that starts a sign-in keeps this random value; the callback must bring it
+# back (login CSRF). SameSite=None over https: a SAML response arrives as a cross-site
+# POST from the IdP, which SameSite=Lax cookies do not accompany.
+BINDING_COOKIE = "passgate_sso_binding"
+_BINDING_PATH = "/sso/"
+
+
+def _bound(request: Request, url: str, binding: str) -> RedirectResponse:
+    """The redirect to the IdP, leaving ``binding`` with the browser."""
+    response = RedirectResponse(url, status_code=303)
+    secure = request.url.scheme == "https"
+    response.set_cookie(
+        BINDING_COOKIE,
+        binding,
+        max_age=600,
+        path=_BINDING_PATH,
+        secure=secure,
+        httponly=True,
+        samesite="none" if secure else "lax",
+    )
+    return response
+
+
+def _binding_of(request: Request) -> str:
+    return request.cookies.get(BINDING_COOKIE, "")[:100]
+
+
 def _mfa_age(c: Container) -> timedelta:
     return timedelta(seconds=c.settings.mfa_max_age_s)
 
 
 def _browser_done(request: Request, outcome: LoginOutcome) -> Response:
+    # The binding cookie stays until it expires: its login is spent, and a replay from
+    # this browser is then told apart (replayed_state) from a foreign one.
     if outcome.app_redirect is not None:
         return RedirectResponse(outcome.app_redirect, status_code=303)
     assert outcome.session is not None
@@ -123,9 +152,16 @@ def router() -> APIRouter:
     r = APIRouter()
 
     @r.get("/sso/{slug}/login", include_in_schema=False)
-    def browser_login(slug: str, c: ContainerDep) -> RedirectResponse:
-        url = begin_login(c.sso, slug=slug, purpose=Purpose.BROWSER, base_url=c.settings.public_url)
-        return RedirectResponse(url, status_code=303)
+    def browser_login(slug: str, request: Request, c: ContainerDep) -> RedirectResponse:
+        binding = secrets.token_urlsafe(32)
+        url = begin_login(
+            c.sso,
+            slug=slug,
+            purpose=Purpose.BROWSER,
+            base_url=c.settings.public_url,
+            binding=binding,
+        )
+        return _bound(request, url, binding)
 
     @r.get("/sso/{slug}/oidc/callback", include_in_schema=False)
     def oidc_callback(
@@ -138,7 +174,12 @@ def router() -> APIRouter:
         base = c.settings.public_url
         verify = oidc_verifier(c.sso, code=code, base_url=base, slug=slug)
         outcome = complete_login(
-            c.sso, slug=slug, protocol=Protocol.OIDC, state=state, verify=verify
+            c.sso,
+            slug=slug,
+            protocol=Protocol.OIDC,
+            state=state,
+            binding=_binding_of(request),
+            verify=verify,
         )
         return _browser_done(request, outcome)
 
@@ -153,7 +194,12 @@ def router() -> APIRouter:
         base = c.settings.public_url
         verify = saml_verifier(c.sso, saml_response=SAMLResponse, base_url=base, slug=slug)
         outcome = complete_login(
-            c.sso, slug=slug, protocol=Protocol.SAML, state=RelayState, verify=verify
+            c.sso,
+            slug=slug,
+            protocol=Protocol.SAML,
+            state=RelayState,
+            binding=_binding_of(request),
+            verify=verify,
         )
         return _browser_done(request, outcome)
 
@@ -180,6 +226,7 @@ def router() -> APIRouter:
     # the OpenAPI document like the other /sso pages.
     @r.get(f"{API_PREFIX}/app/authorize", status_code=303, include_in_schema=False)
     def app_authorize(
+        request: Request,
         c: ContainerDep,
         org: Annotated[str, Query(min_length=1, max_length=63)],
         code_challenge: Annotated[str, Query(min_length=1, max_length=200)],
@@ -191,14 +238,16 @@ def router() -> APIRouter:
         validate_app_request(
             code_challenge, code_challenge_method, redirect_uri, c.settings.app_redirect_uris
         )
+        binding = secrets.token_urlsafe(32)
         url = begin_login(
             c.sso,
             slug=org,
             purpose=Purpose.APP,
             base_url=c.settings.public_url,
+            binding=binding,
             app=AppRequest(challenge=code_challenge, redirect_uri=redirect_uri, state=state),
         )
-        return RedirectResponse(url, status_code=303)
+        return _bound(request, url, binding)
 
     @r.post(f"{API_PREFIX}/app/token", tags=["app sign-in"], operation_id="app_token")
     def app_token(body: TokenBody, c: ContainerDep) -> dict[str, Any]:
