@@ -16,6 +16,7 @@ from sqlalchemy.engine import Engine
 
 from passgate.adapters.db.engine import create_engine
 from passgate.adapters.db.repository import SqlUnitOfWorkFactory
+from passgate.adapters.db.retention_store import SqlRetentionStore
 from passgate.adapters.db.tables_readers import SqlReaderDirectory
 from passgate.adapters.http_poster import HttpxPoster
 from passgate.adapters.secretbox import AesGcmSecretBox
@@ -67,6 +68,10 @@ class Container:
     def secret_box(self) -> AesGcmSecretBox:
         # Built on first use: schema and operator commands run without the server secret.
         return AesGcmSecretBox(self.settings.secret_key_bytes())
+
+    @cached_property
+    def retention_store(self) -> SqlRetentionStore:
+        return SqlRetentionStore(self.engine)
 
     @cached_property
     def reader_directory(self) -> SqlReaderDirectory:

@@ -56,6 +56,13 @@ class Settings(BaseSettings):
     webhook_retry_base_s: float = Field(
         default=2.0, gt=0, le=3600, description="First retry delay; doubles per attempt"
     )
+    retention_days: int = Field(
+        default=30,
+        ge=1,
+        le=3650,
+        description="Days Wallet log lines, ended sessions and delivered outbox messages are "
+        "kept (expired sign-in states and SAML replay entries go when they expire)",
+    )
     webhook_allowed_hosts: list[str] = Field(
         default_factory=list,
         description="Hosts, addresses or networks (JSON list) webhooks may reach although "

@@ -12,12 +12,16 @@ import logging
 import os
 import socket
 import threading
+import time
+from datetime import timedelta
 
 from passgate.bootstrap import Container
+from passgate.services import retention
 from passgate.services.webhooks import DeliveryPolicy, deliver_webhooks
 from passgate.worker.apns import ApnsDelivery
 
 log = logging.getLogger("passgate.worker")
+RETENTION_EVERY_S = 3600.0
 
 
 class Dispatcher:
@@ -32,8 +36,19 @@ class Dispatcher:
         )
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"[:60]
         self._apns = ApnsDelivery(container, self.worker_id)  # Apple Pass area: "apns" rows
+        self._pruned_at: float | None = None
+
+    def prune(self) -> dict[str, int]:
+        """The retention job (services.retention): run now, whatever the hour."""
+        self._pruned_at = time.monotonic()
+        keep = timedelta(days=self._c.settings.retention_days)
+        removed = retention.prune(self._c.retention_store, keep, self._c.clock.now())
+        log.info("retention pass", extra={"removed": removed})
+        return removed
 
     def run_once(self) -> int:
+        if self._pruned_at is None or time.monotonic() - self._pruned_at >= RETENTION_EVERY_S:
+            self.prune()
         return self._apns.run_once() + deliver_webhooks(
             self._c.uow_factory,
             self._poster,
