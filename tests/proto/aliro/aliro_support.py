@@ -21,6 +21,7 @@ from passgate.proto.aliro import (
     run_transaction,
 )
 from passgate.proto.aliro.runner import Transcript
+from passgate.proto.apdu import CommandApdu
 
 # Aliro 1.0 Specification and Test Plan, Appendix 14.3 (STANDARD) and 14.4 (FAST).
 VECTORS: dict[str, Any] = json.loads((Path(__file__).with_name("vectors-1.0.json")).read_text())
@@ -161,3 +162,29 @@ def tap(
     if result.authenticated:
         cache.learn(result.endpoint_public_key, result.new_persistent_key)
     return result
+
+
+class Tool:
+    """The test tool between reader and device: records APDUs and rewrites one on request."""
+
+    def __init__(
+        self,
+        device: DeviceApplet,
+        *,
+        command: Callable[[bytes], bytes] = lambda b: b,
+        response: Callable[[bytes, bytes], bytes] = lambda cmd, rsp: rsp,
+    ) -> None:
+        self.device, self.command, self.response = device, command, response
+        self.seen: list[tuple[CommandApdu, bytes]] = []
+
+    def transceive(self, raw: bytes) -> bytes:
+        raw = self.command(raw)
+        answer = self.response(raw, self.device.process(raw))
+        self.seen.append((CommandApdu.parse(raw), answer))
+        return answer
+
+    def sent(self, ins: int) -> list[CommandApdu]:
+        return [cmd for cmd, _ in self.seen if cmd.ins == ins]
+
+    def closing(self) -> CommandApdu:
+        return self.seen[-1][0]

@@ -21,6 +21,7 @@ from tests.proto.aliro.aliro_support import (
     READER_KEY,
     SUB,
     Cache,
+    Tool,
     fixed_key,
     h,
     tap,
@@ -64,32 +65,6 @@ LONG_CERT = dict(serial=(1 << 159) - 3, issuer="aliro-test-very-longnamed-issuer
 
 def certified(certificate: bytes | None = None) -> ReaderIdentity:
     return ReaderIdentity(GROUP, SUB, GROUP_PUB, crypto.key_signer(OWN_KEY), certificate or cert())
-
-
-class Tool:
-    """The test tool between reader and device: records APDUs and rewrites one on request."""
-
-    def __init__(
-        self,
-        device: DeviceApplet,
-        *,
-        command: Callable[[bytes], bytes] = lambda b: b,
-        response: Callable[[bytes, bytes], bytes] = lambda cmd, rsp: rsp,
-    ) -> None:
-        self.device, self.command, self.response = device, command, response
-        self.seen: list[tuple[CommandApdu, bytes]] = []
-
-    def transceive(self, raw: bytes) -> bytes:
-        raw = self.command(raw)
-        answer = self.response(raw, self.device.process(raw))
-        self.seen.append((CommandApdu.parse(raw), answer))
-        return answer
-
-    def sent(self, ins: int) -> list[CommandApdu]:
-        return [cmd for cmd, _ in self.seen if cmd.ins == ins]
-
-    def closing(self) -> CommandApdu:
-        return self.seen[-1][0]
 
 
 def run(identity: ReaderIdentity, tool: Tool, cache: Cache | None = None, **kw: Any) -> Any:

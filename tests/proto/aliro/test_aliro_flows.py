@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -13,6 +12,7 @@ from tests.proto.aliro.aliro_support import (
     STANDARD,
     SUB,
     Cache,
+    Tool,
     fixed_key,
     h,
     tap,
@@ -57,26 +57,6 @@ def certified_identity(**cert: object) -> ReaderIdentity:
     return ReaderIdentity(
         GROUP, SUB, h("reader_public_key"), crypto.key_signer(OWN_KEY), certificate
     )
-
-
-class Middle:
-    """Forwards APDUs to a device, letting a test rewrite one command or response."""
-
-    def __init__(
-        self,
-        device: DeviceApplet,
-        *,
-        command: Callable[[bytes], bytes] = lambda b: b,
-        response: Callable[[bytes, bytes], bytes] = lambda cmd, rsp: rsp,
-    ) -> None:
-        self.device, self.command, self.response = device, command, response
-        self.seen: list[tuple[bytes, bytes]] = []
-
-    def transceive(self, command: bytes) -> bytes:
-        command = self.command(command)
-        response = self.response(command, self.device.process(command))
-        self.seen.append((command, response))
-        return response
 
 
 # --- happy paths ------------------------------------------------------------------------
@@ -208,10 +188,10 @@ def test_no_common_version_is_closed_with_control_flow_s2_27(
     identity: ReaderIdentity, cache: Cache
 ) -> None:
     future = vector_device(versions=(0x0200,))
-    link = Middle(future)
+    link = Tool(future)
     result = run_transaction(cache.transaction(identity), link)
     assert not result.authenticated and result.error == "unsupported_version"
-    close = CommandApdu.parse(link.seen[-1][0])
+    close = link.closing()
     assert close.ins == c.INS_CONTROL_FLOW
     assert ControlFlow.parse(close.data) == ControlFlow(0x00, 0x27)
 
@@ -220,11 +200,11 @@ def test_wrong_reader_signature_gets_6982_and_control_flow(
     applet: DeviceApplet, cache: Cache
 ) -> None:
     impostor = ReaderIdentity(GROUP, SUB, h("reader_public_key"), crypto.key_signer(fixed_key(9)))
-    link = Middle(applet)
+    link = Tool(applet)
     result = run_transaction(cache.transaction(impostor), link)
     assert not result.authenticated and result.error == "status_word"
     assert link.seen[2][1] == b"\x69\x82"
-    assert CommandApdu.parse(link.seen[-1][0]).ins == c.INS_CONTROL_FLOW
+    assert link.closing().ins == c.INS_CONTROL_FLOW
     assert applet.last_outcome is None
 
 
@@ -240,7 +220,7 @@ def test_certificate_from_another_issuer_is_refused(applet: DeviceApplet, cache:
     ).encode()
     identity = ReaderIdentity(GROUP, SUB, h("reader_public_key"), crypto.key_signer(OWN_KEY), rogue)
     for mode in ("load", "auth1"):
-        link = Middle(applet)
+        link = Tool(applet)
         result = run_transaction(cache.transaction(identity, certificate_mode=mode), link)
         assert not result.authenticated
         assert b"\x69\x82" in [rsp for _, rsp in link.seen]
@@ -371,7 +351,7 @@ def test_truncated_device_answers_are_denied(
                 return response[: max(0, len(response) - 2 - cut)] + b"\x90\x00"
             return response
 
-        result = run_transaction(cache.transaction(identity), Middle(applet, response=truncate))
+        result = run_transaction(cache.transaction(identity), Tool(applet, response=truncate))
         assert not result.authenticated and result.error == "protocol_error"
 
 
@@ -410,7 +390,7 @@ def test_flipping_the_fast_flag_in_transit_breaks_the_keys(
             return command.replace(b"\x41\x01\x01", b"\x41\x01\x00", 1)
         return command
 
-    result = run_transaction(cache.transaction(identity), Middle(applet, command=flip))
+    result = run_transaction(cache.transaction(identity), Tool(applet, command=flip))
     assert not result.authenticated  # the salt differs: the AUTH1 answer does not open
 
 

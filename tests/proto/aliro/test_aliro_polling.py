@@ -17,7 +17,7 @@ def test_crc_a_check_value() -> None:
 def test_frame_layout() -> None:
     group = bytes.fromhex("00112233445566778899aabbccddeeff")
     frame = ecp_frame(group)
-    assert frame == bytes.fromhex("6a02cb0204" "204220" "0011223344556677")
+    assert frame == bytes.fromhex("6a02cb02042042200011223344556677")
     assert parse_ecp_frame(frame) == (bytes.fromhex("204220"), group[:8])
     with_crc = ecp_frame(group, with_crc=True)
     assert with_crc[:-2] == frame and with_crc[-2:] == crc_a(frame)
@@ -25,7 +25,7 @@ def test_frame_layout() -> None:
 
 
 @pytest.mark.parametrize(
-    "bad", ["", "6a01", "6a02cb0104204220" "0011223344556677", "6a02cc0204204220" "00112233"]
+    "bad", ["", "6a01", "6a02cb01042042200011223344556677", "6a02cc020420422000112233"]
 )
 def test_bad_frames_are_refused(bad: str) -> None:
     with pytest.raises(AliroError):
