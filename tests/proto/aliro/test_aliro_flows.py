@@ -430,3 +430,14 @@ def test_reader_identity_validation() -> None:
         ReaderIdentity.with_key(GROUP, b"short", READER_KEY)
     with pytest.raises(AliroError):
         ReaderIdentity(GROUP, SUB, b"\x04" + bytes(64), crypto.key_signer(READER_KEY))
+
+
+def test_the_interface_byte_binds_the_keys(identity: ReaderIdentity, cache: Cache) -> None:
+    ble = vector_device(interface=c.INTERFACE_BLE)
+    cache.add(ble.public_key)
+    assert tap(cache, identity, ble, interface=c.INTERFACE_BLE).authenticated
+    # An NFC reader and a BLE device derive different keys: the AUTH1 answer does not open.
+    result = run_transaction(cache.transaction(identity, prefer_fast=False), InMemory(ble))
+    assert not result.authenticated and result.error == "protocol_error"
+    with pytest.raises(AliroError):
+        vector_device(interface=0x00)

@@ -90,7 +90,11 @@ class DeviceApplet:
         expires_at: bytes | None = None,
         clock: Callable[[], datetime] = _utcnow,
         signer: crypto.Signer | None = None,
+        interface: int = c.INTERFACE_NFC,
     ) -> None:
+        if interface not in (c.INTERFACE_NFC, c.INTERFACE_BLE):
+            raise AliroError("interface must be 5E (NFC) or C3 (BLE)", field="interface")
+        self._interface = interface
         self._sign = signer or crypto.key_signer(credential_private_key)
         self._public = crypto.public_bytes(credential_private_key)
         self._groups = {g: crypto.load_public_key(k) for g, k in reader_groups.items()}
@@ -248,6 +252,7 @@ class DeviceApplet:
             policy=cmd.policy,
             fci_proprietary=self._fci_proprietary,
             device_ephemeral=ephemeral_public,
+            interface=self._interface,
             extensions=optional_tlv(c.TAG_READER_EXTENSION, cmd.extension),
         )
         cryptogram = None

@@ -156,7 +156,10 @@ class ReaderTransaction:
         certificate_mode: CertificateMode | None = None,
         versions: tuple[int, ...] = c.SUPPORTED_VERSIONS,
         extension: bytes | None = None,
+        interface: int = c.INTERFACE_NFC,
     ) -> None:
+        if interface not in (c.INTERFACE_NFC, c.INTERFACE_BLE):
+            raise AliroError("interface must be 5E (NFC) or C3 (BLE)", field="interface")
         if policy not in c.AUTH_POLICIES:
             raise AliroError("authentication policy must be 01, 02 or 03", field="policy")
         mode = certificate_mode or ("load" if identity.certificate else "none")
@@ -172,6 +175,7 @@ class ReaderTransaction:
         self._mode: CertificateMode = mode
         self._versions = versions
         self._extension = extension
+        self._interface = interface
         self._state = "new"
         self._result: TransactionResult | None = None
         self._finished = False
@@ -297,6 +301,7 @@ class ReaderTransaction:
             policy=self._policy,
             fci_proprietary=self._fci_proprietary,
             device_ephemeral=response.device_ephemeral,
+            interface=self._interface,
             extensions=extensions,
         )
         self._ctx = ctx
