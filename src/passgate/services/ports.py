@@ -119,6 +119,9 @@ class Outbox(Protocol):
 
     def mark_retry(self, message_id: int, *, error: str, next_attempt_at: datetime) -> None: ...
 
+    def defer(self, message_id: int, *, next_attempt_at: datetime) -> None:
+        """Release the lease until ``next_attempt_at`` without counting an attempt."""
+
     def mark_failed(self, message_id: int, *, error: str, now: datetime) -> None: ...
 
     def pending(self, topic: str | None = None) -> list[OutboxMessage]: ...

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import random
 import secrets
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -22,6 +23,8 @@ from passgate.services.ports import SecretBox, UnitOfWork, UnitOfWorkFactory
 from passgate.services.resources import ResourceSpec
 
 MAX_EVENT_TYPES = 50
+# Endpoints delivered to at once in a worker pass: one slow receiver holds up only itself.
+PARALLEL_ENDPOINTS = 8
 
 
 @dataclass(frozen=True)
@@ -125,12 +128,41 @@ def deliver_webhooks(
     now: datetime,
     limit: int = 50,
 ) -> int:
-    """Deliver due webhook messages; returns how many were handled (delivered or not)."""
+    """Deliver due webhook messages; returns how many were handled (delivered or not).
+
+    Each endpoint is its own lane: lanes run side by side, and within a lane the first
+    retryable failure (timeout, 5xx...) ends the lane's pass: its other messages wait
+    out the same backoff without being tried, so a dead endpoint costs one timeout per
+    backoff period and never delays another organization's deliveries.
+    """
     with uow_factory(None) as uow:
         batch = uow.outbox.claim(
             WEBHOOK_TOPIC, worker_id=worker_id, now=now, lease_s=60, limit=limit
         )
+    lanes: dict[str | None, list[m.OutboxMessage]] = {}
     for message in batch:
+        lanes.setdefault(message.target_id, []).append(message)
+
+    def run(lane: Sequence[m.OutboxMessage]) -> None:
+        _deliver_lane(uow_factory, poster, box, policy, lane, now)
+
+    if len(lanes) == 1:
+        run(batch)
+    elif lanes:
+        with ThreadPoolExecutor(max_workers=min(PARALLEL_ENDPOINTS, len(lanes))) as pool:
+            list(pool.map(run, lanes.values()))  # re-raises a lane's unexpected error
+    return len(batch)
+
+
+def _deliver_lane(
+    uow_factory: UnitOfWorkFactory,
+    poster: HttpPoster,
+    box: SecretBox,
+    policy: DeliveryPolicy,
+    lane: Sequence[m.OutboxMessage],
+    now: datetime,
+) -> None:
+    for i, message in enumerate(lane):
         assert message.id is not None and message.target_id is not None
         error = _deliver_one(uow_factory, poster, box, message, now)
         with uow_factory(None) as uow:
@@ -139,12 +171,12 @@ def deliver_webhooks(
             elif error.startswith("permanent:") or message.attempts + 1 >= policy.max_attempts:
                 uow.outbox.mark_failed(message.id, error=error, now=now)
             else:
-                uow.outbox.mark_retry(
-                    message.id,
-                    error=error,
-                    next_attempt_at=now + _backoff(policy, message.attempts),
-                )
-    return len(batch)
+                retry_at = now + _backoff(policy, message.attempts)
+                uow.outbox.mark_retry(message.id, error=error, next_attempt_at=retry_at)
+                for waiting in lane[i + 1 :]:
+                    assert waiting.id is not None
+                    uow.outbox.defer(waiting.id, next_attempt_at=retry_at)
+                return
 
 
 def _deliver_one(

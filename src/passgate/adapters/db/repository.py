@@ -355,6 +355,9 @@ class SqlOutbox:
             locked_by=None,
         )
 
+    def defer(self, message_id: int, *, next_attempt_at: datetime) -> None:
+        self._set(message_id, next_attempt_at=next_attempt_at, locked_until=None, locked_by=None)
+
     def mark_failed(self, message_id: int, *, error: str, now: datetime) -> None:
         self._set(
             message_id,
