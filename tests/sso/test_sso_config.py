@@ -134,3 +134,21 @@ def test_sp_metadata_and_unknown_orgs(client: TestClient) -> None:
     Org(client, "acme")
     # No enabled connection: nothing to sign in with.
     assert client.get("/sso/acme/login", follow_redirects=False).status_code == 404
+
+
+def test_outside_development_mode_an_oidc_issuer_must_be_https(
+    client: TestClient, container: Container
+) -> None:
+    org = Org(client, "acme")
+    local = {"protocol": "oidc", "issuer": "http://127.0.0.1:9000", "client_id": "c"}
+    assert client.put("/api/v1/sso/connection", json=local, headers=org.headers).status_code == 200
+    container.settings = container.settings.model_copy(update={"dev_mode": False})
+    r = client.put("/api/v1/sso/connection", json=local, headers=org.headers)
+    assert r.status_code == 422 and r.json()["error"]["field"] == "issuer", r.text
+    for issuer in ("http://localhost:9000", "http://idp.example.test"):
+        r = client.put(
+            "/api/v1/sso/connection", json={**local, "issuer": issuer}, headers=org.headers
+        )
+        assert r.status_code == 422, issuer
+    r = client.put("/api/v1/sso/connection", json=OIDC, headers=org.headers)
+    assert r.status_code == 200, r.text

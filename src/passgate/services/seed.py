@@ -115,6 +115,7 @@ def _configure_sso(
         box=box,
         now=now,
         mfa_max_age=age,
+        allow_local_issuer=True,  # the demo's development IdP, which runs in dev mode only
     )
     sso_config.set_flags(
         uow,

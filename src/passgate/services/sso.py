@@ -51,14 +51,16 @@ def authorize_change(uow: UnitOfWork, actor: Actor, now: datetime, mfa_max_age: 
     return org_id
 
 
-def _validated_settings(data: ConnectionInput) -> dict[str, Any]:
+def _validated_settings(data: ConnectionInput, *, allow_local_issuer: bool) -> dict[str, Any]:
     s = {k: v for k, v in data.settings.items() if v is not None}
     if data.protocol == Protocol.OIDC:
         for name in ("issuer", "client_id"):
             if not s.get(name):
                 raise ValidationError(f"{name} is required for an OIDC connection", field=name)
         issuer = str(s["issuer"])
-        local = issuer.startswith(("http://127.0.0.1", "http://localhost"))
+        # A plain-http issuer lets anyone on the path swap the keys that sign ID tokens;
+        # the development IdP on loopback is the one exception, in development mode only.
+        local = allow_local_issuer and issuer.startswith(("http://127.0.0.1", "http://localhost"))
         if not issuer.startswith("https://") and not local:
             raise ValidationError("issuer must be an https URL", field="issuer")
         s.setdefault("scope", DEFAULT_SCOPE)
@@ -114,9 +116,11 @@ def put_connection(
     box: SecretBox,
     now: datetime,
     mfa_max_age: timedelta,
+    allow_local_issuer: bool = False,
 ) -> m.SsoConnection:
+    """``allow_local_issuer``: development mode, where the dev IdP runs on loopback http."""
     org_id = authorize_change(uow, actor, now, mfa_max_age)
-    settings = _validated_settings(data)
+    settings = _validated_settings(data, allow_local_issuer=allow_local_issuer)
     accepted = data.accepted_mfa if data.accepted_mfa is not None else None
     if accepted is not None and any(not a.strip() for a in accepted):
         raise ValidationError("accepted_mfa values must not be blank", field="accepted_mfa")

@@ -291,7 +291,13 @@ def router() -> APIRouter:
         with c.uow_factory(org_id) as uow:
             uow.organizations.get(org_id)
             sso_config.put_connection(
-                uow, who, data, box=c.secret_box, now=c.clock.now(), mfa_max_age=_mfa_age(c)
+                uow,
+                who,
+                data,
+                box=c.secret_box,
+                now=c.clock.now(),
+                mfa_max_age=_mfa_age(c),
+                allow_local_issuer=c.settings.dev_mode,
             )
             return sso_config.view(uow, org_id)
 
