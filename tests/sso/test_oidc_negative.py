@@ -313,3 +313,18 @@ def test_a_refused_callback_spends_its_state(client: TestClient, idp: FakeIdp) -
     r = client.get("/sso/acme/oidc/callback", params=params, follow_redirects=False)
     assert r.status_code == 401 and "passgate_session" not in r.cookies
     assert _failures(client, org)[0] == "replayed_state"
+
+
+def test_failed_sign_ins_are_rate_limited_per_organization_and_source(
+    client: TestClient, idp: FakeIdp, clock: FixedClock
+) -> None:
+    from passgate.web import sso as sso_routes
+
+    org = _setup(client)
+    for _ in range(sso_routes.FAILED_LOGINS):
+        assert _login(client, idp, state_override="guess").status_code == 401
+    limited = _login(client, idp)  # even a good answer waits: the caller is guessing
+    assert limited.status_code == 429 and limited.json()["error"]["code"] == "rate_limited"
+    assert len(_failures(client, org)) == sso_routes.FAILED_LOGINS  # the 429 is not audited
+    clock.advance(seconds=sso_routes.FAILED_WINDOW.total_seconds() + 1)
+    assert _login(client, idp).status_code == 303

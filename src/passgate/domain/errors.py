@@ -56,3 +56,9 @@ class PreconditionFailed(PassgateError):
     """A product rule refuses the action in the current state (for example R1 to R7)."""
 
     code = "precondition_failed"
+
+
+class TooManyRequests(PassgateError):
+    """The caller went over a rate limit; it may try again later."""
+
+    code = "rate_limited"

@@ -20,12 +20,20 @@ class RateLimiter:
 
     def allow(self, key: str, now: datetime) -> bool:
         """Count one request of ``key`` at ``now``; False when it is over the limit."""
+        return self._touch(key, now, count=True)
+
+    def exhausted(self, key: str, now: datetime) -> bool:
+        """Whether ``key`` is at its limit, without counting anything (check, then ``allow``
+        only on what should count, such as failures)."""
+        return not self._touch(key, now, count=False)
+
+    def _touch(self, key: str, now: datetime, *, count: bool) -> bool:
         with self._lock:
             hits = self._hits.pop(key, None) or deque()
             while hits and now - hits[0] >= self.window:
                 hits.popleft()
             allowed = len(hits) < self.limit
-            if allowed:
+            if allowed and count:
                 hits.append(now)
             self._hits[key] = hits  # most recently seen last
             while len(self._hits) > self._max_keys:

@@ -26,6 +26,7 @@ STATUS: dict[type[e.PassgateError], int] = {
     e.PermissionDenied: 403,
     e.Unauthenticated: 401,
     e.PreconditionFailed: 409,
+    e.TooManyRequests: 429,
 }
 
 

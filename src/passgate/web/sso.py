@@ -7,6 +7,7 @@ and the services and set the session cookies (HttpOnly session, readable CSRF).
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
@@ -19,10 +20,12 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from passgate.bootstrap import Container
 from passgate.domain import model as m
-from passgate.domain.sso import Protocol, Purpose
+from passgate.domain.errors import TooManyRequests
+from passgate.domain.sso import LoginRefused, Protocol, Purpose
 from passgate.services import sessions
 from passgate.services import sso as sso_config
 from passgate.services.actors import Actor
+from passgate.services.rate_limit import RateLimiter
 from passgate.services.sso_app import exchange_code, validate_app_request
 from passgate.services.sso_login import AppRequest, LoginOutcome, begin_login, complete_login
 from passgate.services.sso_verify import oidc_verifier, saml_verifier
@@ -95,6 +98,12 @@ def _binding_of(request: Request) -> str:
     return request.cookies.get(BINDING_COOKIE, "")[:100]
 
 
+# Failed sign-ins per organization and client address: past this many in the window,
+# the callbacks answer 429 until it moves (guessing, or an IdP replaying garbage).
+FAILED_LOGINS = 20
+FAILED_WINDOW = timedelta(minutes=10)
+
+
 def _mfa_age(c: Container) -> timedelta:
     return timedelta(seconds=c.settings.mfa_max_age_s)
 
@@ -150,6 +159,23 @@ def sp_metadata_xml(base_url: str, slug: str) -> str:
 
 def router() -> APIRouter:
     r = APIRouter()
+    failures = RateLimiter(FAILED_LOGINS, FAILED_WINDOW)
+
+    def finish(
+        request: Request, c: Container, slug: str, run: Callable[[], LoginOutcome]
+    ) -> Response:
+        source = request.client.host if request.client else "unknown"
+        key, now = f"{slug}\x00{source}", c.clock.now()
+        if failures.exhausted(key, now):
+            raise TooManyRequests(
+                "too many failed sign-ins from here for this organization; try again later"
+            )
+        try:
+            outcome = run()
+        except LoginRefused:
+            failures.allow(key, now)  # counts the failure
+            raise
+        return _browser_done(request, outcome)
 
     @r.get("/sso/{slug}/login", include_in_schema=False)
     def browser_login(slug: str, request: Request, c: ContainerDep) -> RedirectResponse:
@@ -173,15 +199,19 @@ def router() -> APIRouter:
     ) -> Response:
         base = c.settings.public_url
         verify = oidc_verifier(c.sso, code=code, base_url=base, slug=slug)
-        outcome = complete_login(
-            c.sso,
-            slug=slug,
-            protocol=Protocol.OIDC,
-            state=state,
-            binding=_binding_of(request),
-            verify=verify,
+        return finish(
+            request,
+            c,
+            slug,
+            lambda: complete_login(
+                c.sso,
+                slug=slug,
+                protocol=Protocol.OIDC,
+                state=state,
+                binding=_binding_of(request),
+                verify=verify,
+            ),
         )
-        return _browser_done(request, outcome)
 
     @r.post("/sso/{slug}/saml/acs", include_in_schema=False)
     def saml_acs(
@@ -193,15 +223,19 @@ def router() -> APIRouter:
     ) -> Response:
         base = c.settings.public_url
         verify = saml_verifier(c.sso, saml_response=SAMLResponse, base_url=base, slug=slug)
-        outcome = complete_login(
-            c.sso,
-            slug=slug,
-            protocol=Protocol.SAML,
-            state=RelayState,
-            binding=_binding_of(request),
-            verify=verify,
+        return finish(
+            request,
+            c,
+            slug,
+            lambda: complete_login(
+                c.sso,
+                slug=slug,
+                protocol=Protocol.SAML,
+                state=RelayState,
+                binding=_binding_of(request),
+                verify=verify,
+            ),
         )
-        return _browser_done(request, outcome)
 
     @r.get("/sso/{slug}/saml/metadata", include_in_schema=False)
     def saml_metadata(slug: str, c: ContainerDep) -> Response:
