@@ -57,7 +57,7 @@ def _html_error(exc: e.PassgateError, status: int) -> HTMLResponse:
         '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Passgate</title>'
         '<link rel="stylesheet" href="/dashboard/static/style.css"></head><body><main>'
         f'<h1>Not done</h1><p class="notice bad" role="alert">{escape(exc.message)}</p>'
-        '<p><a href="javascript:history.back()">Go back</a> · <a href="/dashboard">Overview</a></p>'
+        '<p><a href="/dashboard">Overview</a></p>'
         "</main></body></html>"
     )
     return HTMLResponse(body, status_code=status)
