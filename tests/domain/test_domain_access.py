@@ -68,15 +68,46 @@ class Case:
 CASES = [
     Case("granted_apple_pass_nfc", BASE, Reason.GRANTED),
     Case(
-        "granted_mobile_app_ble_on_any_reader",
+        "granted_mobile_app_ble_on_any_reader_model_without_subscription",
+        replace(
+            BASE,
+            credential=APP,
+            method=UnlockMethod.BLE,
+            reader=ReaderView("reader_lite_1_0", True, False),
+            org_eligible=False,
+        ),
+        Reason.GRANTED,
+    ),
+    Case(
+        "unsupported_method_mobile_app_over_nfc",
+        replace(BASE, credential=APP, method=UnlockMethod.NFC),
+        Reason.UNSUPPORTED_METHOD,
+    ),
+    Case(
+        "tamper_protection_off_mobile_app",
         replace(
             BASE,
             credential=APP,
             method=UnlockMethod.BLE,
             reader=ReaderView("reader_lite_1_0", False, False),
-            org_eligible=False,
         ),
-        Reason.GRANTED,
+        Reason.TAMPER_PROTECTION_OFF,
+    ),
+    Case(
+        "credential_suspended_mobile_app",
+        replace(
+            BASE,
+            credential=replace(APP, status=CredentialStatus.SUSPENDED),
+            method=UnlockMethod.BLE,
+        ),
+        Reason.CREDENTIAL_SUSPENDED,
+    ),
+    Case(
+        "credential_deleted_mobile_app",
+        replace(
+            BASE, credential=replace(APP, status=CredentialStatus.DELETED), method=UnlockMethod.BLE
+        ),
+        Reason.CREDENTIAL_DELETED,
     ),
     Case(
         "granted_fresh_cache",
@@ -125,11 +156,6 @@ CASES = [
         "device_replaced",
         replace(BASE, credential=status(CredentialStatus.REPLACED)),
         Reason.DEVICE_REPLACED,
-    ),
-    Case(
-        "app_credential_suspended",
-        replace(BASE, credential=status(CredentialStatus.SUSPENDED, APP)),
-        Reason.PASS_SUSPENDED,
     ),
     Case("org_not_eligible", replace(BASE, org_eligible=False), Reason.ORG_NOT_ELIGIBLE),
     Case("reader_unsupported", replace(BASE, reader=OLD_READER), Reason.READER_UNSUPPORTED),
@@ -249,9 +275,14 @@ ORDER_CASES = [
         Reason.NO_ACCESS_RIGHT,
     ),
     Case(
-        "unprotected_tampered_reader_still_serves_app",
-        replace(BASE, credential=APP, reader=ReaderView("reader_lite_1_0", False, True)),
-        Reason.GRANTED,
+        "unprotected_tampered_reader_app_needs_tamper_protection",
+        replace(
+            BASE,
+            credential=APP,
+            method=UnlockMethod.BLE,
+            reader=ReaderView("reader_lite_1_0", False, True),
+        ),
+        Reason.TAMPER_PROTECTION_OFF,
     ),
     Case(
         "unprotected_tampered_reader_apple_pass_tamper_off",

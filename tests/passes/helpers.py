@@ -136,3 +136,25 @@ def add_apple_pass(client: TestClient, org: Org, member_id: str) -> str:
     )
     assert r.status_code == 200, r.text
     return str(r.json()["pass_id"])
+
+
+def fresh_app_key() -> str:
+    """A new P-256 public point, hex: what the app registers (each registration its own)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP256R1()).public_key()
+    return key.public_bytes(
+        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+    ).hex()
+
+
+def add_app_credential(client: TestClient, org: Org, member_id: str) -> str:
+    """A real app credential of ``org`` (R27), registered through the app; returns its id."""
+    r = client.post(
+        "/api/v1/me/app_credentials",
+        json={"public_key": fresh_app_key(), "device_id": "iphone-" + member_id[-6:]},
+        headers=app_headers(client, org.id, member_id),
+    )
+    assert r.status_code == 201, r.text
+    return str(r.json()["id"])

@@ -39,7 +39,12 @@ VALID: dict[str, dict[str, Any]] = {
     "create_org_api_key": {"name": "k"},
     "app_token": {"code": "c", "code_verifier": "v" * 43, "redirect_uri": "passgate://x"},
     "put_sso_connection": {"protocol": "oidc"},
-    "pair_reader": {"code": "AAAA-BBBB-CCCC", "public_key": "-----BEGIN PUBLIC KEY-----"},
+    "pair_reader": {
+        "code": "AAAA-BBBB-CCCC",
+        "public_key": "-----BEGIN PUBLIC KEY-----",
+        "aliro_public_key": "04" + "0" * 128,
+    },
+    "register_app_credential": {"public_key": "04" + "0" * 128, "device_id": "d"},
     "patch_sso_settings": {},
     "operator_put_sso_connection": {"protocol": "oidc"},
     "operator_patch_sso_settings": {},

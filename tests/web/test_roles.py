@@ -20,7 +20,13 @@ import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from tests.conftest import Org, operator_headers
-from tests.passes.helpers import app_headers, iphone, make_eligible
+from tests.passes.helpers import (
+    add_app_credential,
+    app_headers,
+    fresh_app_key,
+    iphone,
+    make_eligible,
+)
 from tests.web.test_bad_input import VALID
 from tests.web.test_tenant_isolation import BODIES, PARAM_KIND
 
@@ -140,6 +146,7 @@ def build_world(client: TestClient) -> World:
     )["id"]
     make_eligible(client, org)
     ids["apple_pass"] = _add_pass(client, org, ids["member"])  # someone else's pass
+    ids["app_credential"] = add_app_credential(client, org, ids["member"])  # and app key
     my_pass = _add_pass(client, org, me_id)
     _add_pass(client, org, owner_id)
     sub = client.post(
@@ -161,7 +168,14 @@ def build_world(client: TestClient) -> World:
         me_id=me_id,
         owner_id=owner_id,
         read_only={"Authorization": f"Bearer {key.json()['token']}"},
-        foreign={ids["member"], ids["apple_pass"], theirs, ids["api_key"], ids["webhook"]}
+        foreign={
+            ids["member"],
+            ids["apple_pass"],
+            ids["app_credential"],
+            theirs,
+            ids["api_key"],
+            ids["webhook"],
+        }
         | set(other_ids.values()),
     )
     world.ids["my_pass"], world.ids["my_tap"] = my_pass, mine
@@ -191,6 +205,8 @@ def _calls(world: World) -> Iterator[Call]:
             body = BODIES.get(op_id) or VALID.get(op_id)
             if op_id == "provision_apple_pass":
                 body = {"iphone": iphone("my-iphone")}
+            if op_id == "register_app_credential":
+                body = {"public_key": fresh_app_key(), "device_id": "my-iphone"}
             if body is not None:
                 body = {
                     k: world.ids[v[1:]] if isinstance(v, str) and v.startswith("@") else v
@@ -277,6 +293,8 @@ def test_every_operation_answers_every_role_as_the_table_says(client: TestClient
     member_ops = {"get_me", "get_my_apple_pass", "get_my_access", "list_my_events", "app_logout"}
     assert admitted[Principal.MEMBER_APP] == member_ops | {
         "provision_apple_pass",
+        "register_app_credential",
+        "delete_my_app_credential",
         "app_token",
         "pair_reader",
     }

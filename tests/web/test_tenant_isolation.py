@@ -13,7 +13,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 from tests.conftest import Org, operator_headers
-from tests.passes.helpers import add_apple_pass
+from tests.passes.helpers import add_app_credential, add_apple_pass
 
 # A valid body per operation, so the request reaches the handler (an invalid body
 # would be refused with 422 before any lookup, which proves nothing).
@@ -74,6 +74,7 @@ def test_every_operation_on_another_organizations_objects_is_404_and_leaks_nothi
     a.world()
     ids_b = b.world()
     ids_b["apple_pass"] = add_apple_pass(client, b, ids_b["member"])
+    ids_b["app_credential"] = add_app_credential(client, b, ids_b["member"])
     sub = client.post(
         f"/api/v1/organizations/{b.id}/subscriptions",
         json={"valid_from": "2026-01-01T00:00:00Z"},
@@ -98,7 +99,8 @@ def test_every_operation_on_another_organizations_objects_is_404_and_leaks_nothi
                 url = url.replace("{" + name + "}", ids_b[kind])
             body = BODIES.get(op["operationId"])
             r = client.request(method.upper(), url, headers=a.headers, json=body)
-            expected = 403 if path.startswith("/api/v1/organizations") else 404
+            # The operator's routes and a member's own (/me) refuse an API key outright.
+            expected = 403 if path.startswith(("/api/v1/organizations", "/api/v1/me/")) else 404
             assert r.status_code == expected, (method, path, r.status_code, r.text)
             leaked = [i for i in forbidden if i in r.text]
             assert not leaked, (method, path, leaked)

@@ -33,6 +33,8 @@ class Reason(StrEnum):
     CACHE_STALE = "cache_stale"
     DOOR_LOCKDOWN = "door_lockdown"
     MEMBER_INACTIVE = "member_inactive"
+    CREDENTIAL_SUSPENDED = "credential_suspended"  # an app credential (R27)
+    CREDENTIAL_DELETED = "credential_deleted"
 
 
 class CredentialKind(StrEnum):
@@ -161,7 +163,8 @@ def decide(req: TapRequest) -> Decision:
     4. Apple Pass channel rules (NFC only, capable reader, tamper protection on, eligible
        organization) come before the pass's own status: they say why this door or this
        organization cannot take Apple Passes at all, which is the fix an admin needs,
-       and they hold for every pass alike (R3, R12, R13).
+       and they hold for every pass alike (R3, R12, R13). An app credential has its own
+       channel rules (Bluetooth only, tamper protection on: R27) and status reasons.
     5. Revocation of this credential (deleted, replaced, suspended) before member facts,
        most final first.
     6. An inactive member is denied whatever rights they still hold.
@@ -197,6 +200,17 @@ def decide(req: TapRequest) -> Decision:
             return _deny(Reason.TAMPER_PROTECTION_OFF)
         if not req.org_eligible:
             return _deny(Reason.ORG_NOT_ELIGIBLE)
+    else:
+        # R27: the app's own credential over Bluetooth, on any reader with tamper
+        # protection on; no Apple Pass subscription needed.
+        if req.method != UnlockMethod.BLE:
+            return _deny(Reason.UNSUPPORTED_METHOD)
+        if not reader.tamper_protection:
+            return _deny(Reason.TAMPER_PROTECTION_OFF)
+        if credential.status == CredentialStatus.DELETED:
+            return _deny(Reason.CREDENTIAL_DELETED)
+        if credential.status == CredentialStatus.SUSPENDED:
+            return _deny(Reason.CREDENTIAL_SUSPENDED)
 
     if credential.status == CredentialStatus.DELETED:
         return _deny(Reason.PASS_DELETED)

@@ -297,6 +297,31 @@ class ApplePass:
     last_used_at: datetime | None = None
 
 
+class AppCredentialStatus(StrEnum):
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+    DELETED = "deleted"
+
+
+@dataclass
+class AppCredential:
+    """The Passgate app's own credential on one phone (R27): a P-256 key made on the phone,
+    bound to the member (not to an Apple Pass), used over Bluetooth (MotionSense)."""
+
+    id: str
+    org_id: str
+    member_id: str
+    device_id: str  # the phone, as the app names it
+    public_key: str  # uncompressed point, hex
+    key_id: str  # SHA-256 of the point, hex: how readers name the key
+    status: str
+    created_at: datetime
+    updated_at: datetime
+    suspended_at: datetime | None = None
+    deleted_at: datetime | None = None
+    last_used_at: datetime | None = None
+
+
 @dataclass
 class PassDevice:
     """One device holding the pass, with its own credential key (R8)."""

@@ -5,7 +5,8 @@ The content is what the server signs into snapshots (see ``proto.snapshot``)::
     org:         {"eligible": bool}
     door:        {"id", "timezone", "lockdown", "staleness_limit_s", "schedule"}
     reader:      {"id", "model", "tamper_protection", "tampered", "tamper_seq", "readiness"}
-    credentials: {key_id: {"public_key", "kind", "status", "member_id", "pass_id"}}
+    credentials: {key_id: {"public_key", "kind", "status", "member_id", "pass_id",
+                           "app_credential_id"}}   (kind apple_pass or mobile_app)
     members:     {member_id: {"active", "grants": [{"from", "until", "schedule"}]}}
 
 A schedule is ``{"windows": [[weekday, start_minute, end_minute], ...], "holidays":
@@ -49,6 +50,12 @@ class CachedCredential:
     public_key: bytes
     view: CredentialView
     pass_id: str | None
+    app_credential_id: str | None = None
+
+    @property
+    def credential_id(self) -> str | None:
+        """The server's id of what holds this key: the Apple Pass or the app credential."""
+        return self.pass_id or self.app_credential_id
 
 
 @dataclass(frozen=True)
@@ -123,11 +130,13 @@ def _credential(key_id: str, raw: Any) -> CachedCredential:
         raise ValidationError(f"{where} is malformed", field=where) from exc
     member_id = _get(raw, "member_id", str, where)
     pass_id = raw.get("pass_id")
+    app_id = raw.get("app_credential_id")
     return CachedCredential(
         key_id=key_id,
         public_key=public_key,
         view=CredentialView(kind=kind, status=status, member_id=member_id),
         pass_id=pass_id if isinstance(pass_id, str) else None,
+        app_credential_id=app_id if isinstance(app_id, str) else None,
     )
 
 

@@ -115,6 +115,12 @@ POLICY: dict[str, Rule] = {
     "suspend_apple_pass": WRITE,
     "resume_apple_pass": WRITE,
     "delete_apple_pass": WRITE,
+    # The mobile app's own credentials (R27), the administrators' side.
+    "list_app_credentials": READ,
+    "get_app_credential": READ,
+    "suspend_app_credential": WRITE,
+    "resume_app_credential": WRITE,
+    "delete_app_credential": WRITE,
     # The operator.
     "create_organization": OPERATOR,
     "list_organizations": OPERATOR,
@@ -131,6 +137,8 @@ POLICY: dict[str, Rule] = {
     "get_my_access": SELF,
     "list_my_events": SELF,
     "provision_apple_pass": APP_ONLY,
+    "register_app_credential": APP_ONLY,
+    "delete_my_app_credential": APP_ONLY,
     "app_logout": SELF,
     "browser_logout": SELF,
     # SCIM provisioning: the IdP's token is an admin API key.

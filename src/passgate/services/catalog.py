@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from passgate.domain import model as m
@@ -11,7 +11,7 @@ from passgate.domain.readiness import validate_reader_model
 from passgate.domain.schedule import Schedule, WeeklyWindow, parse_hhmm
 from passgate.domain.schedule import validate_window as validate_weekly_window
 from passgate.domain.validation import validate_email, validate_timezone, validate_window
-from passgate.services import pass_effects
+from passgate.services import app_credentials, pass_effects
 from passgate.services.ports import UnitOfWork
 from passgate.services.resources import Dependent, Reference, ResourceSpec
 
@@ -152,6 +152,13 @@ GROUP = ResourceSpec(
     before_delete=_group_before_delete,
     search_fields=("name",),
 )
+
+
+def _member_changed(uow: UnitOfWork, before: m.Member, after: m.Member, now: datetime) -> None:
+    pass_effects.member_changed(uow, before, after, now)
+    app_credentials.member_changed(uow, before, after, now)
+
+
 MEMBER = ResourceSpec(
     name="member",
     entity=m.Member,
@@ -160,10 +167,11 @@ MEMBER = ResourceSpec(
         Dependent(m.AccessRight, "member_id", cascade=True, label="access rights"),
         Dependent(m.Session, "member_id", cascade=True, label="sessions"),
         Dependent(m.ApplePass, "member_id", cascade=False, label="Apple Passes"),
+        Dependent(m.AppCredential, "member_id", cascade=True, label="app credentials"),
     ),
     prepare=_member_prepare,
     validate=_member_validate,
-    after_update=pass_effects.member_changed,
+    after_update=_member_changed,
     search_fields=("email", "display_name"),
 )
 ACCESS_RIGHT = ResourceSpec(

@@ -146,7 +146,8 @@ def ingest(
 
 
 def _mark_used(uow: UnitOfWork, item: ReaderEvent) -> None:
-    """R17/R18 "last used": the pass and the device whose key opened the door.
+    """R17/R18 "last used": the pass and the device (or the app credential, R27) whose key
+    opened the door.
 
     Column-only updates: an admin may be suspending the same pass at this moment.
     """
@@ -155,6 +156,7 @@ def _mark_used(uow: UnitOfWork, item: ReaderEvent) -> None:
     key_id = item.data.get("key_id")
     if isinstance(key_id, str):
         uow.repo(m.PassDevice).advance("last_used_at", item.occurred_at, key_id=key_id)
+        uow.repo(m.AppCredential).advance("last_used_at", item.occurred_at, key_id=key_id)
 
 
 def _mark_tampered(uow: UnitOfWork, reader: m.Reader, sequence: int) -> None:

@@ -55,7 +55,8 @@ class OrgCache:
     """The organization-wide parts, shared by every reader of the organization."""
 
     eligible: bool
-    credentials: dict[str, dict[str, Any]]
+    credentials: dict[str, dict[str, Any]]  # Apple Pass keys
+    app_credentials: dict[str, dict[str, Any]]  # the mobile app's keys (R27)
     members: dict[str, dict[str, Any]]  # member id -> active flag, grants added per door
     rights: dict[str, list[tuple[m.AccessRight, str]]]  # member id -> (right, group id)
     group_schedules: dict[str, dict[str, Any] | None]
@@ -85,7 +86,17 @@ def load_org(uow: UnitOfWork, org_id: str, now: datetime) -> OrgCache:
             "member_id": owner.member_id,
             "pass_id": owner.id,
         }
-    holders = {c["member_id"] for c in credentials.values()}
+    app_credentials = {
+        cred.key_id: {
+            "public_key": cred.public_key,
+            "kind": "mobile_app",
+            "status": cred.status,
+            "member_id": cred.member_id,
+            "app_credential_id": cred.id,
+        }
+        for cred in uow.repo(m.AppCredential).all_where()
+    }
+    holders = {c["member_id"] for c in (*credentials.values(), *app_credentials.values())}
     members = {
         mem.id: {"active": mem.status == m.MemberStatus.ACTIVE, "grants": []}
         for mem in uow.repo(m.Member).all_where()
@@ -109,6 +120,7 @@ def load_org(uow: UnitOfWork, org_id: str, now: datetime) -> OrgCache:
     return OrgCache(
         eligible=eligible,
         credentials=credentials,
+        app_credentials=app_credentials,
         members=members,
         rights=dict(rights),
         group_schedules={
@@ -138,17 +150,25 @@ def door_members(cache: OrgCache, door_id: str) -> dict[str, dict[str, Any]]:
 
 
 def reader_content(
-    cache: OrgCache, reader_id: str, shared: dict[str, dict[str, Any]] | None = None
+    cache: OrgCache,
+    reader_id: str,
+    shared: dict[str, dict[str, Any]] | None = None,
+    merged: dict[str, dict[str, dict[str, Any]]] | None = None,
 ) -> dict[str, Any] | None:
     """The cache content of one reader; None when the reader (or its door) is gone.
 
-    ``shared`` memoizes the per-door member sections across the readers of one push.
+    ``shared`` memoizes the per-door member sections across the readers of one push, and
+    ``merged`` the credentials section (Apple Pass and app keys together).
     """
     reader = cache.readers.get(reader_id)
     if reader is None or reader.door_id not in cache.doors:
         return None
     verdict = reader_readiness(reader.model, reader.tamper_protection)
     trusted = verdict.ready and not reader.tampered
+    # App credentials reach every reader that is not tampered: their rule is decided at
+    # the reader (Bluetooth only, tamper protection on), where the denial names it (R27).
+    app_ok = not reader.tampered and bool(cache.app_credentials)
+    credentials = _credentials(cache, trusted, app_ok, merged)
     if shared is not None and reader.door_id in shared:
         members = shared[reader.door_id]
     else:
@@ -168,9 +188,27 @@ def reader_content(
         },
         # R13: Apple Pass keys only reach readers that may hold them; a tampered reader
         # is cut off from key material until an admin clears it (R14).
-        "credentials": cache.credentials if trusted else {},
-        "members": members if trusted else {},
+        "credentials": credentials,
+        "members": members if trusted or app_ok else {},
     }
+
+
+def _credentials(
+    cache: OrgCache,
+    apple_ok: bool,
+    app_ok: bool,
+    merged: dict[str, dict[str, dict[str, Any]]] | None,
+) -> dict[str, dict[str, Any]]:
+    if not app_ok:
+        return cache.credentials if apple_ok else {}
+    if not apple_ok:
+        return cache.app_credentials
+    if merged is not None and "both" in merged:
+        return merged["both"]
+    both = {**cache.credentials, **cache.app_credentials}
+    if merged is not None:
+        merged["both"] = both
+    return both
 
 
 class SectionInterner:
@@ -215,8 +253,10 @@ def contents_for(
     if interner is not None:
         # Org-wide and per-door sections become last pass's objects when unchanged.
         cache.credentials = interner("credentials", "", cache.credentials)
+        cache.app_credentials = interner("app_credentials", "", cache.app_credentials)
         cache.doors = {k: interner("door", k, v) for k, v in cache.doors.items()}
     shared: dict[str, dict[str, Any]] = {}
+    merged: dict[str, dict[str, dict[str, Any]]] = {}
     out: dict[str, dict[str, Any] | None] = {}
     for rid in reader_ids:
         reader = cache.readers.get(rid)
@@ -224,10 +264,15 @@ def contents_for(
             door_id = reader.door_id
             if door_id not in shared:
                 shared[door_id] = interner("members", door_id, door_members(cache, door_id))
-        content = reader_content(cache, rid, shared)
+        content = reader_content(cache, rid, shared, merged)
         if content is not None and interner is not None:
             content["org"] = interner("org", "", content["org"])
         out[rid] = content
     if interner is not None:
+        if "both" in merged:  # the merged section is the same object across passes too
+            section = interner("credentials", "both", merged["both"])
+            for content in out.values():
+                if content is not None and content["credentials"] is merged["both"]:
+                    content["credentials"] = section
         interner.end_pass()
     return out

@@ -8,7 +8,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from passgate import __version__
 from passgate.bootstrap import Container
 from passgate.web import dashboard, errors, passes, passkit, reader_gateway, scim, sso
-from passgate.web.api import API_PREFIX, admin, me, operator, resources
+from passgate.web.api import API_PREFIX, admin, app_credentials, me, operator, resources
 from passgate.web.dashboard import views as dashboard_views
 from passgate.web.limits import InputLimits
 from passgate.web.metrics import Metrics, ObserveMiddleware
@@ -48,6 +48,7 @@ def create_app(container: Container) -> FastAPI:
     app.include_router(sso.router())
     app.include_router(reader_gateway.router())
     app.include_router(passes.router())
+    app.include_router(app_credentials.router())
     app.include_router(passkit.router())
     app.include_router(scim.router())
 

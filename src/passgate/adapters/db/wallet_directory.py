@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from passgate.adapters.db import tables as t
+from passgate.adapters.db.tables_app import app_credentials
 from passgate.adapters.db.tables_passes import wallet_logs, wallet_registrations, wallet_serials
 from passgate.domain.pass_records import WalletLog
 
@@ -51,9 +52,11 @@ class SqlWalletDirectory:
             return {str(a): (str(b), str(c)) for a, b, c in conn.execute(stmt)}
 
     def key_in_use(self, key_id: str) -> bool:
-        stmt = sa.select(sa.func.count()).where(t.pass_devices.c.key_id == key_id)
+        """Bound before, in any organization, to a pass device or an app credential."""
+        in_passes = sa.select(sa.func.count()).where(t.pass_devices.c.key_id == key_id)
+        in_apps = sa.select(sa.func.count()).where(app_credentials.c.key_id == key_id)
         with self._engine.connect() as conn:
-            return bool(conn.execute(stmt).scalar_one())
+            return bool(conn.execute(in_passes).scalar_one() or conn.execute(in_apps).scalar_one())
 
     def add_logs(self, logs: Sequence[WalletLog], *, keep: int) -> None:
         if not logs:
