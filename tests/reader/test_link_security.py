@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -54,6 +55,7 @@ class Peer:
             timeout=10,
         )
         assert r.status_code == 200, r.text
+        self.server = server
         self.reader_id: str = r.json()["reader_id"]
         self.server_key = snap.load_public_pem(r.json()["server_public_key"])
 
@@ -96,44 +98,53 @@ def _closed(ws: ClientConnection) -> int | None:
 NONCE = "n" * 32
 
 
-def test_pairing_again_closes_the_old_connection_at_once(
-    client: TestClient, container: Container
-) -> None:
+@dataclass
+class Linked:
+    world: World
+    peer: Peer
+    ws: ClientConnection
+    snapshot: dict[str, Any]
+
+
+@contextmanager
+def _linked(client: TestClient, container: Container) -> Iterator[Linked]:
+    """A paired reader connected with NONCE, past its first snapshot."""
     world = World(client, container)
     with live_server(container) as server:
         peer = Peer(server, world.pairing_code(world.reader))
         with peer.connected(server, NONCE) as ws:
-            assert _next(ws, "snapshot")["nonce"] == NONCE
-            # Someone pairs the reader again (a new key): the old key's link must end.
-            Peer(server, world.pairing_code(world.reader))
-            assert _closed(ws) == 4403
+            yield Linked(world, peer, ws, _next(ws, "snapshot"))
+
+
+def test_pairing_again_closes_the_old_connection_at_once(
+    client: TestClient, container: Container
+) -> None:
+    with _linked(client, container) as link:
+        assert link.snapshot["nonce"] == NONCE
+        # Someone pairs the reader again (a new key): the old key's link must end.
+        Peer(link.peer.server, link.world.pairing_code(link.world.reader))
+        assert _closed(link.ws) == 4403
 
 
 def test_deleting_a_reader_closes_its_connection_at_once(
     client: TestClient, container: Container
 ) -> None:
-    world = World(client, container)
-    with live_server(container) as server:
-        peer = Peer(server, world.pairing_code(world.reader))
-        with peer.connected(server, NONCE) as ws:
-            _next(ws, "snapshot")
-            r = client.delete(f"/api/v1/readers/{world.reader}", headers=world.org.headers)
-            assert r.status_code == 204, r.text
-            assert _closed(ws) == 4403
+    with _linked(client, container) as link:
+        world = link.world
+        r = client.delete(f"/api/v1/readers/{world.reader}", headers=world.org.headers)
+        assert r.status_code == 204, r.text
+        assert _closed(link.ws) == 4403
 
 
 def test_a_recorded_heartbeat_confirms_nothing_later(
     client: TestClient, container: Container
 ) -> None:
-    world = World(client, container)
-    with live_server(container) as server:
-        peer = Peer(server, world.pairing_code(world.reader))
-        with peer.connected(server, NONCE) as ws:
-            snapshot = _next(ws, "snapshot")
-            beats = []
-            for _ in range(2):
-                world.org.post("/places", {"name": "nudge"})  # any commit runs a pass
-                beats.append(_next(ws, "heartbeat"))
+    with _linked(client, container) as link:
+        beats = []
+        for _ in range(2):
+            link.world.org.post("/places", {"name": "nudge"})  # any commit runs a pass
+            beats.append(_next(link.ws, "heartbeat"))
+    peer, snapshot = link.peer, link.snapshot
     first, second = beats[0], beats[1]
     assert first["nonce"] == NONCE and second["seq"] > first["seq"]
     assert second["at"] >= first["at"]

@@ -7,7 +7,6 @@ and the services and set the session cookies (HttpOnly session, readable CSRF).
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
@@ -27,7 +26,13 @@ from passgate.services import sso as sso_config
 from passgate.services.actors import Actor
 from passgate.services.rate_limit import RateLimiter
 from passgate.services.sso_app import exchange_code, validate_app_request
-from passgate.services.sso_login import AppRequest, LoginOutcome, begin_login, complete_login
+from passgate.services.sso_login import (
+    AppRequest,
+    LoginOutcome,
+    Verifier,
+    begin_login,
+    complete_login,
+)
 from passgate.services.sso_verify import oidc_verifier, saml_verifier
 from passgate.web.api import API_PREFIX
 from passgate.web.deps import CSRF_COOKIE, SESSION_COOKIE, ActorDep, ContainerDep
@@ -162,8 +167,9 @@ def router() -> APIRouter:
     failures = RateLimiter(FAILED_LOGINS, FAILED_WINDOW)
 
     def finish(
-        request: Request, c: Container, slug: str, run: Callable[[], LoginOutcome]
+        request: Request, c: Container, slug: str, protocol: Protocol, state: str, verify: Verifier
     ) -> Response:
+        """The callbacks' shared tail: the failure limit, then the login, then the cookies."""
         source = request.client.host if request.client else "unknown"
         key, now = f"{slug}\x00{source}", c.clock.now()
         if failures.exhausted(key, now):
@@ -171,7 +177,14 @@ def router() -> APIRouter:
                 "too many failed sign-ins from here for this organization; try again later"
             )
         try:
-            outcome = run()
+            outcome = complete_login(
+                c.sso,
+                slug=slug,
+                protocol=protocol,
+                state=state,
+                binding=_binding_of(request),
+                verify=verify,
+            )
         except LoginRefused:
             failures.allow(key, now)  # counts the failure
             raise
@@ -199,19 +212,7 @@ def router() -> APIRouter:
     ) -> Response:
         base = c.settings.public_url
         verify = oidc_verifier(c.sso, code=code, base_url=base, slug=slug)
-        return finish(
-            request,
-            c,
-            slug,
-            lambda: complete_login(
-                c.sso,
-                slug=slug,
-                protocol=Protocol.OIDC,
-                state=state,
-                binding=_binding_of(request),
-                verify=verify,
-            ),
-        )
+        return finish(request, c, slug, Protocol.OIDC, state, verify)
 
     @r.post("/sso/{slug}/saml/acs", include_in_schema=False)
     def saml_acs(
@@ -223,19 +224,7 @@ def router() -> APIRouter:
     ) -> Response:
         base = c.settings.public_url
         verify = saml_verifier(c.sso, saml_response=SAMLResponse, base_url=base, slug=slug)
-        return finish(
-            request,
-            c,
-            slug,
-            lambda: complete_login(
-                c.sso,
-                slug=slug,
-                protocol=Protocol.SAML,
-                state=RelayState,
-                binding=_binding_of(request),
-                verify=verify,
-            ),
-        )
+        return finish(request, c, slug, Protocol.SAML, RelayState, verify)
 
     @r.get("/sso/{slug}/saml/metadata", include_in_schema=False)
     def saml_metadata(slug: str, c: ContainerDep) -> Response:
