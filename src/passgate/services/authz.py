@@ -164,6 +164,8 @@ POLICY: dict[str, Rule] = {
     "dashboard_pass_list": DASHBOARD,
     "dashboard_pass_page": DASHBOARD,
     "dashboard_pass_action": DASHBOARD,
+    "dashboard_app_credential_list": DASHBOARD,
+    "dashboard_app_credential_action": DASHBOARD,
 }
 
 # Operations anyone may call without signing in: they authenticate by what they carry

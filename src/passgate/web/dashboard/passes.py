@@ -1,4 +1,5 @@
-"""Dashboard: Credentials > Apple Passes (R17-R19), over services.pass_admin."""
+"""Dashboard: Credentials > Apple Passes (R17-R19) over services.pass_admin, and
+Credentials > App (MotionSense, R27) over services.app_credentials."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from passgate.services import pass_admin
+from passgate.domain import model as m
+from passgate.services import app_credentials, pass_admin
 from passgate.web.dashboard.auth import DashboardActor, check_csrf
 from passgate.web.dashboard.pages import render
 from passgate.web.deps import ContainerDep
@@ -126,5 +128,60 @@ def router() -> APIRouter:
             )
         target = f"/dashboard/credentials/apple-passes/{changed.id}"
         return RedirectResponse(f"{target}?done=Apple+Pass+{DONE[action]}.", status_code=303)
+
+    @r.get("/app-credentials", response_class=HTMLResponse)
+    def app_credential_list(
+        request: Request,
+        c: ContainerDep,
+        who: DashboardActor,
+        status: Annotated[str | None, Query(pattern="^(active|suspended|deleted)?$")] = None,
+        confirm: Annotated[str | None, Query(max_length=40)] = None,
+        offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    ) -> Response:
+        org_id = who.require_org()
+        with c.uow_factory(org_id, write=False) as uow:
+            org = uow.organizations.get(org_id)
+            rows, total = app_credentials.list_credentials(
+                uow, status=status or None, limit=PAGE, offset=offset
+            )
+            names = {
+                mem.id: mem.display_name
+                for mem in uow.repo(m.Member).all_where()
+                if mem.id in {row.member_id for row in rows}
+            }
+        confirm_row = next((row for row in rows if row.id == confirm), None)
+        return render(
+            request,
+            "app_credentials.html",
+            title="App credentials",
+            section="Credentials",
+            org=org,
+            rows=rows,
+            names=names,
+            total=total,
+            status=status or "",
+            offset=offset,
+            limit=PAGE,
+            confirm_row=confirm_row,
+            can_write=who.role in ("owner", "admin"),
+        )
+
+    @r.post("/app-credentials/{app_credential_id}/{action}")
+    def app_credential_action(
+        app_credential_id: str,
+        action: str,
+        request: Request,
+        c: ContainerDep,
+        who: DashboardActor,
+        csrf: Csrf = None,
+    ) -> Response:
+        check_csrf(request, csrf)
+        if action not in DONE:
+            return Response(status_code=404)
+        app_credentials.change(c.uow_factory, who, app_credential_id, action, c.clock.now())
+        return RedirectResponse(
+            f"/dashboard/credentials/app-credentials?done=App+credential+{DONE[action]}.",
+            status_code=303,
+        )
 
     return r
