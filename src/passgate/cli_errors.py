@@ -36,8 +36,11 @@ TEST_SUITE_VARIABLES = frozenset(
         "PASSGATE_SCHEMATHESIS_EXAMPLES",
     }
 )
-# Never echoed: secrets, and the database URL (it may carry a password).
-_SECRET_FIELDS = frozenset({"secret_key", "operator_key", "pass_key_password", "database_url"})
+# Never echoed: secret settings, and the database URL (it may carry a password).
+_SECRET_FIELDS = frozenset(
+    {n for n, f in Settings.model_fields.items() if "SecretStr" in str(f.annotation)}
+    | {"database_url"}
+)
 _MIGRATE_HINT = "the database has no Passgate schema or an older one: run `passgate migrate`"
 
 
