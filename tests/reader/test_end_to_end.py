@@ -14,8 +14,12 @@ from tests.reader.support import Device, RunningAgent, World, live_server, wait_
 
 from passgate.bootstrap import Container
 from passgate.domain import model as m
+from passgate.proto.aliro import DeviceApplet
+from passgate.proto.aliro.constants import INTERFACE_BLE
+from passgate.proto.motionsense import AppEndpoint
 from passgate.reader.agent import ReaderAgent
-from passgate.reader.transport.emulated import EmulatedCard
+from passgate.reader.transport.ble import FramedLink
+from passgate.reader.transport.emulated import EmulatedCard, EmulatedPhone
 
 
 def _tap(agent: ReaderAgent, device: Device) -> str:
@@ -75,10 +79,15 @@ def test_revocations_reach_a_connected_reader(
                 uow.organizations.update(org)
             _reason_becomes(agent, world.device, "granted")
 
-            # R12: Bluetooth with an Apple Pass credential.
-            assert (
-                agent.ble_attempt(world.device.key_id).decision.reason.value == "unsupported_method"
+            # R12: the Bluetooth LE exchange with an Apple Pass credential.
+            over_ble = DeviceApplet(
+                world.device.key,
+                reader_groups=world.trusted_groups(),
+                persistent_keys={},
+                interface=INTERFACE_BLE,
             )
+            result = agent.ble_transaction(FramedLink(EmulatedPhone(AppEndpoint(over_ble))))
+            assert result is not None and result.decision.reason.value == "unsupported_method"
 
             world.update(m.ApplePass, world.pass_id, status=m.PassStatus.DELETED)
             _reason_becomes(agent, world.device, "pass_deleted")

@@ -95,3 +95,38 @@ def test_nfcpy_announce_uses_the_chipsets_raw_frame_command() -> None:
     frame = ecp_frame(bytes(16))
     assert announce(Frontend(), frame) and sent == [frame]
     assert not announce(object(), frame)  # a front end without raw frames
+
+
+def test_gatt_stream_splits_messages_to_the_mtu_and_hands_writes_back() -> None:
+    from passgate.proto import motionsense as ms
+    from passgate.reader.transport.ble import FramedLink, GattStream
+
+    sent: list[bytes] = []
+    stream = GattStream(sent.append, mtu=23)
+    link = FramedLink(stream)
+    stream.subscribe()
+    answer = ms.app_response(b"\x01" * 40 + b"\x90\x00")
+    for i in range(0, len(answer), 7):  # the app's writes, in pieces
+        stream.written(answer[i : i + 7])
+    command = b"\x80\x80\x00\x00" + bytes(100)
+    assert link.transceive(command) == b"\x01" * 40 + b"\x90\x00"
+    assert all(len(chunk) <= 20 for chunk in sent)
+    assert b"".join(sent) == ms.reader_apdu(command)
+
+
+def test_gatt_stream_without_a_listener_or_an_answer_means_the_app_is_gone() -> None:
+    from passgate.reader.transport.ble import GattStream
+
+    stream = GattStream(lambda _: None, timeout_s=0.01)
+    with pytest.raises(CardGone):
+        stream.send(b"\x01")  # nobody subscribed
+    stream.subscribe()
+    with pytest.raises(CardGone):
+        stream.receive()  # no write came
+    stream.written(b"stale")
+    stream.reset()
+    stream.unsubscribed()
+    with pytest.raises(CardGone):
+        stream.receive()  # the disconnect, not the stale write
+    with pytest.raises(ValueError):
+        GattStream(lambda _: None, mtu=22)

@@ -7,6 +7,11 @@ Order of a tap, and why:
    so a crash afterwards can never lose a decision someone saw;
 4. pulse the relay (fail secure), then tell the device the outcome (CONTROL FLOW).
 
+MotionSense (R27) is the same transaction over Bluetooth LE (interface byte C3), started
+by the motion sensor while the app's link is up: ``ble_transaction`` runs it through the
+same loop, decides with method BLE (an Apple Pass key there is ``unsupported_method``,
+R12) and also tells the app the decision over the link (``proto.motionsense``).
+
 Aliro identity: the reader's own P-256 key (made here, never leaves the agent) signs
 AUTH1; the server certifies it under the organization's current reader group, and the
 agent presents that certificate with LOAD CERTIFICATE. Devices trust the group key they
@@ -25,6 +30,7 @@ admin deletes or re-pairs the reader.
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -45,9 +51,12 @@ from passgate.proto.aliro import (
     crypto,
     verify_chain,
 )
-from passgate.proto.aliro.runner import close, run_until_result
+from passgate.proto.aliro import constants as c
+from passgate.proto.aliro.runner import Transceiver, close, run_until_result
 from passgate.reader import relay as relays
 from passgate.reader.store import AgentStore
+
+log = logging.getLogger(__name__)
 
 
 class Card(Protocol):
@@ -68,6 +77,14 @@ class _Link:
 
 class CardGone(Exception):
     """The device left the field (or the link to it broke) mid-transaction."""
+
+
+class BleLink(Protocol):
+    """A MotionSense link to the app (``reader.transport.ble.FramedLink``)."""
+
+    def transceive(self, command: bytes) -> bytes: ...
+
+    def notify(self, granted: bool, reason: str, flow: str | None) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -242,7 +259,7 @@ class ReaderAgent:
             "granted": outcome_reason.granted,
             "reason": outcome_reason.reason.value,
             "member_id": cred.view.member_id if cred else None,
-            "credential_id": cred.pass_id if cred else None,
+            "credential_id": cred.credential_id if cred else None,  # pass or app credential
             "method": method.value,
             "key_id": key_id,
             "flow": flow,
@@ -265,28 +282,52 @@ class ReaderAgent:
 
     def tap(self, card: Card, *, prefer_fast: bool = True) -> TapResult | None:
         """One NFC tap; None when the device left before the transaction ended."""
+        return self._transact(_Link(card), UnlockMethod.NFC, prefer_fast=prefer_fast)
+
+    def ble_transaction(self, link: BleLink, *, prefer_fast: bool = True) -> TapResult | None:
+        """One MotionSense attempt over Bluetooth LE (R27), started by the motion sensor.
+
+        The app's credential is authenticated by the Aliro exchange with interface C3;
+        None when the app left before the transaction ended (nothing was decided).
+        """
+        try:
+            result = self._transact(link, UnlockMethod.BLE, prefer_fast=prefer_fast)
+        except CardGone as exc:
+            log.info("MotionSense: the app left before a decision: %s", exc)
+            return None
+        if result is not None:
+            try:
+                link.notify(result.decision.granted, result.decision.reason.value, result.flow)
+            except (AliroError, CardGone) as exc:
+                # Advisory only: the event is recorded and EXCHANGE carried the outcome.
+                log.info("MotionSense decision not delivered to the app: %s", exc)
+        return result
+
+    def _transact(
+        self, link: Transceiver, method: UnlockMethod, *, prefer_fast: bool
+    ) -> TapResult | None:
         identity = self._identity
         if identity is None:
             # Halted (keys erased) or never paired: no transaction is possible.
-            decision = self._decide(None, UnlockMethod.NFC)
+            decision = self._decide(None, method)
             if self.halted:
                 decision = Decision(False, Reason.READER_TAMPERED)
-            seq = self._record(decision, method=UnlockMethod.NFC, key_id=None)
+            seq = self._record(decision, method=method, key_id=None)
             return TapResult(decision, seq, None, False)
         tx = ReaderTransaction(
             identity,
             lookup=self._lookup,
             fast_candidates=lambda: reversed(list(self._persistent.values())),
             prefer_fast=prefer_fast,
+            interface=c.INTERFACE_BLE if method == UnlockMethod.BLE else c.INTERFACE_NFC,
         )
-        link = _Link(card)
         try:
             outcome = run_until_result(tx, link)  # CardGone: no decision was made or shown
         except AliroError:
             return None
         transaction_id = tx.transaction_id.hex() or None
         key_id = key_id_of(outcome.endpoint_public_key) if outcome.endpoint_public_key else None
-        decision = self._decide(key_id, UnlockMethod.NFC)
+        decision = self._decide(key_id, method)
         if decision.granted and not outcome.authenticated:
             decision = Decision(False, Reason.UNKNOWN_CREDENTIAL)  # never reached: fail closed
         learned = None
@@ -294,7 +335,7 @@ class ReaderAgent:
             learned = (key_id, outcome.endpoint_public_key or b"", outcome.new_persistent_key)
         seq = self._record(
             decision,
-            method=UnlockMethod.NFC,
+            method=method,
             key_id=key_id,
             flow=outcome.flow,
             transaction_id=transaction_id,
@@ -306,15 +347,13 @@ class ReaderAgent:
         elif outcome.flow == "fast" and key_id is not None and key_id in self._persistent:
             self._persistent[key_id] = self._persistent.pop(key_id)  # most recently used
         relay_ok = relays.unlock(self.relay) if decision.granted else False
-        close(tx, link, decision.granted and relay_ok)
+        try:
+            close(tx, link, decision.granted and relay_ok)
+        except (AliroError, CardGone) as exc:
+            # The decision is recorded and acted on; the device left before the closing
+            # command (or broke the link's framing), so it learns nothing more.
+            log.info("%s transaction not closed: %s", method.value, exc)
         return TapResult(decision, seq, outcome.flow, relay_ok)
-
-    def ble_attempt(self, key_id: str) -> TapResult:
-        """A Bluetooth unlock attempt naming a credential key (R12)."""
-        decision = self._decide(key_id, UnlockMethod.BLE)
-        seq = self._record(decision, method=UnlockMethod.BLE, key_id=key_id)
-        relay_ok = relays.unlock(self.relay) if decision.granted else False
-        return TapResult(decision, seq, None, relay_ok)
 
     def tamper(self) -> int:
         """The tamper input fired (R14)."""

@@ -8,7 +8,8 @@ import threading
 from dataclasses import asdict
 
 from passgate.reader.agent import CardGone, ReaderAgent, TapResult
-from passgate.reader.transport.emulated import SocketCard, recv_frame, send_frame
+from passgate.reader.transport.ble import FramedLink
+from passgate.reader.transport.emulated import SocketCard, SocketStream, recv_frame, send_frame
 
 
 def _result_json(result: TapResult | None) -> bytes:
@@ -55,8 +56,8 @@ class SocketTransport:
         if kind == b"N":
             result = self.agent.tap(SocketCard(conn))
             send_frame(conn, _result_json(result))
-        elif kind == b"B":
-            send_frame(conn, _result_json(self.agent.ble_attempt(request[1:].decode())))
+        elif kind == b"W":
+            self.agent.ble_transaction(FramedLink(SocketStream(conn)))
         elif kind == b"T":
             seq = self.agent.tamper()
             send_frame(conn, b"D" + json.dumps({"sequence": seq}).encode())

@@ -6,6 +6,7 @@ the public protocols and saves it again, so a story can be told one command at a
     passgate sim iphone alice-phone && passgate sim watch alice-watch --iphone alice-phone
     passgate sim login alice-phone alice && passgate sim add-pass alice-phone
     passgate sim tap alice-phone "Front door"
+    passgate sim wave alice-phone "Front door"     # MotionSense (Bluetooth on after login)
 """
 
 from __future__ import annotations
@@ -216,7 +217,9 @@ def show(ctx: click.Context, name: str | None) -> None:
             continue
         s = d.state
         extra = (
-            f"app {s.app_version}, {'signed in' if s.app_token else 'signed out'}"
+            f"app {s.app_version}, {'signed in' if s.app_token else 'signed out'}, "
+            f"app credential {s.app_credential_id or 'none'}, "
+            f"Bluetooth {'on' if s.bluetooth else 'off'}"
             if s.kind == "iphone"
             else f"paired with {s.paired_with}, {_lock_word(s.locked)}"
         )
@@ -241,9 +244,49 @@ def ble(name: str, door: str) -> None:
     _print_decision(_do(lambda e: e.bluetooth(name, door)))
 
 
+sim.add_command(ble, "bluetooth")
+
+
+@sim.command()
+@click.argument("iphone_name", metavar="IPHONE")
+def logout(iphone_name: str) -> None:
+    """Sign out of the Passgate app on IPHONE (its app credential is deleted)."""
+    _do(lambda e: e.sign_out(iphone_name))
+    click.echo(f"{iphone_name}: signed out, app credential deleted")
+
+
+@sim.command("ble-on")
+@click.argument("iphone_name", metavar="IPHONE")
+def ble_on(iphone_name: str) -> None:
+    """Switch Bluetooth on on IPHONE (MotionSense can run)."""
+    _do(lambda e: e.set_bluetooth(iphone_name, True))
+    click.echo(f"{iphone_name}: Bluetooth on")
+
+
+@sim.command("ble-off")
+@click.argument("iphone_name", metavar="IPHONE")
+def ble_off(iphone_name: str) -> None:
+    """Switch Bluetooth off on IPHONE (nothing opens by MotionSense)."""
+    _do(lambda e: e.set_bluetooth(iphone_name, False))
+    click.echo(f"{iphone_name}: Bluetooth off")
+
+
+@sim.command()
+@click.argument("iphone_name", metavar="IPHONE")
+@click.argument("door")
+def wave(iphone_name: str, door: str) -> None:
+    """Wave IPHONE at DOOR's reader (MotionSense: the app credential over Bluetooth LE).
+
+    With Bluetooth off (or the app signed out) nothing happens: exit status 1.
+    """
+    _print_decision(_do(lambda e: e.wave(iphone_name, door)))
+
+
 def _print_decision(result: dict[str, Any]) -> None:
     verdict = "GRANTED" if result.get("granted") else "DENIED"
     flow = f" ({result['flow']})" if result.get("flow") else ""
     click.echo(f"{verdict}: {result.get('reason')}{flow}")
+    if result.get("granted") and result.get("confirmed") is False:
+        click.echo("warning: the reader's encrypted status did not confirm the grant", err=True)
     if not result.get("granted"):
         raise SystemExit(1)  # scripts can tell a denied attempt from an opened door

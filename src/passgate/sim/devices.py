@@ -21,6 +21,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from passgate.proto.aliro import DeviceApplet
+from passgate.proto.aliro import constants as c
+from passgate.proto.snapshot import private_pem
 
 DeviceKind = Literal["iphone", "watch"]
 
@@ -42,6 +44,14 @@ class DeviceState:
     paired_with: str | None = None  # a watch's iPhone (by name)
     app_token: str | None = None  # an iPhone's app session token (after sign-in)
     persistent_keys: dict[str, str] = field(default_factory=dict)  # reader group -> key, hex
+    # The Passgate app's own credential (MotionSense, R27): a second P-256 key, separate
+    # from the Apple Pass key, registered at sign-in; the reader groups the server named
+    # then are its only trust anchors.
+    app_key_pem: str | None = None
+    app_credential_id: str | None = None
+    app_reader_groups: dict[str, str] = field(default_factory=dict)  # group -> key, hex
+    app_persistent_keys: dict[str, str] = field(default_factory=dict)
+    bluetooth: bool = False
 
 
 def write_private(path: Path, text: str) -> None:
@@ -54,17 +64,34 @@ def write_private(path: Path, text: str) -> None:
     tmp.replace(path)
 
 
+def _p256(pem: str, path: Path, what: str) -> ec.EllipticCurvePrivateKey:
+    try:
+        key = serialization.load_pem_private_key(pem.encode(), None)
+    except ValueError as exc:
+        raise DeviceError(f"{path}: the {what} cannot be read") from exc
+    if not isinstance(key, ec.EllipticCurvePrivateKey) or key.curve.name != "secp256r1":
+        raise DeviceError(f"{path}: the {what} is not a P-256 key")
+    return key
+
+
+def _pem(key: ec.EllipticCurvePrivateKey) -> str:
+    return private_pem(key).decode()
+
+
+def _point(key: ec.EllipticCurvePrivateKey) -> bytes:
+    return key.public_key().public_bytes(
+        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+    )
+
+
 class EmulatedDevice:
     def __init__(self, state: DeviceState, path: Path) -> None:
         self.state = state
         self._path = path
-        try:
-            key = serialization.load_pem_private_key(state.private_key_pem.encode(), None)
-        except ValueError as exc:
-            raise DeviceError(f"{path}: the device key cannot be read") from exc
-        if not isinstance(key, ec.EllipticCurvePrivateKey) or key.curve.name != "secp256r1":
-            raise DeviceError(f"{path}: the device key is not a P-256 key")
-        self._key: ec.EllipticCurvePrivateKey = key
+        self._key: ec.EllipticCurvePrivateKey = _p256(state.private_key_pem, path, "device key")
+        self._app_key = (
+            _p256(state.app_key_pem, path, "app credential key") if state.app_key_pem else None
+        )
 
     @classmethod
     def create(
@@ -79,12 +106,7 @@ class EmulatedDevice:
         paired_with: str | None = None,
         locked: bool = False,
     ) -> EmulatedDevice:
-        key = ec.generate_private_key(ec.SECP256R1())
-        pem = key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        ).decode()
+        pem = _pem(ec.generate_private_key(ec.SECP256R1()))
         state = DeviceState(
             name=name,
             kind=kind,
@@ -118,9 +140,7 @@ class EmulatedDevice:
 
     @property
     def public_key(self) -> bytes:
-        return self._key.public_key().public_bytes(
-            serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
-        )
+        return _point(self._key)
 
     @property
     def key_id(self) -> str:
@@ -130,36 +150,84 @@ class EmulatedDevice:
     def rotate_key(self) -> None:
         """A new credential key (after a pass was deleted, R7); the old one is gone for good."""
         key = ec.generate_private_key(ec.SECP256R1())
-        self.state.private_key_pem = key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        ).decode()
+        self.state.private_key_pem = _pem(key)
         self.state.persistent_keys = {}
         self._key = key
         self.save()
 
-    def applet(self, reader_groups: Mapping[bytes, bytes]) -> DeviceApplet:
+    def applet(
+        self, reader_groups: Mapping[bytes, bytes], *, interface: int = c.INTERFACE_NFC
+    ) -> DeviceApplet:
         """The secure-element applet for one tap; FAST keys it learns are kept.
 
         ``reader_groups`` are the trust anchors the credential was provisioned with (from
         the Wallet's live passes): the only reader keys this device will ever accept.
         """
         return DeviceApplet(
-            self._key, reader_groups=reader_groups, persistent_keys=_PersistentKeys(self)
+            self._key,
+            reader_groups=reader_groups,
+            persistent_keys=_PersistentKeys(self, self.state.persistent_keys),
+            interface=interface,
+        )
+
+    # --- the Passgate app's own credential (MotionSense) --------------------------------
+
+    def new_app_key(self) -> ec.EllipticCurvePrivateKey:
+        """A fresh app credential key (not saved until :meth:`set_app_credential`)."""
+        return ec.generate_private_key(ec.SECP256R1())
+
+    def set_app_credential(
+        self,
+        key: ec.EllipticCurvePrivateKey,
+        credential_id: str,
+        reader_groups: Mapping[str, str],
+    ) -> None:
+        """Keep the registered app credential (key, id, trust anchors); Bluetooth on."""
+        self._app_key = key
+        self.state.app_key_pem = _pem(key)
+        self.state.app_credential_id = credential_id
+        self.state.app_reader_groups = dict(reader_groups)
+        self.state.app_persistent_keys = {}
+        self.state.bluetooth = True
+        self.save()
+
+    def forget_app_credential(self) -> None:
+        """The app signed out: its key is gone for good."""
+        self._app_key = None
+        self.state.app_key_pem = self.state.app_credential_id = None
+        self.state.app_reader_groups = {}
+        self.state.app_persistent_keys = {}
+        self.state.app_token = None
+        self.save()
+
+    @property
+    def app_public_key(self) -> bytes | None:
+        return _point(self._app_key) if self._app_key is not None else None
+
+    def app_applet(self) -> DeviceApplet | None:
+        """The app credential's Aliro applet over Bluetooth LE (interface C3), if any."""
+        if self._app_key is None:
+            return None
+        groups = {
+            bytes.fromhex(g): bytes.fromhex(k) for g, k in self.state.app_reader_groups.items()
+        }
+        return DeviceApplet(
+            self._app_key,
+            reader_groups=groups,
+            persistent_keys=_PersistentKeys(self, self.state.app_persistent_keys),
+            interface=c.INTERFACE_BLE,
         )
 
 
 class _PersistentKeys(dict[bytes, bytes]):
-    """The applet's reader-group -> persistent-key map, written through to the state file."""
+    """An applet's reader-group -> persistent-key map, written through to the state file."""
 
-    def __init__(self, device: EmulatedDevice) -> None:
-        super().__init__(
-            {bytes.fromhex(k): bytes.fromhex(v) for k, v in device.state.persistent_keys.items()}
-        )
+    def __init__(self, device: EmulatedDevice, stored: dict[str, str]) -> None:
+        super().__init__({bytes.fromhex(k): bytes.fromhex(v) for k, v in stored.items()})
         self._device = device
+        self._stored = stored
 
     def __setitem__(self, key: bytes, value: bytes) -> None:
         super().__setitem__(key, value)
-        self._device.state.persistent_keys[key.hex()] = value.hex()
+        self._stored[key.hex()] = value.hex()
         self._device.save()

@@ -15,7 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from passgate.proto.aliro import AliroError, crypto
+from passgate.proto.aliro.constants import GROUP_ID_LEN, INTERFACE_BLE
 from passgate.sim import nfc, push
 from passgate.sim.devices import EmulatedDevice
 from passgate.sim.home import SimError, SimHome, check_name
@@ -143,7 +146,75 @@ class Emulator:
                 raise SimError(f"sign-in failed: {exc}") from exc
         device.state.app_token = session.token
         device.save()
+        self.register_app_credential(device)
         return session.mfa_proven
+
+    def _app_api(self, device: EmulatedDevice, method: str, path: str, **kw: Any) -> httpx.Response:
+        env = self.home.env()
+        return self.http.request(
+            method,
+            f"{env.server.rstrip('/')}/api/v1/me/app_credentials{path}",
+            headers={"Authorization": f"Bearer {device.state.app_token}"},
+            **kw,
+        )
+
+    def register_app_credential(self, device: EmulatedDevice) -> None:
+        """The app makes its own P-256 key and registers it (MotionSense, R27).
+
+        A new sign-in makes a new key; the server deletes the previous credential of this
+        phone (the same ``device_id``) when it registers the new one.
+        """
+        key = device.new_app_key()
+        public = key.public_key().public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
+        r = self._app_api(
+            device,
+            "POST",
+            "",
+            json={"public_key": public.hex(), "device_id": device.state.device_id},
+        )
+        if r.status_code != 201:
+            raise SimError(
+                f"registering the app credential was refused (HTTP {r.status_code}): {_error(r)}"
+            )
+        try:
+            body = r.json()
+            credential_id = str(body["id"])
+            groups = {
+                str(g["group_identifier"]): str(g["public_key"]) for g in body["reader_groups"]
+            }
+            for group, group_key in groups.items():
+                if len(bytes.fromhex(group)) != GROUP_ID_LEN:
+                    raise ValueError("a reader group identifier is not 16 bytes")
+                crypto.load_public_key(bytes.fromhex(group_key))
+        except (ValueError, KeyError, TypeError, AliroError) as exc:
+            raise SimError(f"the app credential answer is malformed: {exc}") from exc
+        device.set_app_credential(key, credential_id, groups)
+
+    def sign_out(self, iphone: str) -> None:
+        """Sign out of the app: its credential is deleted, then the session ends."""
+        device = self._iphone(iphone)
+        if not device.state.app_token:
+            raise SimError(f"{iphone!r} is not signed in to the Passgate app")
+        if device.state.app_credential_id:
+            r = self._app_api(device, "DELETE", f"/{device.state.app_credential_id}")
+            if not r.is_success and r.status_code != 404:  # 404: an admin deleted it already
+                raise SimError(
+                    f"deleting the app credential failed (HTTP {r.status_code}): {_error(r)}"
+                )
+        env = self.home.env()
+        r = self.http.post(
+            f"{env.server.rstrip('/')}/api/v1/app/logout",
+            headers={"Authorization": f"Bearer {device.state.app_token}"},
+        )
+        if r.status_code not in (204, 401):
+            raise SimError(f"signing out failed (HTTP {r.status_code}): {_error(r)}")
+        device.forget_app_credential()
+
+    def set_bluetooth(self, iphone: str, on: bool) -> EmulatedDevice:
+        device = self._iphone(iphone)
+        device.state.bluetooth = on
+        device.save()
+        return device
 
     def add_pass(self, iphone: str) -> AddResult:
         """The app's "Add to Apple Wallet": iPhone plus its paired watch (R4, R5, R8, R9)."""
@@ -245,13 +316,37 @@ class Emulator:
         except (nfc.NfcError, WalletError) as exc:
             raise SimError(str(exc)) from exc
 
-    def bluetooth(self, name: str, door: str) -> dict[str, Any]:
-        """A MotionSense (Bluetooth) attempt with the device's Apple Pass key (R12)."""
-        device = self.home.device(name)
+    def _radio_on(self, device: EmulatedDevice) -> None:
+        if not device.state.bluetooth:
+            raise BluetoothOff(f"{device.name}: Bluetooth is off, nothing happened")
+
+    def wave(self, name: str, door: str) -> dict[str, Any]:
+        """MotionSense: wave at the door's reader; the app credential runs the BLE exchange."""
+        device = self._iphone(name)
+        self._radio_on(device)
+        applet = device.app_applet()
+        if applet is None:
+            raise BluetoothOff(
+                f"{name}: the Passgate app holds no credential (signed out), nothing happened"
+            )
         try:
-            return nfc.bluetooth_attempt(self._reader(door), device.key_id)
+            return nfc.wave(self._reader(door), applet)
         except nfc.NfcError as exc:
             raise SimError(str(exc)) from exc
+
+    def bluetooth(self, name: str, door: str) -> dict[str, Any]:
+        """The same Bluetooth LE exchange with the device's Apple Pass key (refused, R12)."""
+        device = self.home.device(name)
+        self._radio_on(device)
+        try:
+            groups = self.wallet(name).reader_groups()
+            return nfc.wave(self._reader(door), device.applet(groups, interface=INTERFACE_BLE))
+        except (nfc.NfcError, WalletError) as exc:
+            raise SimError(str(exc)) from exc
+
+
+class BluetoothOff(SimError):
+    """Nothing happened at the door: no Bluetooth link (radio off, or no app credential)."""
 
 
 def _error(r: httpx.Response) -> str:

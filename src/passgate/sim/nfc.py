@@ -1,10 +1,12 @@
-"""The device side of the reader agent's emulated radio: NFC taps over a local socket.
+"""The device side of the reader agent's emulated radios: NFC taps and Bluetooth LE waves.
 
 Wire format (the reader agent's emulated transport, restated here so the emulator
 depends on the protocol, not on the agent's code): every frame is a 2-byte big-endian
 length and the bytes. The device opens with ``N`` (an NFC tap: the reader then sends
 command APDUs and the device answers each, until a ``D`` + JSON decision frame) or
-``B`` + key id (a Bluetooth attempt, answered by ``D`` + JSON).
+``W`` (MotionSense: the phone's Bluetooth LE link is up and it waved at the reader's
+motion sensor; from then on the connection is the link's byte stream of
+``proto.motionsense`` messages, ending with the reader's DECISION).
 """
 
 from __future__ import annotations
@@ -13,6 +15,9 @@ import json
 import socket
 import struct
 from typing import Any, Protocol
+
+from passgate.proto import motionsense as ms
+from passgate.proto.aliro import DeviceApplet
 
 MAX_FRAME = 64 * 1024
 MAX_EXCHANGES = 16
@@ -78,13 +83,36 @@ def tap(address: tuple[str, int], device: ApduResponder, timeout: float = 10.0) 
     raise NfcError("the reader kept sending commands without deciding")
 
 
-def bluetooth_attempt(
-    address: tuple[str, int], key_id: str, timeout: float = 10.0
-) -> dict[str, Any]:
-    """A Bluetooth (MotionSense) unlock attempt naming a credential key (R12)."""
+def wave(address: tuple[str, int], applet: DeviceApplet, timeout: float = 10.0) -> dict[str, Any]:
+    """MotionSense: run the framed BLE exchange with ``applet``; the reader's decision.
+
+    ``applet`` is a ``DeviceApplet`` built for interface C3. The answer holds the reader's
+    (advisory) DECISION and ``confirmed``: whether the applet itself saw a granted
+    reader status in the encrypted EXCHANGE.
+    """
+    endpoint = ms.AppEndpoint(applet)
     try:
         with socket.create_connection(address, timeout=timeout) as sock:
-            _send(sock, b"B" + key_id.encode())
-            return _decision(_recv(sock))
+            _send(sock, b"W")
+            while not endpoint.done:
+                chunk = sock.recv(4096)
+                if not chunk:
+                    raise NfcError("the reader closed the Bluetooth link before deciding")
+                try:
+                    out = endpoint.receive(chunk)
+                except ms.MotionSenseError as exc:
+                    sock.sendall(ms.abort(ms.ABORT_PROTOCOL))
+                    raise NfcError(f"the reader broke the Bluetooth framing: {exc}") from exc
+                if out:
+                    sock.sendall(out)
     except OSError as exc:
         raise NfcError(f"reader at {address[0]}:{address[1]}: {exc}") from exc
+    decision = endpoint.decision
+    if decision is None:
+        raise NfcError("the reader aborted the Bluetooth exchange")
+    return {
+        "granted": decision.granted,
+        "reason": decision.reason,
+        "flow": decision.flow,
+        "confirmed": applet.granted,
+    }

@@ -5,7 +5,10 @@ starts with one request frame from the device side:
 
 * ``N``: an NFC tap follows; the agent sends command APDUs, the device answers each;
   the agent ends with a frame ``D`` + JSON of the decision.
-* ``B`` + key id: a Bluetooth attempt; answered by ``D`` + JSON.
+* ``W``: MotionSense: the app's Bluetooth LE link is up and the motion sensor fired
+  (the device waved). From then on the connection carries the BLE link's byte stream,
+  ``proto.motionsense`` messages (no 2-byte frames): the agent's APDUs, the app's
+  answers, and the agent's DECISION at the end.
 * ``T``: the tamper input fires; answered by ``D`` + JSON.
 """
 
@@ -17,6 +20,7 @@ import struct
 from typing import Any
 
 from passgate.proto.aliro.runner import ApduResponder
+from passgate.proto.motionsense import AppEndpoint
 from passgate.reader.agent import CardGone
 
 MAX_FRAME = 64 * 1024
@@ -51,6 +55,45 @@ def _read_exact(sock: socket.socket, n: int) -> bytes:
 def recv_frame(sock: socket.socket) -> bytes:
     (length,) = struct.unpack(">H", _read_exact(sock, 2))
     return _read_exact(sock, length)
+
+
+class SocketStream:
+    """The agent's side of a ``W`` session: the emulated BLE link's raw byte stream."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+
+    def send(self, data: bytes) -> None:
+        try:
+            self.sock.sendall(data)
+        except OSError as exc:
+            raise CardGone(str(exc)) from exc
+
+    def receive(self) -> bytes:
+        try:
+            chunk = self.sock.recv(4096)
+        except OSError as exc:
+            raise CardGone(str(exc)) from exc
+        if not chunk:
+            raise CardGone("the app closed the link")
+        return chunk
+
+
+class EmulatedPhone:
+    """An in-process app (``proto.motionsense.AppEndpoint``) as the agent's BLE stream."""
+
+    def __init__(self, endpoint: AppEndpoint) -> None:
+        self.endpoint = endpoint
+        self._inbox = b""
+
+    def send(self, data: bytes) -> None:
+        self._inbox += self.endpoint.receive(data)
+
+    def receive(self) -> bytes:
+        if not self._inbox:
+            raise CardGone("the app has nothing to say")
+        chunk, self._inbox = self._inbox, b""
+        return chunk
 
 
 class SocketCard:
