@@ -52,13 +52,32 @@ def pair_cmd(cache_path: str, server: str, code: str) -> None:
     default="socket",
     show_default=True,
 )
-def run_cmd(cache_path: str, listen: str, firmware: str, model: str | None, transport: str) -> None:
+@click.option(
+    "--ble-motion-gpio",
+    "motion_gpio",
+    default=None,
+    help="MotionSense over BlueZ (passgate[ble], unproven on hardware): the motion "
+    "sensor's sysfs GPIO value file",
+)
+def run_cmd(
+    cache_path: str,
+    listen: str,
+    firmware: str,
+    model: str | None,
+    transport: str,
+    motion_gpio: str | None,
+) -> None:
     """Run the agent until SIGINT/SIGTERM (prints the device socket address first)."""
-    asyncio.run(_run(cache_path, listen, firmware, model, transport))
+    asyncio.run(_run(cache_path, listen, firmware, model, transport, motion_gpio))
 
 
 async def _run(
-    cache_path: str, listen: str, firmware: str, model: str | None, transport: str
+    cache_path: str,
+    listen: str,
+    firmware: str,
+    model: str | None,
+    transport: str,
+    motion_gpio: str | None = None,
 ) -> None:
     status = {"firmware": firmware, **({"model": model} if model else {})}
     store = AgentStore(cache_path)
@@ -82,7 +101,21 @@ async def _run(
         sys.stdout.flush()
     else:  # pragma: no cover - hardware transports
         loop.run_in_executor(None, _hardware_loop, agent, transport)
+    if motion_gpio is not None:  # pragma: no cover - hardware (BlueZ and a motion sensor)
+        try:
+            from passgate.reader.transport import bluez
+        except ImportError as exc:
+            raise click.ClickException(
+                "MotionSense over BlueZ needs dbus-fast: pip install 'passgate[ble]'"
+            ) from exc
+        ble_task = loop.create_task(bluez.serve(agent, bluez.gpio_motion(motion_gpio)))
+        ble_task.add_done_callback(_report_ble_failure)
     await client.run(stop)
+
+
+def _report_ble_failure(task: asyncio.Task[None]) -> None:  # pragma: no cover - hardware
+    if not task.cancelled() and task.exception() is not None:
+        click.echo(f"MotionSense over BlueZ stopped: {task.exception()}", err=True)
 
 
 def _hardware_loop(agent: ReaderAgent, transport: str) -> None:  # pragma: no cover - hardware
