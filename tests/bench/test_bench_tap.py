@@ -19,6 +19,10 @@ TIMES = (
     "agent_standard_p99_ms",
     "agent_fast_commit_median_ms",
     "agent_standard_commit_median_ms",
+    "agent_ble_fast_median_ms",
+    "agent_ble_fast_p99_ms",
+    "agent_ble_standard_median_ms",
+    "agent_ble_standard_p99_ms",
     "floor_fast_ms",
     "floor_standard_ms",
     "ratio_fast",
@@ -52,6 +56,7 @@ def test_text_report_and_help() -> None:
     assert result.exit_code == 0, result.output
     assert "agent tap FAST" in result.stdout and " ms" in result.stdout
     assert "bare/floor STANDARD" in result.stdout
+    assert "agent BLE wave FAST" in result.stdout
     assert "Tapping" in result.stderr  # the progress bar goes to stderr
     helped = runner.invoke(main, ["bench", "tap", "--help"])
     assert helped.exit_code == 0

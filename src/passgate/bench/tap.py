@@ -9,6 +9,10 @@ wrapped and the thread time spent inside it subtracted), interleaved tap by tap:
 * agent: ``ReaderAgent.tap`` with a real :class:`AgentStore` in a temporary directory
   (fsync'ed event commit), the cache look-up, the access decision, the simulated relay
   and the closing EXCHANGE;
+* agent BLE: ``ReaderAgent.ble_transaction`` (MotionSense, R27): the same transaction with
+  interface C3 for the app's own credential, framed for the Bluetooth LE link
+  (``proto.motionsense``), with the DECISION message at the end; the app's framing and
+  applet are the device's work and excluded;
 * floor: the primitive operations the reader cannot avoid in each flow, in a tight loop.
 
 The reader cache holds ``--credentials`` keys, each with a persistent key (a busy door:
@@ -44,6 +48,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from passgate.proto import motionsense as ms
 from passgate.proto import snapshot as snap
 from passgate.proto.aliro import (
     DeviceApplet,
@@ -61,6 +66,7 @@ from passgate.proto.aliro.messages import parse_fci
 from passgate.reader.agent import ReaderAgent, TapResult, key_id_of
 from passgate.reader.relay import SimulatedRelay
 from passgate.reader.store import AgentStore
+from passgate.reader.transport.ble import FramedLink
 
 P256 = ec.SECP256R1()
 ECDSA = ec.ECDSA(hashes.SHA256())
@@ -101,6 +107,29 @@ class TimedDevice:
         return self.process(command)
 
 
+class TimedPhone:
+    """The app over an in-memory BLE link; its framing and applet's CPU time kept apart."""
+
+    def __init__(self, applet: DeviceApplet) -> None:
+        self.applet = applet
+        self.spent_ns = 0
+        self.calls = 0
+        self._inbox = b""
+        self._endpoint = ms.AppEndpoint(applet)
+
+    def send(self, data: bytes) -> None:  # the reader's bytes reach the app
+        start = thread_time_ns()
+        if self._endpoint.done:  # the previous exchange ended with its DECISION
+            self._endpoint = ms.AppEndpoint(self.applet)
+        self._inbox += self._endpoint.receive(data)
+        self.spent_ns += thread_time_ns() - start
+        self.calls += 1
+
+    def receive(self) -> bytes:
+        chunk, self._inbox = self._inbox, b""
+        return chunk
+
+
 class TimedStore(AgentStore):
     """The agent's store; thread CPU time of the event commit (fsync included) is noted."""
 
@@ -126,7 +155,10 @@ class Meter:
     commits: list[int] = field(default_factory=list)
 
     def measure(
-        self, device: TimedDevice, run: Callable[[], T], store: TimedStore | None = None
+        self,
+        device: TimedDevice | TimedPhone,
+        run: Callable[[], T],
+        store: TimedStore | None = None,
     ) -> T:
         device.spent_ns = device.calls = 0
         if store is not None:
@@ -148,9 +180,12 @@ class Meter:
 # --- the reader cache and the agent ----------------------------------------------------
 
 
-def _content(keys: list[bytes]) -> dict[str, Any]:
-    """Signed cache content (see ``domain.reader_cache.parse_cache``): everyone may enter."""
-    credentials = {
+def _content(keys: list[bytes], app_key: bytes | None = None) -> dict[str, Any]:
+    """Signed cache content (see ``domain.reader_cache.parse_cache``): everyone may enter.
+
+    ``app_key`` is the first member's app credential (MotionSense).
+    """
+    credentials: dict[str, dict[str, Any]] = {
         key_id_of(k): {
             "public_key": k.hex(),
             "kind": "apple_pass",
@@ -160,6 +195,15 @@ def _content(keys: list[bytes]) -> dict[str, Any]:
         }
         for i, k in enumerate(keys)
     }
+    if app_key is not None:
+        credentials[key_id_of(app_key)] = {
+            "public_key": app_key.hex(),
+            "kind": "mobile_app",
+            "status": "active",
+            "member_id": "mem_0",
+            "pass_id": None,
+            "app_credential_id": "acr_bench",
+        }
     members = {
         f"mem_{i}": {"active": True, "grants": [{"from": None, "until": None, "schedule": None}]}
         for i in range(len(keys))
@@ -412,12 +456,24 @@ def _run(taps: int, credentials: int, progress: bool) -> dict[str, Any]:
         (crypto.public_bytes(ec.generate_private_key(P256)), os.urandom(32))
         for _ in range(credentials - 1)
     ]
-    content = _content([tapper_public, *(public for public, _ in others)])
+    app_key = ec.generate_private_key(P256)
+    content = _content(
+        [tapper_public, *(public for public, _ in others)], crypto.public_bytes(app_key)
+    )
 
     def applet() -> TimedDevice:
         return TimedDevice(
             DeviceApplet(tapper, reader_groups={group.identifier: group.public}, persistent_keys={})
         )
+
+    phone = TimedPhone(
+        DeviceApplet(
+            app_key,
+            reader_groups={group.identifier: group.public},
+            persistent_keys={},
+            interface=c.INTERFACE_BLE,
+        )
+    )
 
     # Bare reader: its own key, certified by the group, sent by LOAD CERTIFICATE.
     reader_key = ec.generate_private_key(P256)
@@ -442,7 +498,15 @@ def _run(taps: int, credentials: int, progress: bool) -> dict[str, Any]:
     floor = Floor(reader_key, bare_fast_device.applet.fci, overhead)
 
     meters = {
-        name: Meter(overhead) for name in ("fast", "standard", "agent_fast", "agent_standard")
+        name: Meter(overhead)
+        for name in (
+            "fast",
+            "standard",
+            "agent_fast",
+            "agent_standard",
+            "agent_ble_fast",
+            "agent_ble_standard",
+        )
     }
     floor_samples: dict[str, list[list[int]]] = {"fast": [], "standard": []}
     with tempfile.TemporaryDirectory(prefix="passgate-bench-tap-") as tmp:
@@ -450,6 +514,7 @@ def _run(taps: int, credentials: int, progress: bool) -> dict[str, Any]:
         try:
             # The tapping credential's first tap is STANDARD: the agent learns its key.
             _agent_ok(agent.tap(agent_device, prefer_fast=True), "standard")
+            _agent_ok(agent.ble_transaction(FramedLink(phone), prefer_fast=True), "standard")
 
             def bare_standard() -> None:
                 _bare_ok(
@@ -484,11 +549,24 @@ def _run(taps: int, credentials: int, progress: bool) -> dict[str, Any]:
                     "fast",
                 )
 
+            def agent_ble(fast: bool) -> None:
+                flow = "fast" if fast else "standard"
+                _agent_ok(
+                    meters[f"agent_ble_{flow}"].measure(
+                        phone,
+                        lambda: agent.ble_transaction(FramedLink(phone), prefer_fast=fast),
+                        store,
+                    ),
+                    flow,
+                )
+
             paths: tuple[Callable[[], None], ...] = (
                 bare_standard,
                 bare_fast,
                 agent_standard,
                 agent_fast,
+                lambda: agent_ble(False),
+                lambda: agent_ble(True),
                 lambda: floor_samples["standard"].append(floor.standard()),
                 lambda: floor_samples["fast"].append(floor.fast()),
             )
@@ -564,6 +642,8 @@ def _report(r: dict[str, Any], core: int | None) -> None:
         ("bare STANDARD", "standard", ""),
         ("agent tap FAST", "agent_fast", f"target < {TARGET_AGENT_FAST_MS} ms: "),
         ("agent tap STANDARD", "agent_standard", f"target < {TARGET_AGENT_STANDARD_MS} ms: "),
+        ("agent BLE wave FAST", "agent_ble_fast", ""),
+        ("agent BLE wave STANDARD", "agent_ble_standard", ""),
         ("crypto floor FAST", "floor_fast", ""),
         ("crypto floor STANDARD", "floor_standard", ""),
     )
@@ -612,9 +692,10 @@ def tap(taps: int, credentials: int, as_json: bool) -> None:
     excluded: the bare Aliro transaction on the reader side (STANDARD presents the reader
     certificate with LOAD CERTIFICATE), the agent's real tap (ReaderAgent.tap with an
     fsync'ed SQLite store in a temporary directory, cache look-up, access decision, relay,
-    closing EXCHANGE), and the minimum primitive operations of each flow. Prints medians
-    and p99 in ms and the bare/floor ratio. Targets: agent FAST < 0.5 ms, STANDARD < 1 ms,
-    bare within 1.3x of the floor.
+    closing EXCHANGE), the agent's MotionSense exchange over Bluetooth LE (the app
+    credential, interface C3, framed), and the minimum primitive operations of each flow.
+    Prints medians and p99 in ms and the bare/floor ratio. Targets: agent FAST < 0.5 ms,
+    STANDARD < 1 ms, bare within 1.3x of the floor.
     """
     with _one_core() as core:
         if not as_json:
