@@ -16,7 +16,7 @@ import httpx
 
 from passgate.demo.stack import DemoStack
 from passgate.services.seed import FRONT_DOOR, LAB_DOOR, MEMBER_EMAIL
-from passgate.sim.emulator import Emulator
+from passgate.sim.emulator import BluetoothOff, Emulator
 from passgate.sim.home import SimError
 
 SETTLE_S = 10.0  # bounds a wait for a change to reach a reader (R16 says within 1 s)
@@ -51,11 +51,17 @@ class Story:
         return r.json() if r.content else None
 
     # --- what the member does ------------------------------------------------------------
-    def expect_tap(self, rule: str, device: str, door: str, reason: str, what: str) -> None:
-        """Tap until the reader answers ``reason`` (changes take a moment to arrive)."""
+    def expect_tap(
+        self, rule: str, device: str, door: str, reason: str, what: str, *, wave: bool = False
+    ) -> None:
+        """Tap (or, with ``wave``, MotionSense) until the reader answers ``reason``.
+
+        Changes take a moment to arrive at the reader; every attempt is one decision.
+        """
+        attempt = self.emu.wave if wave else self.emu.tap
         deadline = time.monotonic() + SETTLE_S
         while True:
-            got = self.emu.tap(device, door)
+            got = attempt(device, door)
             self.taps += 1
             if got.get("reason") == reason or time.monotonic() > deadline:
                 break
@@ -64,6 +70,16 @@ class Story:
         if got.get("reason") != reason:
             raise Deviation(f"{rule} {what}: expected {reason}, reader said {got.get('reason')}")
         self.line(rule, what, f"{verdict} ({reason})")
+
+    def expect_nothing(self, rule: str, device: str, door: str, what: str) -> None:
+        """A wave that must not reach the reader at all (no decision, no event)."""
+        try:
+            got = self.emu.wave(device, door)
+        except BluetoothOff as exc:
+            self.line(rule, what, f"nothing happened ({exc})")
+            return
+        self.taps += 1
+        raise Deviation(f"{rule} {what}: the reader decided {got}")
 
     def expect_refused(self, rule: str, what: str, fn: Callable[[], Any], needle: str) -> None:
         try:
@@ -118,7 +134,8 @@ def _story(s: Story) -> None:
     s.taps += 1
     if got.get("reason") != "unsupported_method":
         raise Deviation(f"R12 Bluetooth: {got}")
-    s.line("R12", "Bluetooth attempt with the Apple Pass key", "denied (unsupported_method)")
+    s.line("R12", "Bluetooth LE exchange with the Apple Pass key", "denied (unsupported_method)")
+    _motionsense(s)
 
     pass_id = added.body["pass_id"]
     rights = s.api("GET", "/access_rights", params={"limit": 500})
@@ -191,6 +208,8 @@ def _story(s: Story) -> None:
     s.expect_tap("R10", "phone", FRONT_DOOR, "device_replaced", "old iPhone taps")
     s.expect_tap("R10", "watch", FRONT_DOOR, "device_replaced", "old watch taps")
     s.expect_tap("R10", "new-phone", FRONT_DOOR, "granted", "new iPhone taps")
+    e.sign_out("phone")
+    s.expect_nothing("R27", "phone", FRONT_DOOR, "wave after signing out of the app")
 
     other = s.api(
         "POST", "/organizations", operator=True, json={"name": "Globex", "slug": "globex"}
@@ -225,6 +244,26 @@ def _story(s: Story) -> None:
     if stored() != s.taps:
         raise Deviation(f"R15 the server stored {stored()} access events for {s.taps} decisions")
     s.line("R15", "access events stored by the server", f"{s.taps}, one per decision")
+
+
+def _motionsense(s: Story) -> None:
+    """R27: the app's own credential over Bluetooth LE, started by the motion sensor."""
+    e = s.emu
+    credential = e.home.device("phone").state.app_credential_id
+    if not credential:
+        raise Deviation("R27 the app holds no app credential after sign-in")
+    s.line("R27", "app sign-in registered the app's own key", f"app credential {credential}")
+    s.expect_tap("R27", "phone", FRONT_DOOR, "granted", "wave at the front door", wave=True)
+    s.expect_tap("R27", "phone", LAB_DOOR, "tamper_protection_off", "wave at the lab", wave=True)
+    e.set_bluetooth("phone", False)
+    s.expect_nothing("R27", "phone", FRONT_DOOR, "wave with Bluetooth off")
+    e.set_bluetooth("phone", True)
+    s.api("POST", f"/app_credentials/{credential}/suspend")
+    s.expect_tap(
+        "R27", "phone", FRONT_DOOR, "credential_suspended", "app credential suspended", wave=True
+    )
+    s.api("POST", f"/app_credentials/{credential}/resume")
+    s.expect_tap("R27", "phone", FRONT_DOOR, "granted", "app credential resumed", wave=True)
 
 
 def run_scenario(stack: DemoStack, echo: Callable[[str], None]) -> int:
