@@ -149,3 +149,25 @@ def test_every_metric_of_the_grafana_dashboard_is_exposed(client: TestClient) ->
     }
     assert len(used) >= 7
     assert used - exposed == set()
+
+
+def test_failed_delivery_attempts_are_counted_per_kind(
+    client: TestClient, container: Container
+) -> None:
+    org = Org(client, "acme")
+    org.world()  # its webhook queued a message per event
+    before = client.get("/metrics").text
+    assert _value(before, "passgate_outbox_failed_attempts", kind="webhook") == 0
+    retrying = _value(before, "passgate_outbox_messages", kind="webhook", state="retrying")
+    now = container.clock.now()
+    with container.uow_factory(None) as uow:  # as a worker records two failed tries
+        first, second = uow.outbox.claim("webhook", worker_id="t", now=now, lease_s=30, limit=2)
+        for message in (first, second):
+            assert message.id is not None
+            uow.outbox.mark_retry(message.id, error="HTTP 503", next_attempt_at=now)
+        uow.outbox.mark_retry(first.id, error="HTTP 503", next_attempt_at=now)
+    after = client.get("/metrics").text
+    assert _value(after, "passgate_outbox_failed_attempts", kind="webhook") == 3
+    assert _value(after, "passgate_outbox_messages", kind="webhook", state="retrying") == (
+        (retrying or 0) + 2
+    )

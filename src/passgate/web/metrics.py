@@ -110,6 +110,15 @@ class _StateCollector(Collector):
         for kind, seconds in sorted(snap.oldest_pending_s.items()):
             age.add_metric([kind], seconds)
         yield age
+        failed = GaugeMetricFamily(
+            "passgate_outbox_failed_attempts",
+            "Failed delivery attempts recorded on the outbox messages kept, by kind (webhook, "
+            "apns): rises with every failed try, also of messages delivered later",
+            labels=["kind"],
+        )
+        for kind, n in sorted(snap.failed_attempts.items()):
+            failed.add_metric([kind], n)
+        yield failed
 
 
 def _route_of(request: Request) -> str:

@@ -7,6 +7,7 @@ grouped counts rather than counted in one process's memory.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -25,6 +26,9 @@ class OpsSnapshot:
     outbox: dict[tuple[str, str], int] = field(default_factory=dict)
     # topic -> age in seconds of the oldest message still waiting for delivery
     oldest_pending_s: dict[str, float] = field(default_factory=dict)
+    # topic -> failed delivery attempts recorded on the messages still kept (retried ones
+    # that later succeeded included): its increase is the failure rate of every worker
+    failed_attempts: dict[str, int] = field(default_factory=dict)
 
 
 class SqlOpsStats:
@@ -49,17 +53,27 @@ class SqlOpsStats:
                 )
             ).one()
             counts = conn.execute(
-                sa.select(o.topic, state, sa.func.count()).group_by(o.topic, state)
+                sa.select(
+                    o.topic, state, sa.func.count(), sa.func.coalesce(sa.func.sum(o.attempts), 0)
+                ).group_by(o.topic, state)
             ).all()
             oldest = conn.execute(
                 sa.select(o.topic, sa.func.min(o.created_at)).where(pending).group_by(o.topic)
             ).all()
         return OpsSnapshot(
             readers={"online": online, "offline": total - online, "tampered": tampered},
-            outbox={(topic, st): n for topic, st, n in counts},
+            outbox={(topic, st): n for topic, st, n, _ in counts},
             oldest_pending_s={
                 topic: max(0.0, (now - first).total_seconds())
                 for topic, first in oldest
                 if first is not None
             },
+            failed_attempts=_sum_by_topic((topic, int(failed)) for topic, _, _, failed in counts),
         )
+
+
+def _sum_by_topic(pairs: Iterable[tuple[str, int]]) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for topic, n in pairs:
+        total[topic] = total.get(topic, 0) + n
+    return total
