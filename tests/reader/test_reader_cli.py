@@ -1,9 +1,11 @@
-"""`passgate reader run` on a cache that was never paired: one clear line, exit 1."""
+"""`passgate reader run` on an unpaired cache; `passgate reader-groups` as an operator runs it."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from passgate.cli import main
@@ -15,3 +17,30 @@ def test_run_refuses_an_unpaired_cache(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "was never paired" in result.output and "passgate reader pair" in result.output
     assert "Traceback" not in result.output
+
+
+def test_reader_groups_rotate_promote_retire_from_the_command_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PASSGATE_DATABASE_URL", f"sqlite:///{tmp_path}/p.db")
+    monkeypatch.setenv("PASSGATE_SECRET_KEY", "sk-" + "r" * 40)
+    runner = CliRunner()
+    assert runner.invoke(main, ["migrate"]).exit_code == 0
+    org = json.loads(runner.invoke(main, ["create-org", "Acme", "--slug", "acme"]).output)["id"]
+
+    def states() -> list[str]:
+        listed = runner.invoke(main, ["reader-groups", "list", org])
+        assert listed.exit_code == 0, listed.output
+        return [json.loads(line)["state"] for line in listed.output.splitlines()]
+
+    early = runner.invoke(main, ["reader-groups", "promote", org])
+    assert early.exit_code == 1 and "rotate first" in early.output
+    assert "Traceback" not in early.output
+    made = runner.invoke(main, ["reader-groups", "rotate", org])
+    assert made.exit_code == 0, made.output
+    assert json.loads(made.output)["state"] == "next"
+    assert states() == ["current", "next"]
+    assert runner.invoke(main, ["reader-groups", "promote", org]).exit_code == 0
+    assert states() == ["previous", "current"]
+    assert runner.invoke(main, ["reader-groups", "retire", org]).exit_code == 0
+    assert states() == ["retired", "current"]
