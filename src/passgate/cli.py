@@ -171,6 +171,10 @@ def _serve(settings: Settings, *, migrate_first: bool, banner: str | None = None
 
     configure_logging(settings.log_level, settings.log_format)
     _require_secret(settings)
+    try:
+        settings.require_safe_bind()
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
     container = _container(settings)
     # Refuse to start with an expired, mismatched or non-chaining pass certificate.
     _run(lambda: container.pass_certificates)

@@ -6,6 +6,7 @@ secrets so a copy-pasted example configuration never reaches real doors.
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Literal
 from urllib.parse import urlsplit
 
@@ -191,6 +192,20 @@ class Settings(BaseSettings):
         """Called by commands that serve traffic: production needs a real server secret."""
         if not self.dev_mode and self.secret_key is None:
             raise ValueError("PASSGATE_SECRET_KEY is required outside development mode")
+
+    def require_safe_bind(self) -> None:
+        """Development mode has a fixed server secret and a built-in IdP: loopback only."""
+        if not self.dev_mode:
+            return
+        try:
+            loopback = ipaddress.ip_address(self.host).is_loopback
+        except ValueError:
+            loopback = self.host == "localhost"
+        if not loopback:
+            raise ValueError(
+                f"development mode serves on a loopback address only, not {self.host}: "
+                "set PASSGATE_SECRET_KEY and drop --dev / PASSGATE_DEV_MODE to serve others"
+            )
 
     def secret_key_bytes(self) -> bytes:
         self.require_secret_key()
