@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 from tests.conftest import FixedClock, Org
+from tests.reader.support import wait_until
 from tests.services.test_webhooks import Receiver
 
 from passgate.bootstrap import Container
@@ -79,3 +80,50 @@ def test_a_hanging_endpoint_is_tried_once_and_others_are_delivered(
         assert len(silent.accepted) == 1
     finally:
         receiver.close()
+
+
+class BlockedPoster:
+    """A webhook receiver that does not answer until released."""
+
+    def __init__(self) -> None:
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    def post(self, url: str, body: bytes, headers: dict[str, str]) -> int:
+        self.entered.set()
+        self.release.wait(30)
+        return 200
+
+    def close(self) -> None:
+        self.release.set()
+
+
+def test_pushes_do_not_wait_behind_a_hanging_webhook(
+    client: TestClient, container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    poster = BlockedPoster()
+    monkeypatch.setattr(container, "webhook_poster", lambda: poster)
+    org = Org(client, "acme")
+    org.post("/webhooks", {"url": "https://hooks.example.com/x", "event_types": ["place.created"]})
+    org.post("/places", {"name": "HQ"})
+    worker = Dispatcher(container, poll_interval_s=0.01)
+    push_passes: list[int] = []
+    run_pushes = worker.run_pushes_once
+
+    def counted() -> int:
+        push_passes.append(1)
+        return run_pushes()
+
+    monkeypatch.setattr(worker, "run_pushes_once", counted)
+    thread = worker.start_thread()
+    try:
+        wait_until(poster.entered.is_set, "the webhook delivery started")
+        seen = len(push_passes)
+        # The push lane keeps passing while the webhook lane is stuck in its delivery.
+        wait_until(lambda: len(push_passes) >= seen + 3, "push passes during the hang")
+        assert not poster.release.is_set()
+    finally:
+        poster.release.set()
+        worker.stop()
+        thread.join(10)
+    assert not thread.is_alive()

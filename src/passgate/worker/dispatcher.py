@@ -4,6 +4,9 @@ Messages are leased (not deleted) while being delivered; a worker that dies
 mid-delivery leaves the lease to expire and another worker retries, so every
 message is delivered at least once. Receivers de-duplicate by the
 Passgate-Delivery header.
+
+Two lanes: APNs pushes (with the hourly retention job) and webhooks run in threads of
+their own, so a receiver that hangs until its timeout never delays a push.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Callable
 from datetime import timedelta
 
 from passgate.bootstrap import Container
@@ -46,10 +50,14 @@ class Dispatcher:
         log.info("retention pass", extra={"removed": removed})
         return removed
 
-    def run_once(self) -> int:
+    def run_pushes_once(self) -> int:
+        """APNs pushes (and, about hourly, the retention job): the lane nothing waits behind."""
         if self._pruned_at is None or time.monotonic() - self._pruned_at >= RETENTION_EVERY_S:
             self.prune()
-        return self._apns.run_once() + deliver_webhooks(
+        return self._apns.run_once()
+
+    def run_webhooks_once(self) -> int:
+        return deliver_webhooks(
             self._c.uow_factory,
             self._poster,
             self._c.secret_box,
@@ -58,18 +66,38 @@ class Dispatcher:
             now=self._c.clock.now(),
         )
 
-    def run_forever(self) -> None:
-        log.info("worker started", extra={"worker_id": self.worker_id})
+    def run_once(self) -> int:
+        """One pass of both lanes, one after the other (tests and one-shot use)."""
+        return self.run_pushes_once() + self.run_webhooks_once()
+
+    def _lane(self, name: str, run: Callable[[], int]) -> None:
         while not self._stop.is_set():
             try:
-                handled = self.run_once()
+                handled = run()
             except Exception:
                 log.exception("outbox pass failed; retrying after the poll interval")
                 handled = 0
             if handled == 0:
                 self._stop.wait(self._poll)
-        self._poster.close()
-        self._apns.close()
+        log.info("worker lane stopped", extra={"worker_id": self.worker_id, "lane": name})
+
+    def run_forever(self) -> None:
+        """Pushes here, webhooks in a thread of their own: a slow receiver delays no push."""
+        log.info("worker started", extra={"worker_id": self.worker_id})
+        webhooks = threading.Thread(
+            target=self._lane,
+            args=("webhooks", self.run_webhooks_once),
+            name="passgate-webhooks",
+            daemon=True,
+        )
+        webhooks.start()
+        try:
+            self._lane("pushes", self.run_pushes_once)
+        finally:
+            self._stop.set()
+            webhooks.join()
+            self._poster.close()
+            self._apns.close()
         log.info("worker stopped", extra={"worker_id": self.worker_id})
 
     def stop(self) -> None:
