@@ -15,8 +15,10 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from tests.e2e.world import Person, World, poll
 
+from passgate.cli import main
 from passgate.proto import motionsense as ms
 from passgate.services.seed import FRONT_DOOR
 from passgate.sim.emulator import BluetoothOff
@@ -167,3 +169,27 @@ def test_the_apple_pass_over_bluetooth_stays_unsupported(world: World, person: P
     assert got["granted"] is False and got["reason"] == "unsupported_method"
     events = _stored(world, world.emu.home.device(phone).public_key, 1)
     assert [e["reason"] for e in events] == ["unsupported_method"]
+
+
+def test_the_cli_story_login_wave_bluetooth_off(world: World, person: Person) -> None:
+    home = str(world.stack.sim_home.root)
+    phone = person.dev("phone")
+
+    def sim(*args: str) -> Any:
+        return CliRunner().invoke(main, ["sim", "--home", home, *args])
+
+    assert sim("iphone", phone).exit_code == 0
+    login = sim("login", phone, person.username)
+    assert login.exit_code == 0, login.output
+    assert "app credential apc_" in login.output and "Bluetooth on" in login.output
+    waved = poll(
+        lambda: sim("wave", phone, FRONT_DOOR),
+        lambda r: r.exit_code == 0,
+        "a CLI wave that opens",
+    )
+    assert "GRANTED: granted" in waved.output
+    assert sim("ble-off", phone).exit_code == 0
+    off = sim("wave", phone, FRONT_DOOR)
+    assert off.exit_code == 1 and "Bluetooth is off, nothing happened" in off.output
+    out = sim("logout", phone)
+    assert out.exit_code == 0 and "app credential deleted" in out.output

@@ -167,9 +167,14 @@ def update(name: str, ios: str | None, app: str | None) -> None:
 @click.argument("username")
 @click.option("--skip-otp", is_flag=True, help="Skip the one-time code (single-factor login)")
 def login(iphone_name: str, username: str, skip_otp: bool) -> None:
-    """Sign in to the Passgate app on IPHONE through the organization's IdP (PKCE)."""
+    """Sign in to the Passgate app on IPHONE through the organization's IdP (PKCE).
+
+    The app then makes its own key and registers it (MotionSense), Bluetooth on.
+    """
     mfa = _do(lambda e: e.sign_in(iphone_name, username, use_otp=not skip_otp))
     click.echo(f"{iphone_name}: signed in as {username} ({'MFA' if mfa else 'single-factor'})")
+    state = SimHome(click.get_current_context().obj).device(iphone_name).state
+    click.echo(f"{iphone_name}: app credential {state.app_credential_id}, Bluetooth on")
 
 
 @sim.command("add-pass")
