@@ -68,7 +68,11 @@ def test_rotation_keeps_updated_devices_opening_doors(
         ra = RunningAgent(str(tmp_path / "agent.db"))
         ra.start()  # the reconnect brings a certificate from the new group
         try:
-            wait_until(lambda: _certificate_group(world) != first_group, "re-certified")
+            # The agent holds the new group's certificate (not only the server issued it).
+            wait_until(
+                lambda: ra.agent.store.get("group_identifier") != first_group, "re-certified"
+            )
+            assert _certificate_group(world) == ra.agent.store.get("group_identifier")
             wait_until(lambda: _granted(ra, updated), "updated device opens under group B")
             # A device that never took the update trusts only the old group: refused.
             assert not _granted(ra, world.device)

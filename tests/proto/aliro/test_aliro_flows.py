@@ -441,3 +441,12 @@ def test_the_interface_byte_binds_the_keys(identity: ReaderIdentity, cache: Cach
     assert not result.authenticated and result.error == "protocol_error"
     with pytest.raises(AliroError):
         vector_device(interface=0x00)
+
+
+def test_an_unfinished_chain_never_blocks_the_next_select(applet: DeviceApplet) -> None:
+    # A reader restarted while sending a chained LOAD CERTIFICATE: the next SELECT works.
+    select = CommandApdu(0, c.INS_SELECT, 4, 0, c.AID_PRIMARY, 256).encode()
+    assert applet.process(select).endswith(b"\x90\x00")
+    part = CommandApdu(0x90, c.INS_LOAD_CERTIFICATE, 0, 0, bytes(200)).encode()
+    assert applet.process(part) == b"\x90\x00"
+    assert applet.process(select).endswith(b"\x90\x00")

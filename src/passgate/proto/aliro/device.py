@@ -151,10 +151,18 @@ class DeviceApplet:
         if self._chain is not None:
             ins, head = self._chain
             self._chain = None
-            if ins != apdu.ins or len(head) + len(apdu.data) > MAX_CHAINED:
+            if ins != apdu.ins:
+                # Another command ends an unfinished chain (ISO 7816-4): it is dropped and the
+                # new command judged on its own, so a reader that lost the device mid-chain
+                # (or restarted) can always begin again with SELECT.
                 self._reset()
-                return _sw(SW_CONDITIONS_NOT_SATISFIED)
-            apdu = CommandApdu(apdu.cla, apdu.ins, apdu.p1, apdu.p2, head + apdu.data, apdu.le)
+            elif len(head) + len(apdu.data) > MAX_CHAINED:
+                self._reset()
+                return _sw(SW_WRONG_LENGTH)
+            else:
+                apdu = CommandApdu(
+                    apdu.cla, apdu.ins, apdu.p1, apdu.p2, head + apdu.data, apdu.le
+                )
         try:
             answer = self._dispatch(apdu)
         except AliroError:
