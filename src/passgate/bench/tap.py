@@ -243,10 +243,9 @@ class Group:
 
     def certify(self, reader_public: bytes) -> bytes:
         now = datetime.now(UTC)
-        cert = issue(
+        cert = issue(  # laid out as the server issues it (services/aliro_groups.certify)
             self.key,
-            serial=1,
-            issuer=self.identifier.hex(),
+            serial=(1 << 62) + 1,
             subject=READER_ID,
             public_key=reader_public,
             not_before=now - timedelta(minutes=5),

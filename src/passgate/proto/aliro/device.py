@@ -160,9 +160,7 @@ class DeviceApplet:
                 self._reset()
                 return _sw(SW_WRONG_LENGTH)
             else:
-                apdu = CommandApdu(
-                    apdu.cla, apdu.ins, apdu.p1, apdu.p2, head + apdu.data, apdu.le
-                )
+                apdu = CommandApdu(apdu.cla, apdu.ins, apdu.p1, apdu.p2, head + apdu.data, apdu.le)
         try:
             answer = self._dispatch(apdu)
         except AliroError:
