@@ -44,3 +44,15 @@ def test_reader_groups_rotate_promote_retire_from_the_command_line(
     assert states() == ["previous", "current"]
     assert runner.invoke(main, ["reader-groups", "retire", org]).exit_code == 0
     assert states() == ["retired", "current"]
+
+
+def test_the_agent_cache_is_private_to_its_owner(tmp_path: Path) -> None:
+    from passgate.reader.store import AgentStore
+
+    path = tmp_path / "agent.db"
+    store = AgentStore(str(path))
+    store.put({"aliro_key": "secret"})
+    modes = {p.name: p.stat().st_mode & 0o777 for p in tmp_path.iterdir()}
+    store.close()
+    assert modes["agent.db"] == 0o600
+    assert all(mode == 0o600 for mode in modes.values()), modes

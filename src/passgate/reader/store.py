@@ -10,6 +10,7 @@ deleted only when the server acknowledged it; its sequence number is never reuse
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Iterable
@@ -25,6 +26,14 @@ CREATE TABLE IF NOT EXISTS persistent_keys (key_id TEXT PRIMARY KEY, public_key 
 
 class AgentStore:
     def __init__(self, path: str) -> None:
+        if path != ":memory:":
+            # Link and Aliro private keys live here: the owner alone may read the file
+            # (SQLite gives its -wal and -shm files the main file's mode).
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                os.fchmod(fd, 0o600)
+            finally:
+                os.close(fd)
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._lock = threading.Lock()
         self._db.execute("PRAGMA journal_mode=WAL")

@@ -1,8 +1,9 @@
 """Identifiers and fixed values of Aliro 1.0 (expedited phase over NFC).
 
 Every value here is published: the Aliro 1.0 specification's worked examples (Appendix
-14.3/14.4, kept in ``tests/proto/aliro/vectors-1.0.json``), its certification test plan and
-the public write-up of the protocol. ``docs/aliro.md`` maps each message to the code that handles it.
+14.3/14.4, kept in ``tests/proto/aliro/vectors-1.0.json``), its certification test plan
+and the public write-up of the protocol. ``docs/aliro.md`` maps each message to the code
+that handles it.
 """
 
 from __future__ import annotations
