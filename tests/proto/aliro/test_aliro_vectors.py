@@ -52,19 +52,23 @@ def _vector_reader(section: dict[str, str], *, fast: bool, cache: Cache) -> Read
     )
 
 
-def _standard_context() -> crypto.Context:
-    fci = parse_fci(h("select_response_data"))
+def _context(section: dict[str, str]) -> crypto.Context:
+    """The transaction context of one appendix example, from its published values."""
     return crypto.Context(
         reader_key_x=h("reader_public_key")[1:33],
         reader_id=h("reader_identifier"),
         version=c.VERSION_1_0,
-        reader_ephemeral=h("reader_ephemeral_public_key", STANDARD),
-        transaction_id=h("transaction_identifier", STANDARD),
-        flags=0x00,
-        policy=0x01,
-        fci_proprietary=fci.proprietary,
-        device_ephemeral=h("device_ephemeral_public_key", STANDARD),
+        reader_ephemeral=h("reader_ephemeral_public_key", section),
+        transaction_id=h("transaction_identifier", section),
+        flags=int(section["auth0_flags_tag41"], 16),
+        policy=int(section["auth0_authentication_policy_tag42"], 16),
+        fci_proprietary=parse_fci(h("select_response_data")).proprietary,
+        device_ephemeral=h("device_ephemeral_public_key", section),
     )
+
+
+def _standard_context() -> crypto.Context:
+    return _context(STANDARD)
 
 
 # --- the pieces -----------------------------------------------------------------------------
@@ -111,18 +115,7 @@ def test_signed_data_of_both_sides() -> None:
 
 
 def test_fast_derivations_and_cryptogram() -> None:
-    fci = parse_fci(h("select_response_data"))
-    ctx = crypto.Context(
-        reader_key_x=h("reader_public_key")[1:33],
-        reader_id=h("reader_identifier"),
-        version=c.VERSION_1_0,
-        reader_ephemeral=h("reader_ephemeral_public_key", FAST),
-        transaction_id=h("transaction_identifier", FAST),
-        flags=0x01,
-        policy=0x01,
-        fci_proprietary=fci.proprietary,
-        device_ephemeral=h("device_ephemeral_public_key", FAST),
-    )
+    ctx = _context(FAST)
     credential = h("credential_public_key")
     salt = ctx.salt(c.LABEL_FAST) + credential[1:33]
     assert salt.hex() == FAST["hkdf_salt_volatile_fast"]
