@@ -7,7 +7,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from passgate import __version__
 from passgate.bootstrap import Container
-from passgate.web import dashboard, errors, passes, passkit, reader_gateway, scim, sso
+from passgate.web import api_docs, dashboard, errors, passes, passkit, reader_gateway, scim, sso
 from passgate.web.api import API_PREFIX, admin, app_credentials, me, operator, resources
 from passgate.web.dashboard import views as dashboard_views
 from passgate.web.limits import InputLimits
@@ -28,9 +28,10 @@ def create_app(container: Container) -> FastAPI:
         version=__version__,
         description=DESCRIPTION,
         openapi_url=f"{API_PREFIX}/openapi.json",
-        docs_url=f"{API_PREFIX}/docs",
+        docs_url=None,  # served by api_docs from local files, not a CDN
         redoc_url=None,
     )
+    api_docs.install(app, docs_url=f"{API_PREFIX}/docs", openapi_url=f"{API_PREFIX}/openapi.json")
     app.state.container = container
     errors.install(app)
     metrics = Metrics()

@@ -1,0 +1,18 @@
+"""The interactive API docs load nothing from outside the server (they work offline)."""
+
+from __future__ import annotations
+
+import re
+
+from fastapi.testclient import TestClient
+
+
+def test_docs_page_uses_only_local_files(client: TestClient) -> None:
+    page = client.get("/api/v1/docs")
+    assert page.status_code == 200
+    sources = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert sources and all(s.startswith("/api/v1/") for s in sources), sources
+    assert "cdn" not in page.text
+    for name in ("swagger-ui-bundle.js", "swagger-ui.css"):
+        asset = client.get(f"/api/v1/docs/static/{name}")
+        assert asset.status_code == 200 and len(asset.content) > 100_000
