@@ -358,28 +358,26 @@ def reader_groups_rotate(database_url: str | None, org_id: str) -> None:
     click.echo(_group_line(made))
 
 
-@reader_groups.command("promote")
-@database_option
-@click.argument("org_id")
-def reader_groups_promote(database_url: str | None, org_id: str) -> None:
-    """Step 2: readers move to the next group; devices keep trusting the previous one."""
-    from passgate.services import aliro_groups
+def _group_step(name: str, summary: str) -> None:
+    """`reader-groups promote` and `retire`: one service call each, the same shape."""
 
-    c = _container(_settings(database_url=database_url))
-    done = _run(lambda: aliro_groups.promote(c.uow_factory, CLI_OPERATOR, org_id, c.clock.now()))
-    click.echo(_group_line(done))
+    @reader_groups.command(name, help=summary)
+    @database_option
+    @click.argument("org_id")
+    def step(database_url: str | None, org_id: str) -> None:
+        from passgate.services import aliro_groups
+
+        c = _container(_settings(database_url=database_url))
+        call = getattr(aliro_groups, name)
+        click.echo(
+            _group_line(_run(lambda: call(c.uow_factory, CLI_OPERATOR, org_id, c.clock.now())))
+        )
 
 
-@reader_groups.command("retire")
-@database_option
-@click.argument("org_id")
-def reader_groups_retire(database_url: str | None, org_id: str) -> None:
-    """Step 3: devices stop trusting the previous group."""
-    from passgate.services import aliro_groups
-
-    c = _container(_settings(database_url=database_url))
-    done = _run(lambda: aliro_groups.retire(c.uow_factory, CLI_OPERATOR, org_id, c.clock.now()))
-    click.echo(_group_line(done))
+_group_step(
+    "promote", "Step 2: readers move to the next group; devices keep trusting the previous one."
+)
+_group_step("retire", "Step 3: devices stop trusting the previous group.")
 
 
 @main.command()
