@@ -65,7 +65,7 @@ class BindingPlan:
         return bool(self.add or self.replace)
 
 
-def normalize_public_key(value: str, field: str) -> str:
+def normalize_public_key(value: object, field: str) -> str:
     """Lower-case hex of an uncompressed P-256 point that lies on the curve."""
     text = value.strip().lower() if isinstance(value, str) else ""
     if len(text) != PUBLIC_KEY_HEX_LENGTH or not all(c in "0123456789abcdef" for c in text):

@@ -27,11 +27,11 @@ from datetime import datetime, timedelta
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from passgate.domain import model as m
-from passgate.domain.errors import Conflict, PermissionDenied, ValidationError
+from passgate.domain.errors import Conflict, PermissionDenied
+from passgate.domain.passes import normalize_public_key
 from passgate.proto import snapshot as snap
 from passgate.proto.aliro import certificate as certs
 from passgate.proto.aliro import crypto as aliro
-from passgate.proto.aliro.errors import AliroError
 from passgate.services.actors import Actor
 from passgate.services.events import audit
 from passgate.services.pass_effects import new_versions, serials_of
@@ -133,18 +133,7 @@ def recertify(
 
 def parse_aliro_key(value: object) -> str:
     """A reader's Aliro public key as sent (hex of the 65-byte point); ValidationError."""
-    if not isinstance(value, str) or len(value) != 130:
-        raise ValidationError(
-            "aliro_public_key must be the hex of an uncompressed P-256 point",
-            field="aliro_public_key",
-        )
-    try:
-        aliro.load_public_key(bytes.fromhex(value))
-    except (ValueError, AliroError) as exc:
-        raise ValidationError(
-            "aliro_public_key is not a point on P-256", field="aliro_public_key"
-        ) from exc
-    return value.lower()
+    return normalize_public_key(value, "aliro_public_key")
 
 
 def set_reader_key(

@@ -15,15 +15,13 @@ through SCIM) deletes all of theirs.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 from passgate.domain import model as m
 from passgate.domain.errors import Conflict, NotFound, PermissionDenied, ValidationError
-from passgate.proto.aliro import crypto as aliro
-from passgate.proto.aliro.errors import AliroError
+from passgate.domain.passes import key_id_of, normalize_public_key
 from passgate.services.actors import SYSTEM, Actor, ActorKind
 from passgate.services.aliro_groups import current_group, trusted_groups
 from passgate.services.events import audit
@@ -36,23 +34,6 @@ STATUSES = tuple(s.value for s in m.AppCredentialStatus)
 class Registered:
     credential: m.AppCredential
     reader_groups: tuple[tuple[str, str], ...]  # (group identifier, public key), hex
-
-
-def key_id_of(public_key_hex: str) -> str:
-    return hashlib.sha256(bytes.fromhex(public_key_hex)).hexdigest()
-
-
-def _public_key(value: object) -> str:
-    if not isinstance(value, str) or len(value) != 130:
-        raise ValidationError(
-            "public_key must be the hex of an uncompressed P-256 point (130 characters)",
-            field="public_key",
-        )
-    try:
-        aliro.load_public_key(bytes.fromhex(value))
-    except (ValueError, AliroError) as exc:
-        raise ValidationError("public_key is not a point on P-256", field="public_key") from exc
-    return value.lower()
 
 
 def _device_id(value: object) -> str:
@@ -95,7 +76,7 @@ def register(
     """The app's new key on this phone; the previous one from the same phone is deleted."""
     if actor.kind is not ActorKind.MEMBER or actor.session_kind != "app":
         raise PermissionDenied("only the mobile app registers its credential")
-    key = _public_key(public_key)
+    key = normalize_public_key(public_key, "public_key")
     phone = _device_id(device_id)
     key_id = key_id_of(key)
     org_id = actor.require_org()
