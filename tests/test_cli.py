@@ -21,7 +21,7 @@ def test_every_command_has_help() -> None:
     runner = CliRunner()
     result = runner.invoke(main, ["--help"])
     assert result.exit_code == 0
-    commands = list(main.commands)  # type: ignore[attr-defined]
+    commands = list(main.commands)
     assert {
         "serve",
         "migrate",

@@ -165,6 +165,7 @@ def test_failed_delivery_attempts_are_counted_per_kind(
         for message in (first, second):
             assert message.id is not None
             uow.outbox.mark_retry(message.id, error="HTTP 503", next_attempt_at=now)
+        assert first.id is not None
         uow.outbox.mark_retry(first.id, error="HTTP 503", next_attempt_at=now)
     after = client.get("/metrics").text
     assert _value(after, "passgate_outbox_failed_attempts", kind="webhook") == 3

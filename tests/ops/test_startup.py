@@ -74,7 +74,7 @@ def test_readyz_fails_while_the_database_is_down_and_recovers(
     settings = Settings(
         database_url=url,
         secret_key="sk-" + "r" * 40,
-        **{
+        **{  # type: ignore[arg-type]
             k.removeprefix("PASSGATE_").lower(): v
             for k, v in pass_certificate_env(tmp_path).items()
         },

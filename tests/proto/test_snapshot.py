@@ -191,7 +191,7 @@ def test_memoized_diff_and_same_content_agree_with_the_plain_ones() -> None:
     shared_old, shared_new = {"a": {"s": 1}, "b": {"s": 1}}, {"a": {"s": 2}, "c": {"s": 1}}
     memo: snap.SectionMemo = {}
     old = {"credentials": shared_old, "reader": {"id": "r1"}}
-    new = {"credentials": shared_new, "reader": {"id": "r1"}}
+    new: dict[str, dict[str, Any]] = {"credentials": shared_new, "reader": {"id": "r1"}}
     first, second = snap.diff(old, new, memo), snap.diff(old, new, memo)
     assert first == second == snap.diff(dict(old), {k: dict(v) for k, v in new.items()})
     assert snap.apply(old, first) == new

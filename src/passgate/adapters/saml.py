@@ -59,11 +59,11 @@ def _saml2() -> dict[str, ModuleType]:
         warnings.filterwarnings(
             "ignore", message="CFB has been moved", module=r"saml2\.cryptography\.symmetric"
         )
-        import saml2  # type: ignore[import-untyped]
-        import saml2.client  # type: ignore[import-untyped]
-        import saml2.config  # type: ignore[import-untyped]
-        import saml2.response  # type: ignore[import-untyped]
-        import saml2.sigver  # type: ignore[import-untyped]
+        import saml2
+        import saml2.client
+        import saml2.config
+        import saml2.response
+        import saml2.sigver
     return {"saml2": saml2, "client": saml2.client, "config": saml2.config}
 
 

@@ -160,6 +160,7 @@ def tap(
         decide=decide,
     )
     if result.authenticated:
+        assert result.endpoint_public_key is not None
         cache.learn(result.endpoint_public_key, result.new_persistent_key)
     return result
 

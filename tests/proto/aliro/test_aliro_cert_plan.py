@@ -73,6 +73,7 @@ def run(identity: ReaderIdentity, tool: Tool, cache: Cache | None = None, **kw: 
         cache.add(tool.device.public_key)
     result = run_transaction(cache.transaction(identity, **kw), tool)
     if result.authenticated:
+        assert result.endpoint_public_key is not None
         cache.learn(result.endpoint_public_key, result.new_persistent_key)
     return result
 
@@ -469,7 +470,8 @@ def test_ud_nfc_auth1_1_1_corrupted_certificate_in_load_cert(applet: DeviceApple
     broken = body.replace(parsed.public_key, b"\xff" * 65, 1)
     tool = Tool(applet)
     assert not run(certified(broken), tool, certificate_mode="load").authenticated
-    assert is_error(tool.sent(c.INS_LOAD_CERTIFICATE) and tool.seen[2][1])
+    assert tool.sent(c.INS_LOAD_CERTIFICATE)
+    assert is_error(tool.seen[2][1])
 
 
 def test_ud_nfc_auth1_1_2_certificate_from_another_issuer(applet: DeviceApplet) -> None:

@@ -187,6 +187,7 @@ def test_standard_keys_are_one_hkdf_split_in_five() -> None:
     ctx = context()
     okm = HKDF(hashes.SHA256(), 160, ctx.salt(b"Volatile****"), ctx.info).derive(K_X963)
     keys = crypto.standard_keys(K_X963, ctx)
+    assert keys.step_up is not None
     assert keys.sk_reader + keys.sk_device + keys.step_up + keys.ble + keys.ursk == okm
     assert keys.cryptogram is None
 

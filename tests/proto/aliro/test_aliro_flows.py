@@ -363,7 +363,7 @@ def test_replayed_device_answers_never_authenticate(
 ) -> None:
     transcript: Transcript = []
     tap(cache, identity, applet, transcript=transcript)  # STANDARD
-    tap(cache, identity, applet, transcript=(fast := []))  # FAST
+    tap(cache, identity, applet, transcript=(fast := Transcript()))  # FAST
     for recorded in (transcript, fast):
         replay = ReplayDevice([rsp for _, rsp in recorded])
         result = run_transaction(cache.transaction(identity), InMemory(replay))
