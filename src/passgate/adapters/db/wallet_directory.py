@@ -15,8 +15,14 @@ from sqlalchemy.engine import Engine
 
 from passgate.adapters.db import tables as t
 from passgate.adapters.db.tables_app import app_credentials
-from passgate.adapters.db.tables_passes import wallet_logs, wallet_registrations, wallet_serials
+from passgate.adapters.db.tables_passes import (
+    wallet_logs,
+    wallet_pass_files,
+    wallet_registrations,
+    wallet_serials,
+)
 from passgate.domain.pass_records import WalletLog
+from passgate.services.passkit_service import StoredPass
 
 
 class SqlWalletDirectory:
@@ -28,6 +34,32 @@ class SqlWalletDirectory:
         with self._engine.connect() as conn:
             found = conn.execute(stmt).scalar_one_or_none()
         return None if found is None else str(found)
+
+    def version_of(self, serial: str) -> tuple[str, datetime] | None:
+        """(org_id, version) of a serial: enough to answer If-Modified-Since."""
+        s = wallet_serials.c
+        stmt = sa.select(s.org_id, s.updated_at).where(s.id == serial)
+        with self._engine.connect() as conn:
+            row = conn.execute(stmt).first()
+        return None if row is None else (str(row[0]), row[1])
+
+    def stored_pass(self, serial: str) -> StoredPass | None:
+        """A serial's version and the stored file next to it (if any), in one read."""
+        s, f = wallet_serials.c, wallet_pass_files.c
+        stmt = (
+            sa.select(s.org_id, s.updated_at, f.version, f.signed_with, f.sealed)
+            .select_from(
+                wallet_serials.outerjoin(
+                    wallet_pass_files, sa.and_(f.id == s.id, f.org_id == s.org_id)
+                )
+            )
+            .where(s.id == serial)
+        )
+        with self._engine.connect() as conn:
+            row = conn.execute(stmt).first()
+        if row is None:
+            return None
+        return StoredPass(str(row[0]), row[1], row[2], row[3], row[4])
 
     def updated_serials(
         self, device_library_id: str, pass_type_id: str, since: datetime | None
