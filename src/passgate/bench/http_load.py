@@ -96,7 +96,7 @@ async def _run(spec: dict[str, Any]) -> dict[str, Any]:
     counter.n = int(spec.get("first", 0))
     latencies: list[float] = []
     statuses: dict[int, int] = {}
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     measure_from = start + float(spec.get("warmup", 0.0))
     deadline = measure_from + float(spec["seconds"])
     await asyncio.gather(
@@ -106,6 +106,8 @@ async def _run(spec: dict[str, Any]) -> dict[str, Any]:
         )
     )
     elapsed = time.perf_counter() - measure_from
+    # Near 1.0 means the load generator, not the server, set the pace.
+    busy = (time.process_time() - cpu_start) / max(1e-9, time.perf_counter() - start)
     latencies.sort()
 
     def pct(p: float) -> float:
@@ -120,6 +122,7 @@ async def _run(spec: dict[str, Any]) -> dict[str, Any]:
         "p99_ms": pct(0.99),
         "statuses": {str(k): v for k, v in sorted(statuses.items())},
         "last_n": counter.n,
+        "client_busy": round(busy, 2),
     }
 
 

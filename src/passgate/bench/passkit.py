@@ -1,16 +1,18 @@
 """`passgate bench passkit`: the PassKit web service against django-walletpass.
 
 Both servers get the same data (passes, each registered by one device; the same
-pass.json and images; a throwaway certificate chain), run one at a time as one process
-pinned to the same CPU, and are driven by a load generator in another process on
-another CPU (``http_load``). Four operations, each timed for both sides in turn:
+pass.json and images; a throwaway certificate chain), run as one process each pinned to
+the same CPU and take turns on each operation (the idle one waits), driven by a load
+generator in another process on another CPU (``http_load``). Four operations:
 
 - ``get_200``: GET the latest pass (the signed .pkpass);
 - ``get_304``: the same with If-Modified-Since of the current version;
 - ``register``: POST a new device registration (201);
 - ``serials_since``: GET the serials a device's passes changed since a tag.
 
-Requests/s and p50 latency per side and the ratio Passgate / peer. ``--no-peer`` runs
+Requests/s and p50 latency per side (medians over the rounds) and the ratio Passgate /
+peer (the median of the rounds' paired ratios); ``client_busy`` near 1 would mean the
+load generator, not the server, set the pace. ``--no-peer`` runs
 Passgate alone (CI has no guaranteed package index); without the index the peer is
 reported as unavailable with the reason, not a traceback.
 """
@@ -31,7 +33,7 @@ import tempfile
 import time
 import zipfile
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -311,29 +313,26 @@ def _stamps(port: int, data: list[dict[str, Any]]) -> dict[str, str]:
     return stamps
 
 
-def _measure_side(
+def _measure(
     side: str,
+    op: str,
     tmp: Path,
     port: int,
     data: list[dict[str, Any]],
-    ops: tuple[str, ...],
+    stamps: dict[str, str],
     counters: dict[str, int],
     **load: Any,
-) -> dict[str, dict[str, Any]]:
-    stamps = _stamps(port, data)
-    out = {}
-    for op in ops:
-        result = _load(
-            tmp, port, _requests(side, op, data, stamps), first=counters.get(side, 0), **load
+) -> dict[str, Any]:
+    result = _load(
+        tmp, port, _requests(side, op, data, stamps), first=counters.get(side, 0), **load
+    )
+    counters[side] = int(result["last_n"]) + 1
+    wrong = {k: v for k, v in result["statuses"].items() if k != EXPECTED[op]}
+    if wrong or not result["requests"]:
+        raise click.ClickException(
+            f"{side} {op}: expected only {EXPECTED[op]} answers, got {result['statuses']}"
         )
-        counters[side] = int(result["last_n"]) + 1
-        wrong = {k: v for k, v in result["statuses"].items() if k != EXPECTED[op]}
-        if wrong or not result["requests"]:
-            raise click.ClickException(
-                f"{side} {op}: expected only {EXPECTED[op]} answers, got {result['statuses']}"
-            )
-        out[op] = result
-    return out
+    return result
 
 
 def _median_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -342,6 +341,7 @@ def _median_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
         "p50_ms": round(statistics.median(r["p50_ms"] for r in runs), 3),
         "p99_ms": round(statistics.median(r["p99_ms"] for r in runs), 3),
         "requests": sum(r["requests"] for r in runs),
+        "client_busy": round(max(r["client_busy"] for r in runs), 2),
     }
 
 
@@ -377,6 +377,7 @@ def passkit(
     from passgate.adapters.passcerts import write_dev_chain
     from passgate.proto.passkit import make_dev_chain
 
+    load_at_start = [round(x, 2) for x in os.getloadavg()]
     cpus = _cpus()
     server = cpus[-1] if server_cpu is None else server_cpu
     if server not in cpus:
@@ -433,25 +434,41 @@ def passkit(
         }
         counters: dict[str, int] = {}
         load = {"seconds": seconds, "connections": connections, "cpu": client}
-        total = rounds * len(sides)
-        with click.progressbar(length=total, label="measuring", file=sys.stderr) as bar:
-            for _ in range(rounds):
-                for side, info in sides.items():
-                    if side == "passgate":
-                        ctx = _server(
-                            _passgate_command(info["port"]), info["port"], server, tmp, pg_env
-                        )
-                    else:
-                        ctx = _server(
-                            info["cmd"], info["port"], server, info["root"], peer.server_env()
-                        )
-                    with ctx:
-                        got = _measure_side(
-                            side, tmp, info["port"], data, OPERATIONS, counters, **load
-                        )
-                    for op, r in got.items():
-                        runs[side][op].append(r)
-                    bar.update(1)
+        ratios: dict[str, list[float]] = {op: [] for op in OPERATIONS}
+        total = rounds * len(OPERATIONS)
+        with ExitStack() as servers:
+            for side, info in sides.items():
+                if side == "passgate":
+                    cmd, cwd, env_of = _passgate_command(info["port"]), tmp, pg_env
+                else:
+                    cmd, cwd, env_of = info["cmd"], info["root"], peer.server_env()
+                servers.enter_context(_server(cmd, info["port"], server, cwd, env_of))
+                info["stamps"] = _stamps(info["port"], data)
+            # Both servers stay up (the idle one costs nothing); the sides take turns on
+            # each operation, so a change in the machine's load hits both alike.
+            with click.progressbar(length=total, label="measuring", file=sys.stderr) as bar:
+                for _ in range(rounds):
+                    for op in OPERATIONS:
+                        got = {
+                            side: _measure(
+                                side,
+                                op,
+                                tmp,
+                                info["port"],
+                                data,
+                                info["stamps"],
+                                counters,
+                                **load,
+                            )
+                            for side, info in sides.items()
+                        }
+                        for side, r in got.items():
+                            runs[side][op].append(r)
+                        if "peer" in got:
+                            ratios[op].append(
+                                got["passgate"]["requests_per_s"] / got["peer"]["requests_per_s"]
+                            )
+                        bar.update(1)
         result: dict[str, Any] = {
             "passes": passes,
             "seconds": seconds,
@@ -459,6 +476,7 @@ def passkit(
             "connections": connections,
             "server_cpu": server,
             "client_cpu": client,
+            "load_average_start": load_at_start,
             "load_average": [round(x, 2) for x in os.getloadavg()],
             "passgate": {
                 "pkpass_bytes": sorted(d["pkpass_bytes"] for d in data)[len(data) // 2],
@@ -469,10 +487,10 @@ def passkit(
         }
         for op in OPERATIONS:
             row: dict[str, Any] = {s: _median_of(runs[s][op]) for s in sides}
-            if "peer" in row:
-                row["ratio"] = round(
-                    row["passgate"]["requests_per_s"] / row["peer"]["requests_per_s"], 2
-                )
+            if ratios[op]:
+                # Median of the paired (same round) ratios of requests/s.
+                row["ratio"] = round(statistics.median(ratios[op]), 2)
+                row["ratios"] = [round(x, 2) for x in ratios[op]]
             result["operations"][op] = row
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
