@@ -23,7 +23,7 @@ from passgate.adapters.secretbox import AesGcmSecretBox
 from passgate.config import Settings
 from passgate.domain.model import SessionKind
 from passgate.services.apikeys import Authenticator
-from passgate.services.ports import UnitOfWorkFactory
+from passgate.services.ports import UnitOfWork, UnitOfWorkFactory
 from passgate.services.sessions import SessionPolicy
 from passgate.services.sso_login import SsoDeps
 
@@ -111,6 +111,12 @@ class Container:
             web_service_url=st.public_url.rstrip("/") + "/passkit",
             auth_key=auth_key,
         )
+
+    def sign_changed_passes(self, uow: UnitOfWork) -> None:
+        """Before a write commits: sign and store the .pkpass of each new pass version."""
+        from passgate.services.pass_files import sign_changed
+
+        sign_changed(uow, self.wallet_config)
 
     @cached_property
     def passkit_service(self) -> PasskitService:
@@ -224,10 +230,13 @@ def build_container(settings: Settings, *, clock: SystemClock | None = None) -> 
     engine = create_engine(settings.database_url)
     uow_factory = SqlUnitOfWorkFactory(engine)
     operator_key = settings.operator_key.get_secret_value() if settings.operator_key else None
-    return Container(
+    container = Container(
         settings=settings,
         engine=engine,
         uow_factory=uow_factory,
         authenticator=Authenticator(uow_factory, operator_key),
         clock=clock or SystemClock(),
     )
+    # A new pass version and its signed file are committed together (services.pass_files).
+    uow_factory.before_commit = container.sign_changed_passes
+    return container

@@ -231,6 +231,7 @@ def test_token_is_the_hmac_of_the_serial_and_never_stored(member: MemberApp) -> 
     assert authentication_token(cfg, serial) == expected.hexdigest()
     c = client.app.state.container  # type: ignore[attr-defined]
     with c.engine.connect() as conn:
-        for table in ("wallet_serials", "wallet_registrations", "apple_passes", "pass_devices"):
+        tables = ("wallet_serials", "wallet_registrations", "apple_passes", "pass_devices")
+        for table in (*tables, "wallet_pass_files"):  # stored files are sealed
             rows = conn.exec_driver_sql(f"SELECT * FROM {table}").fetchall()
             assert expected.hexdigest() not in repr(rows)

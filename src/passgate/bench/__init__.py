@@ -13,3 +13,6 @@ from passgate.bench.tap import tap  # noqa: E402
 
 bench.add_command(tap)
 bench.add_command(revocation)
+from passgate.bench.passkit import passkit  # noqa: E402
+
+bench.add_command(passkit)

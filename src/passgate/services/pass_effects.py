@@ -2,8 +2,9 @@
 
 - an audit event (R20: who, when, from which SSO session), tied to the member so the
   pass page can show the member's recent events;
-- a new version of every affected Wallet copy (its serial's version stamp), plus one
-  "apns" outbox row per PassKit registration of those serials, so the devices fetch it;
+- a new version of every affected Wallet copy (its serial's version stamp and, signed
+  just before the commit, its .pkpass: ``pass_files``), plus one "apns" outbox row per
+  PassKit registration of those serials, so the devices fetch it;
 - a "reader" outbox row naming the credential keys whose standing changed, for the
   reader gateway to fan out (R16).
 """
@@ -57,6 +58,7 @@ def new_versions(
     for serial in serials:
         serial.updated_at = next_version(serial.updated_at, now)
         serial_repo.update(serial)
+        uow.changed_serials.add(serial.id)  # its file is signed before the commit
         for reg in registrations.all_where(serial=serial.id):
             uow.outbox.add(
                 m.OutboxMessage(

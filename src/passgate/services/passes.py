@@ -25,11 +25,12 @@ from passgate.domain.passes import (
 )
 from passgate.domain.versions import check_device_prerequisites, parse_version
 from passgate.services.actors import Actor, ActorKind
-from passgate.services.aliro_groups import current_group, trusted_groups
+from passgate.services.aliro_groups import current_group
 from passgate.services.organizations import eligibility_of
 from passgate.services.pass_effects import audit_pass, new_versions, reader_update, serials_of
+from passgate.services.pass_files import current_files
 from passgate.services.ports import SecretBox, UnitOfWork, UnitOfWorkFactory
-from passgate.services.wallet import WalletConfig, new_serial, pass_content, render_pkpass
+from passgate.services.wallet import WalletConfig, new_serial
 
 
 class KeyDirectory(Protocol):
@@ -159,7 +160,7 @@ def provision_pass(
             uow.repo(m.ApplePass).update(apple_pass)
         result_devices = [by_id[i] for i in plan.unchanged] + added
         current_group(uow, org_id, box, now)  # the credential trusts at least one group
-        pkpasses, serials = _render_all(uow, cfg, org, member, apple_pass, result_devices)
+        pkpasses, serials = _render_all(uow, cfg, apple_pass, result_devices)
     return ProvisionResult(
         apple_pass=apple_pass,
         created=created,
@@ -216,6 +217,7 @@ def _bind(
                 updated_at=now.replace(microsecond=0),
             )
         )
+        uow.changed_serials.add(serial)
         if claim.kind == IPHONE:
             phone = device
         audit_pass(
@@ -238,17 +240,13 @@ def _bind(
 def _render_all(
     uow: UnitOfWork,
     cfg: WalletConfig,
-    org: m.Organization,
-    member: m.Member,
     apple_pass: m.ApplePass,
     devices: list[m.PassDevice],
 ) -> tuple[dict[str, bytes], dict[str, str]]:
-    pkpasses: dict[str, bytes] = {}
-    serials: dict[str, str] = {}
-    groups = trusted_groups(uow)
-    for device in devices:
-        for serial in uow.repo(WalletSerial).all_where(device_row_id=device.id):
-            content = pass_content(cfg, org, member, apple_pass, device, serial, groups)
-            pkpasses[device.kind] = render_pkpass(cfg, content, serial.updated_at)
-            serials[device.kind] = serial.id
+    """kind -> the signed .pkpass of each bound device, and kind -> its serial."""
+    rows = [s for d in devices for s in uow.repo(WalletSerial).all_where(device_row_id=d.id)]
+    files = current_files(uow, cfg, rows)
+    kind_of = {d.id: d.kind for d in devices}
+    pkpasses = {kind_of[s.device_row_id]: files[s.id] for s in rows}
+    serials = {kind_of[s.device_row_id]: s.id for s in rows}
     return pkpasses, serials

@@ -4,7 +4,8 @@ Every call that names a serial must carry ``Authorization: ApplePass <token>`` w
 that serial's token; the token is recomputed from the serial and compared in constant
 time before the database is even read, so a token for one serial never opens another.
 A deleted, suspended or replaced copy is still served: voided or marked, so the
-device shows why it stopped working.
+device shows why it stopped working. GET serves the file signed when the version was
+made (``pass_files``); it signs only when no current file is stored.
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ from passgate.domain import model as m
 from passgate.domain.errors import NotFound, Unauthenticated, ValidationError
 from passgate.domain.pass_records import WalletLog, WalletRegistration, WalletSerial
 from passgate.proto.apns import is_valid_push_token
-from passgate.services.aliro_groups import trusted_groups
+from passgate.services.pass_files import current_files, open_current
 from passgate.services.ports import Clock, UnitOfWorkFactory
-from passgate.services.wallet import WalletConfig, pass_content, render_pkpass, token_matches
+from passgate.services.wallet import WalletConfig, token_matches
 
 _DEVICE_RE = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
 _SERIAL_RE = re.compile(r"^[A-Za-z0-9._~-]{1,64}$")
@@ -38,6 +39,12 @@ class WalletDirectory(Protocol):
 
     def org_of_serial(self, serial: str) -> str | None: ...
 
+    def version_of(self, serial: str) -> tuple[str, datetime] | None:
+        """(org_id, current version) of a serial."""
+
+    def stored_pass(self, serial: str) -> StoredPass | None:
+        """The serial's organization and version, with its stored file's columns."""
+
     def updated_serials(
         self, device_library_id: str, pass_type_id: str, since: datetime | None
     ) -> list[tuple[str, datetime]]: ...
@@ -48,6 +55,15 @@ class WalletDirectory(Protocol):
     def add_logs(self, logs: Sequence[WalletLog], *, keep: int) -> None:
         """Store ``logs``, then keep only the newest ``keep`` rows of each pass they name
         and of the lines that name none."""
+
+
+@dataclass(frozen=True)
+class StoredPass:
+    org_id: str
+    updated_at: datetime
+    version: datetime | None  # the stored file's, None when there is none
+    signed_with: str | None
+    sealed: bytes | None
 
 
 @dataclass(frozen=True)
@@ -164,21 +180,39 @@ class PasskitService:
         authorization: str | None,
         if_modified_since: datetime | None,
     ) -> LatestPass | None:
-        """The current version, or None when it is not newer than ``if_modified_since``."""
+        """The current version, or None when it is not newer than ``if_modified_since``.
+
+        Served from the file stored with the version (signed when the version was made);
+        a 304 reads the version stamp only, never the file.
+        """
         self._check_names(pass_type_id, serial)
-        org_id = self._authorize(serial, authorization)
-        with self._uow(org_id, write=False) as uow:
-            wallet_serial = uow.repo(WalletSerial).get(serial)
-            modified = wallet_serial.updated_at.replace(microsecond=0)
-            if if_modified_since is not None and modified <= if_modified_since:
+        token = parse_authorization(authorization)
+        if not token_matches(self._cfg, serial, token):
+            raise Unauthenticated("the ApplePass token does not match this pass")
+        if if_modified_since is not None:
+            version = self._dir.version_of(serial)
+            if version is None:
+                raise Unauthenticated("the ApplePass token does not match this pass")
+            if version[1].replace(microsecond=0) <= if_modified_since:
                 return None
-            apple_pass = uow.repo(m.ApplePass).get(wallet_serial.pass_id)
-            device = uow.repo(m.PassDevice).get(wallet_serial.device_row_id)
-            member = uow.repo(m.Member).get(apple_pass.member_id)
-            org = uow.organizations.get(org_id)
-            groups = trusted_groups(uow)
-        content = pass_content(self._cfg, org, member, apple_pass, device, wallet_serial, groups)
-        return LatestPass(render_pkpass(self._cfg, content, modified), modified)
+        stored = self._dir.stored_pass(serial)
+        if stored is None:
+            raise Unauthenticated("the ApplePass token does not match this pass")
+        modified = stored.updated_at.replace(microsecond=0)
+        body = open_current(
+            self._cfg, serial, modified, stored.version, stored.signed_with, stored.sealed
+        )
+        if body is not None:
+            return LatestPass(body, modified)
+        return self._sign_now(stored.org_id, serial)
+
+    def _sign_now(self, org_id: str, serial: str) -> LatestPass:
+        """No current file (a version from before files were stored, a new certificate):
+        sign the current version and store it, under the serial's lock."""
+        with self._uow(org_id) as uow:
+            wallet_serial = uow.repo(WalletSerial).get(serial)
+            body = current_files(uow, self._cfg, [wallet_serial])[serial]
+        return LatestPass(body, wallet_serial.updated_at.replace(microsecond=0))
 
     def log(self, lines: object) -> int:
         """Keep Wallet's log lines; a line naming one of our serials goes to its pass."""

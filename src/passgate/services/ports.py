@@ -128,6 +128,10 @@ class Outbox(Protocol):
 
 
 class UnitOfWork(Protocol):
+    # Wallet serials given a new version in this transaction: the unit of work signs
+    # their .pkpass files and stores them just before it commits (services.pass_files).
+    changed_serials: set[str]
+
     @property
     def org_id(self) -> str | None: ...
     @property

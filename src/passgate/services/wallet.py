@@ -13,7 +13,10 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cached_property
 from hashlib import sha256
+
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from passgate.domain import model as m
 from passgate.domain.pass_records import WalletSerial
@@ -29,6 +32,8 @@ from passgate.proto.passkit import (
 SERIAL_PREFIX = "ws-"
 APNS_TOPIC = "apns"
 READER_TOPIC = "reader"
+# Raise when pass.json or the images change shape, so stored files are signed again.
+PASS_LAYOUT = 1
 
 
 @dataclass(frozen=True)
@@ -38,6 +43,26 @@ class WalletConfig:
     team_identifier: str
     web_service_url: str
     auth_key: bytes = dataclasses.field(repr=False)
+
+    @cached_property
+    def signed_with(self) -> str:
+        """What a stored .pkpass depends on besides the pass: when it differs from a
+        stored file's, that file is signed again (a renewed certificate, another URL)."""
+        h = sha256(f"passgate/pass-setup\0{PASS_LAYOUT}".encode())
+        for cert in (self.signer.pass_certificate, self.signer.wwdr_certificate):
+            h.update(sha256(cert.public_bytes(Encoding.DER)).digest())
+        for text in (self.pass_type_identifier, self.team_identifier, self.web_service_url):
+            h.update(sha256(text.encode()).digest())
+        for name, data in sorted(default_images().items()):
+            h.update(sha256(name.encode() + b"\0" + data).digest())
+        # The tokens inside pass.json follow the server secret; no secret leaves here.
+        h.update(hmac.new(self.auth_key, b"passkit-setup", sha256).digest())
+        return h.hexdigest()[:40]
+
+    @cached_property
+    def file_key(self) -> bytes:
+        """The AES-256-GCM key that seals stored .pkpass files (they carry tokens)."""
+        return hmac.new(self.auth_key, b"passkit-stored-files v1", sha256).digest()
 
 
 def new_serial() -> str:

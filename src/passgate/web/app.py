@@ -39,6 +39,8 @@ def create_app(container: Container) -> FastAPI:
     # Inside the request log, so refused inputs are still counted and logged.
     app.add_middleware(InputLimits)
     app.add_middleware(ObserveMiddleware, metrics=metrics)
+    # First: routes are matched in order, and Wallet's calls are the hot path.
+    app.include_router(passkit.router())
     app.include_router(operator.router())
     app.include_router(admin.router())
     app.include_router(resources.router())
@@ -50,7 +52,6 @@ def create_app(container: Container) -> FastAPI:
     app.include_router(reader_gateway.router())
     app.include_router(passes.router())
     app.include_router(app_credentials.router())
-    app.include_router(passkit.router())
     app.include_router(scim.router())
 
     @app.get("/", include_in_schema=False)

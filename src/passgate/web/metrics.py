@@ -12,9 +12,9 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
-from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
-from starlette.requests import Request
+from starlette.datastructures import MutableHeaders
 from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 if TYPE_CHECKING:
     from passgate.bootstrap import Container
@@ -121,36 +121,57 @@ class _StateCollector(Collector):
         yield failed
 
 
-def _route_of(request: Request) -> str:
+def _route_of(scope: Scope) -> str:
     # The route template (not the raw path) keeps label cardinality bounded.
-    route = request.scope.get("route")
+    route = scope.get("route")
     return str(getattr(route, "path", "unmatched"))
 
 
-class ObserveMiddleware(BaseHTTPMiddleware):
-    def __init__(self, app: object, metrics: Metrics) -> None:
-        super().__init__(app)  # type: ignore[arg-type]
+class ObserveMiddleware:
+    """Counts, times and logs each HTTP request; a plain ASGI middleware (no extra task
+    or body stream per request, as Starlette's BaseHTTPMiddleware would add)."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
         self.metrics = metrics
 
-    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
-        request_id = request.headers.get("x-request-id", "")[:64] or secrets.token_hex(8)
-        request.state.request_id = request_id
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = ""
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                given = value.decode("latin-1")[:64]
+                break
+        request_id = given or secrets.token_hex(8)
+        scope.setdefault("state", {})["request_id"] = request_id
         started = time.perf_counter()
-        response = await call_next(request)
+        status = 500
+
+        async def send_observed(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+                headers = MutableHeaders(scope=message)
+                headers["X-Request-Id"] = request_id
+            await send(message)
+
+        await self.app(scope, receive, send_observed)
         elapsed = time.perf_counter() - started
-        route = _route_of(request)
-        self.metrics.requests.labels(request.method, route, str(response.status_code)).inc()
-        self.metrics.latency.labels(request.method, route).observe(elapsed)
-        response.headers["X-Request-Id"] = request_id
+        route = _route_of(scope)
+        method = scope["method"]
+        self.metrics.requests.labels(method, route, str(status)).inc()
+        self.metrics.latency.labels(method, route).observe(elapsed)
+        state = scope.get("state", {})
         log.info(
             "request",
             extra={
                 "request_id": request_id,
-                "method": request.method,
+                "method": method,
                 "route": route,
-                "status": response.status_code,
+                "status": status,
                 "duration_ms": round(elapsed * 1000, 2),
-                "actor": getattr(request.state, "actor_id", None),
+                "actor": state.get("actor_id"),
             },
         )
-        return response

@@ -7,17 +7,21 @@ bare status codes. Garbage from a device is a 4xx, never a 500.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
+from passgate.bootstrap import Container
 from passgate.domain.errors import NotFound, PassgateError, Unauthenticated, ValidationError
 from passgate.proto.passkit import MIME_TYPE
 from passgate.services.rate_limit import RateLimiter
-from passgate.web.deps import ContainerDep
+
+T = TypeVar("T")
 
 MAX_BODY = 256 * 1024
 # Wallet sends a log now and then; anything faster is not Wallet. Per client address:
@@ -56,45 +60,84 @@ def _if_modified_since(value: str | None) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+def _container(request: Request) -> Container:
+    c: Container = request.app.state.container
+    return c
+
+
+async def _call(c: Container, write: bool, fn: Callable[..., T], *args: Any) -> T:
+    """Run a service call with at most one thread hop.
+
+    Reads on SQLite are in-process and take microseconds: they run on the event loop,
+    where a hop to a worker thread would cost more than the query. A write waits for
+    its commit to reach the disk, and PostgreSQL for a network round trip: those run in
+    a worker thread, so the loop keeps serving meanwhile.
+    """
+    if not write and c.engine.dialect.name == "sqlite":
+        return fn(*args)
+    return await run_in_threadpool(fn, *args)
+
+
 def router() -> APIRouter:
+    """Plain async routes: no dependency to solve (each is one hop to the threadpool in
+    FastAPI), the container read from the app, each service call through ``_call``."""
     r = APIRouter(prefix="/passkit/v1", include_in_schema=False)
     registrations = "/devices/{device_id}/registrations/{pass_type_id}"
 
     @r.post(registrations + "/{serial}")
     async def register(
-        c: ContainerDep, request: Request, device_id: str, pass_type_id: str, serial: str
+        request: Request, device_id: str, pass_type_id: str, serial: str
     ) -> Response:
+        c = _container(request)
         try:
             body = await _json_body(request)
             token = body.get("pushToken") if isinstance(body, dict) else None
-            created = c.passkit_service.register(
-                device_id, pass_type_id, serial, request.headers.get("authorization"), token
+            created = await _call(
+                c,
+                True,
+                c.passkit_service.register,
+                device_id,
+                pass_type_id,
+                serial,
+                request.headers.get("authorization"),
+                token,
             )
         except PassgateError as exc:
             return Response(status_code=_status(exc))
         return Response(status_code=201 if created else 200)
 
     @r.delete(registrations + "/{serial}")
-    def unregister(
-        c: ContainerDep, request: Request, device_id: str, pass_type_id: str, serial: str
+    async def unregister(
+        request: Request, device_id: str, pass_type_id: str, serial: str
     ) -> Response:
+        c = _container(request)
         try:
-            c.passkit_service.unregister(
-                device_id, pass_type_id, serial, request.headers.get("authorization")
+            await _call(
+                c,
+                True,
+                c.passkit_service.unregister,
+                device_id,
+                pass_type_id,
+                serial,
+                request.headers.get("authorization"),
             )
         except PassgateError as exc:
             return Response(status_code=_status(exc))
         return Response(status_code=200)
 
     @r.get(registrations)
-    def updated(
-        c: ContainerDep,
+    async def updated(
+        request: Request,
         device_id: str,
         pass_type_id: str,
         passesUpdatedSince: str | None = None,
     ) -> Response:
+        c = _container(request)
         try:
-            found = c.passkit_service.updated_since(device_id, pass_type_id, passesUpdatedSince)
+            found = await _call(
+                c, False, c.passkit_service.updated_since, device_id, pass_type_id,
+                passesUpdatedSince,
+            )  # fmt: skip
         except PassgateError as exc:
             return Response(status_code=_status(exc))
         if found is None:
@@ -103,9 +146,14 @@ def router() -> APIRouter:
         return JSONResponse({"serialNumbers": serials, "lastUpdated": tag})
 
     @r.api_route("/passes/{pass_type_id}/{serial}", methods=["GET", "HEAD"])
-    def latest(c: ContainerDep, request: Request, pass_type_id: str, serial: str) -> Response:
+    async def latest(request: Request, pass_type_id: str, serial: str) -> Response:
+        c = _container(request)
         try:
-            found = c.passkit_service.latest_pass(
+            # A read, unless no current file is stored and it is signed now (rare).
+            found = await _call(
+                c,
+                False,
+                c.passkit_service.latest_pass,
                 pass_type_id,
                 serial,
                 request.headers.get("authorization"),
@@ -124,14 +172,15 @@ def router() -> APIRouter:
     log_limiter = RateLimiter(LOG_LIMIT, LOG_WINDOW)
 
     @r.post("/log")
-    async def log(c: ContainerDep, request: Request) -> Response:
+    async def log(request: Request) -> Response:
+        c = _container(request)
         source = request.client.host if request.client else "unknown"
         if not log_limiter.allow(source, c.clock.now()):
             return Response(status_code=429, headers={"Retry-After": "60"})
         try:
             body = await _json_body(request)
             lines = body.get("logs") if isinstance(body, dict) else None
-            c.passkit_service.log(lines)
+            await _call(c, True, c.passkit_service.log, lines)
         except PassgateError as exc:
             return Response(status_code=_status(exc))
         return Response(status_code=200)

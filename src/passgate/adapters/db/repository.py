@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import builtins
 import dataclasses
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, Generic, TypeVar, cast
@@ -386,12 +386,21 @@ class SqlOutbox:
 class SqlUnitOfWork:
     """One transaction; commits when the block ends cleanly, rolls back otherwise."""
 
-    def __init__(self, engine: Engine, org_id: str | None, *, write: bool = True) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        org_id: str | None,
+        *,
+        write: bool = True,
+        before_commit: Callable[[SqlUnitOfWork], None] | None = None,
+    ) -> None:
         self._engine = engine
         self.org_id = org_id
         self._write = write
+        self._before_commit = before_commit
         self._conn: sa.Connection | None = None
         self._tx: sa.RootTransaction | None = None
+        self.changed_serials: set[str] = set()
 
     def __enter__(self) -> SqlUnitOfWork:
         conn = self._engine.connect()
@@ -415,6 +424,8 @@ class SqlUnitOfWork:
         assert self._conn is not None and self._tx is not None
         try:
             if exc_type is None and self._write:
+                if self.changed_serials and self._before_commit is not None:
+                    self._before_commit(self)  # in this transaction: fails it if it fails
                 self._tx.commit()
             else:
                 self._tx.rollback()
@@ -472,6 +483,9 @@ class SqlUnitOfWork:
 class SqlUnitOfWorkFactory:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        # The last step inside each write transaction that changed Wallet serials (the
+        # container sets it to sign their new .pkpass files).
+        self.before_commit: Callable[[SqlUnitOfWork], None] | None = None
 
     def __call__(self, org_id: str | None, *, write: bool = True) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.engine, org_id, write=write)
+        return SqlUnitOfWork(self.engine, org_id, write=write, before_commit=self.before_commit)

@@ -1,4 +1,5 @@
-"""Tables of the Apple Pass area: Wallet serials, PassKit registrations, Wallet logs.
+"""Tables of the Apple Pass area: Wallet serials and their signed files, PassKit
+registrations, Wallet logs.
 
 Also the rule R7 in the schema: at most one not-deleted pass per member and
 organization, as a unique partial index on apple_passes, so two concurrent add
@@ -20,7 +21,12 @@ from passgate.adapters.db.tables import (
     metadata,
     register_table,
 )
-from passgate.domain.pass_records import WalletLog, WalletRegistration, WalletSerial
+from passgate.domain.pass_records import (
+    WalletLog,
+    WalletPassFile,
+    WalletRegistration,
+    WalletSerial,
+)
 
 _LIVE = apple_passes.c.status != "deleted"
 
@@ -44,6 +50,18 @@ wallet_serials = sa.Table(
     _created(),
     sa.Column("updated_at", UTCDateTime(), nullable=False),
     _same_org("pass_id", "apple_passes"),
+)
+
+# One row per serial: the signed .pkpass of its current version (sealed), written in the
+# transaction that made the version, so GET serves stored bytes instead of signing.
+wallet_pass_files = sa.Table(
+    "wallet_pass_files",
+    metadata,
+    sa.Column("id", sa.String(64), sa.ForeignKey("wallet_serials.id"), primary_key=True),
+    _org(),
+    sa.Column("version", UTCDateTime(), nullable=False),
+    sa.Column("signed_with", sa.String(64), nullable=False),
+    sa.Column("sealed", sa.LargeBinary(), nullable=False),
 )
 
 wallet_registrations = sa.Table(
@@ -75,5 +93,6 @@ wallet_logs = sa.Table(
 )
 
 register_table(WalletSerial, wallet_serials)
+register_table(WalletPassFile, wallet_pass_files)
 register_table(WalletRegistration, wallet_registrations)
 register_table(WalletLog, wallet_logs)

@@ -14,9 +14,35 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from passgate.adapters.db import tables as t
+from passgate.adapters.db.tables import UTCDateTime
 from passgate.adapters.db.tables_app import app_credentials
-from passgate.adapters.db.tables_passes import wallet_logs, wallet_registrations, wallet_serials
+from passgate.adapters.db.tables_passes import (
+    wallet_logs,
+    wallet_pass_files,
+    wallet_registrations,
+    wallet_serials,
+)
 from passgate.domain.pass_records import WalletLog
+from passgate.services.passkit_service import StoredPass
+
+_s, _f = wallet_serials.c, wallet_pass_files.c
+# Built once: the PassKit GET runs these on every request.
+_VERSION_OF = sa.select(_s.org_id, _s.updated_at).where(_s.id == sa.bindparam("serial"))
+_STORED_PASS = (
+    sa.select(_s.org_id, _s.updated_at, _f.version, _f.signed_with, _f.sealed)
+    .select_from(
+        wallet_serials.outerjoin(wallet_pass_files, sa.and_(_f.id == _s.id, _f.org_id == _s.org_id))
+    )
+    .where(_s.id == sa.bindparam("serial"))
+)
+
+_r = wallet_registrations.c
+_UPDATED = (
+    sa.select(_s.id, _s.updated_at)
+    .join(wallet_registrations, _r.serial == _s.id)
+    .where(_r.device_library_id == sa.bindparam("device"), _r.pass_type_id == sa.bindparam("pt"))
+)
+_UPDATED_SINCE = _UPDATED.where(_s.updated_at > sa.bindparam("since", type_=UTCDateTime()))
 
 
 class SqlWalletDirectory:
@@ -29,19 +55,29 @@ class SqlWalletDirectory:
             found = conn.execute(stmt).scalar_one_or_none()
         return None if found is None else str(found)
 
+    def version_of(self, serial: str) -> tuple[str, datetime] | None:
+        """(org_id, version) of a serial: enough to answer If-Modified-Since."""
+        with self._engine.connect() as conn:
+            row = conn.execute(_VERSION_OF, {"serial": serial}).first()
+        return None if row is None else (str(row[0]), row[1])
+
+    def stored_pass(self, serial: str) -> StoredPass | None:
+        """A serial's version and the stored file next to it (if any), in one read."""
+        with self._engine.connect() as conn:
+            row = conn.execute(_STORED_PASS, {"serial": serial}).first()
+        if row is None:
+            return None
+        return StoredPass(str(row[0]), row[1], row[2], row[3], row[4])
+
     def updated_serials(
         self, device_library_id: str, pass_type_id: str, since: datetime | None
     ) -> list[tuple[str, datetime]]:
-        r, s = wallet_registrations.c, wallet_serials.c
-        stmt = (
-            sa.select(s.id, s.updated_at)
-            .join(wallet_registrations, r.serial == s.id)
-            .where(r.device_library_id == device_library_id, r.pass_type_id == pass_type_id)
-        )
+        params: dict[str, object] = {"device": device_library_id, "pt": pass_type_id}
+        stmt = _UPDATED
         if since is not None:
-            stmt = stmt.where(s.updated_at > since)
+            stmt, params["since"] = _UPDATED_SINCE, since
         with self._engine.connect() as conn:
-            return [(str(row[0]), row[1]) for row in conn.execute(stmt)]
+            return [(str(row[0]), row[1]) for row in conn.execute(stmt, params)]
 
     def owners_of(self, serials: set[str]) -> dict[str, tuple[str, str]]:
         if not serials:
