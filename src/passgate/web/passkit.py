@@ -7,7 +7,7 @@ bare status codes. Garbage from a device is a 4xx, never a 500.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
 
@@ -16,14 +16,14 @@ from fastapi.responses import JSONResponse
 
 from passgate.domain.errors import NotFound, PassgateError, Unauthenticated, ValidationError
 from passgate.proto.passkit import MIME_TYPE
-from passgate.services.rate_limit import RateLimiter
+from passgate.services.rate_limit import PASSKIT_LOG_LIMIT, PASSKIT_LOG_WINDOW
 from passgate.web.deps import ContainerDep
 
 MAX_BODY = 256 * 1024
 # Wallet sends a log now and then; anything faster is not Wallet. Per client address:
 # the log endpoint carries no credentials, so there is no device to count by.
-LOG_LIMIT = 10
-LOG_WINDOW = timedelta(minutes=1)
+LOG_LIMIT = PASSKIT_LOG_LIMIT  # per client, across processes (services.rate_limit)
+LOG_WINDOW = PASSKIT_LOG_WINDOW
 
 
 def _status(exc: PassgateError) -> int:
@@ -121,12 +121,10 @@ def router() -> APIRouter:
             headers["Content-Length"] = str(len(found.body))
         return Response(content=body, media_type=MIME_TYPE, headers=headers)
 
-    log_limiter = RateLimiter(LOG_LIMIT, LOG_WINDOW)
-
     @r.post("/log")
     async def log(c: ContainerDep, request: Request) -> Response:
         source = request.client.host if request.client else "unknown"
-        if not log_limiter.allow(source, c.clock.now()):
+        if not c.passkit_log_limit.allow(source, c.clock.now()):
             return Response(status_code=429, headers={"Retry-After": "60"})
         try:
             body = await _json_body(request)
