@@ -12,6 +12,7 @@ from passgate.web.api import API_PREFIX, admin, app_credentials, me, operator, r
 from passgate.web.dashboard import views as dashboard_views
 from passgate.web.limits import InputLimits
 from passgate.web.metrics import Metrics, ObserveMiddleware
+from passgate.web.proxy import TrustedProxies
 
 DESCRIPTION = """
 Passgate REST API v1. Authenticate with `Authorization: Bearer <API key>`.
@@ -39,6 +40,8 @@ def create_app(container: Container) -> FastAPI:
     # Inside the request log, so refused inputs are still counted and logged.
     app.add_middleware(InputLimits)
     app.add_middleware(ObserveMiddleware, metrics=metrics)
+    # Outermost: every layer inside sees the scheme and client the trusted proxy reported.
+    app.add_middleware(TrustedProxies, trusted=container.settings.trusted_proxies)
     app.include_router(operator.router())
     app.include_router(admin.router())
     app.include_router(resources.router())
