@@ -32,7 +32,12 @@ def create_app(container: Container) -> FastAPI:
         docs_url=None,  # served by api_docs from local files, not a CDN
         redoc_url=None,
     )
-    api_docs.install(app, docs_url=f"{API_PREFIX}/docs", openapi_url=f"{API_PREFIX}/openapi.json")
+    api_docs.install(
+        app,
+        docs_url=f"{API_PREFIX}/docs",
+        redoc_url=f"{API_PREFIX}/redoc",
+        openapi_url=f"{API_PREFIX}/openapi.json",
+    )
     app.state.container = container
     errors.install(app)
     metrics = Metrics()
