@@ -7,7 +7,17 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from passgate import __version__
 from passgate.bootstrap import Container
-from passgate.web import api_docs, dashboard, errors, passes, passkit, reader_gateway, scim, sso
+from passgate.web import (
+    api_docs,
+    dashboard,
+    errors,
+    openapi,
+    passes,
+    passkit,
+    reader_gateway,
+    scim,
+    sso,
+)
 from passgate.web.api import API_PREFIX, admin, app_credentials, me, operator, resources
 from passgate.web.dashboard import views as dashboard_views
 from passgate.web.limits import InputLimits
@@ -38,6 +48,7 @@ def create_app(container: Container) -> FastAPI:
         redoc_url=f"{API_PREFIX}/redoc",
         openapi_url=f"{API_PREFIX}/openapi.json",
     )
+    openapi.install(app)
     app.state.container = container
     errors.install(app)
     metrics = Metrics()
