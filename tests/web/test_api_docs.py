@@ -28,3 +28,13 @@ def test_redoc_page_uses_only_local_files(client: TestClient) -> None:
     asset = client.get("/api/v1/redoc/static/redoc.standalone.js")
     assert asset.status_code == 200 and len(asset.content) > 500_000
     assert all(client.get(s).status_code == 200 for s in sources)
+
+
+def test_docs_pages_run_no_inline_script_but_their_own(client: TestClient) -> None:
+    for path in ("/api/v1/docs", "/api/v1/redoc"):
+        policy = client.get(path).headers["content-security-policy"]
+        scripts = policy.split("script-src ", 1)[1].split(";", 1)[0].split()
+        assert "'unsafe-inline'" not in scripts and scripts[0] == "'self'", policy
+        assert all(s.startswith("'sha256-") for s in scripts[1:]), policy
+    swagger = client.get("/api/v1/docs").headers["content-security-policy"]
+    assert "'sha256-" in swagger  # its start-up script, by hash
