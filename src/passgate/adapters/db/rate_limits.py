@@ -7,6 +7,10 @@ lock), so two processes counting the same key are serialized: the bound is the s
 whether one process or twenty answer the requests. Keys are stored hashed (client
 addresses are not kept in clear, and NUL or overlong keys cannot reach the database).
 The retention job deletes rows whose window has passed.
+
+Meant for small limits (tens per window: the row holds one timestamp per counted
+request) on requests that are rare by nature; each counted request is one committed
+write (on SQLite with synchronous=FULL about 10 ms on a loaded machine).
 """
 
 from __future__ import annotations
