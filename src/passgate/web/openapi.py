@@ -389,6 +389,11 @@ FIELD_OVERRIDES: dict[str, str] = {
     "TapOut.type": "access.granted or access.denied",
     "GroupDoors.door_ids": "Ids of the doors the group opens (replacing the current set)",
     "GroupDoorsOut.group_id": "The group's id",
+    "IphoneIn.model": "The iPhone's model identifier, e.g. iPhone16,1",
+    "WatchIn.model": "The watch's model identifier, e.g. Watch7,1",
+    "ReaderCreate.model": "Reader hardware model; decides whether it can read Apple Passes",
+    "ReaderUpdate.model": "Reader hardware model; decides whether it can read Apple Passes",
+    "ReaderOut.model": "Reader hardware model; decides whether it can read Apple Passes",
 }
 
 # Query parameters by name (path parameters ``<kind>_id`` describe themselves).
