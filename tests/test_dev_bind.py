@@ -31,3 +31,12 @@ def test_serve_dev_on_all_interfaces_is_one_clear_line(
     }
     result = _invoke(["serve", "--dev", "--host", "0.0.0.0"], env, monkeypatch)
     _one_clear_line(result, "loopback address only", "0.0.0.0")
+
+
+def test_demo_on_all_interfaces_is_one_clear_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = {"PASSGATE_DATA_DIR": str(tmp_path)}
+    result = _invoke(["demo", "--data-dir", str(tmp_path), "--host", "0.0.0.0"], env, monkeypatch)
+    _one_clear_line(result, "loopback address only", "0.0.0.0")
+    assert not (tmp_path / "passgate.db").exists()  # refused before anything started

@@ -24,6 +24,13 @@ from passgate.config import Settings
 from passgate.domain.model import SessionKind
 from passgate.services.apikeys import Authenticator
 from passgate.services.ports import UnitOfWork, UnitOfWorkFactory
+from passgate.services.rate_limit import (
+    PASSKIT_LOG_LIMIT,
+    PASSKIT_LOG_WINDOW,
+    SSO_FAILED_LOGINS,
+    SSO_FAILED_WINDOW,
+    RateLimit,
+)
 from passgate.services.sessions import SessionPolicy
 from passgate.services.sso_login import SsoDeps
 
@@ -72,6 +79,20 @@ class Container:
     @cached_property
     def retention_store(self) -> SqlRetentionStore:
         return SqlRetentionStore(self.engine)
+
+    @cached_property
+    def sso_failures(self) -> RateLimit:
+        """Failed sign-ins per organization and source, counted across processes."""
+        from passgate.adapters.db.rate_limits import SqlRateLimiter
+
+        return SqlRateLimiter(self.engine, "sso_failures", SSO_FAILED_LOGINS, SSO_FAILED_WINDOW)
+
+    @cached_property
+    def passkit_log_limit(self) -> RateLimit:
+        """PassKit /log requests per client, counted across processes."""
+        from passgate.adapters.db.rate_limits import SqlRateLimiter
+
+        return SqlRateLimiter(self.engine, "passkit_log", PASSKIT_LOG_LIMIT, PASSKIT_LOG_WINDOW)
 
     @cached_property
     def reader_directory(self) -> SqlReaderDirectory:

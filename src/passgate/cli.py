@@ -188,7 +188,14 @@ def _serve(settings: Settings, *, migrate_first: bool, banner: str | None = None
     if banner:
         click.echo(banner)
     try:
-        uvicorn.run(create_app(container), host=settings.host, port=settings.port, log_config=None)
+        uvicorn.run(
+            create_app(container),
+            host=settings.host,
+            port=settings.port,
+            log_config=None,
+            # Forwarded headers are judged by web.proxy against PASSGATE_TRUSTED_PROXIES.
+            proxy_headers=False,
+        )
     finally:
         if dispatcher is not None:
             dispatcher.stop()
@@ -402,7 +409,12 @@ def openapi(output: Path | None) -> None:
     show_default=True,
     help="Where the demo keeps its database, keys, readers and emulated devices",
 )
-@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Loopback address to serve on (the demo runs in development mode)",
+)
 @click.option("--port", default=8000, show_default=True, type=int, help="0: a free port")
 @click.option(
     "--idp-port", default=8001, show_default=True, type=int, help="Development IdP; 0: a free port"
@@ -414,6 +426,14 @@ def demo(data_dir: Path, host: str, port: int, idp_port: int, scenario: bool) ->
     """Passgate, the worker, the dev IdP, a local APNs receiver and reader agents, seeded."""
     from passgate.demo.run import run_demo
     from passgate.demo.stack import START_STEPS
+
+    try:  # a fixed secret and a sign-in-as-anyone IdP: never on a shared network
+        Settings(dev_mode=True, host=host).require_safe_bind()
+    except ValueError:
+        raise click.ClickException(
+            f"the demo serves on a loopback address only, not {host} (it runs in "
+            "development mode: a fixed server secret and an IdP that signs anyone in)"
+        ) from None
 
     bar = click.progressbar(
         length=START_STEPS, label="starting the demo", file=sys.stderr, item_show_func=str

@@ -69,6 +69,12 @@ class Settings(BaseSettings):
         description="Hosts, addresses or networks (JSON list) webhooks may reach although "
         "they are loopback, private, link-local or metadata addresses (refused otherwise)",
     )
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="Addresses or networks (JSON list) of the reverse proxies in front of "
+        "the server: only their X-Forwarded-Proto and X-Forwarded-For are believed (https "
+        "cookies, HSTS, the client address rate limits count)",
+    )
 
     browser_session_idle_s: int = Field(
         default=30 * 60, ge=60, le=86400, description="Dashboard session idle timeout"
@@ -162,6 +168,16 @@ class Settings(BaseSettings):
             raise ValueError(
                 "use sqlite:///path/to/passgate.db or postgresql+psycopg://user@host/dbname"
             )
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for item in value:
+            try:
+                ipaddress.ip_network(item.strip(), strict=False)
+            except ValueError:
+                raise ValueError(f"{item!r} is not an IP address or network") from None
         return value
 
     @model_validator(mode="after")

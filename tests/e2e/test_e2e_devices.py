@@ -91,3 +91,19 @@ def test_re_adding_on_the_same_iphone_changes_nothing(world: World, person: Pers
     world.tap_until(person, phone, "granted")
     assert watch is not None
     world.tap_until(person, watch, "granted")
+
+
+def test_moving_back_to_the_previous_iphone_before_its_wallet_heard_makes_a_new_key(
+    world: World, person: Person
+) -> None:
+    phone, _, first = world.with_pass(person)
+    new_phone = world.phone_signed_in(person, "new-phone")
+    world.emu.add_pass(new_phone)
+    # Straight back, before the old iPhone's Wallet synced: its copy still looks current,
+    # but its key was replaced. The app must make a new key rather than send the dead one.
+    dead_key = world.emu.home.device(phone).public_key
+    back = world.emu.add_pass(phone)
+    assert back.body["pass_id"] == first.body["pass_id"]
+    assert world.emu.home.device(phone).public_key != dead_key
+    world.tap_until(person, phone, "granted")
+    world.tap_until(person, new_phone, "device_replaced")

@@ -15,7 +15,7 @@ from tests.passes.helpers import MemberApp, iphone, watch
 
 from passgate.proto.passkit import DevChain, verify_pkpass
 from passgate.services import pass_files
-from passgate.services.wallet import authentication_token
+from passgate.services.wallet import authentication_token, render_pkpass
 
 
 class Signs:
@@ -29,7 +29,7 @@ class Signs:
 @pytest.fixture
 def signs(monkeypatch: pytest.MonkeyPatch) -> Iterator[Signs]:
     counter = Signs()
-    real = pass_files.render_pkpass
+    real = render_pkpass
 
     def counting(*args: Any, **kwargs: Any) -> bytes:
         if counter.fail:

@@ -10,6 +10,7 @@ Rows that only grow, pruned by the worker about once an hour:
 - Sessions: the retention period after they ended (expired or revoked); until then they
   explain the audit trail's session ids.
 - Delivered outbox messages: the retention period after delivery.
+- Rate-limit windows: once the window of their last counted request has passed.
 
 Audit and access events are never pruned here: the event log is the record.
 """
@@ -46,6 +47,7 @@ def rules(retention: timedelta) -> tuple[Rule, ...]:
         Rule("sessions", "idle_expires_at", retention),
         Rule("sessions", "revoked_at", retention),
         Rule("outbox", "delivered_at", retention),
+        Rule("rate_limits", "expires_at", zero),
     )
 
 

@@ -233,6 +233,34 @@ class Emulator:
                 device.rotate_key()
                 for p in dead:  # and the dead pass leaves the Wallet
                     wallet.remove(p.serial)
+        r = self._post_pass(phone, watch)
+        for _ in range(2):  # at most one dead key per device
+            dead_key = _dead_key_of(r)
+            if dead_key is None:
+                break
+            # Its copy is no longer valid although no push said so yet (the pass moved to
+            # another iPhone and back): like the app, make a new key and ask again.
+            target = phone if dead_key == "iphone" else watch
+            if target is None:
+                break
+            target.rotate_key()
+            r = self._post_pass(phone, watch)
+        if r.status_code != 200:
+            raise SimError(f"adding the pass was refused (HTTP {r.status_code}): {_error(r)}")
+        answer: dict[str, Any] = r.json()
+        added: list[str] = []
+        for kind, data in answer.get("pkpass_base64", {}).items():
+            target = phone if kind == "iphone" else watch
+            if target is None:
+                continue
+            try:
+                self.wallet(target.name).add(base64.b64decode(data))
+            except WalletError as exc:
+                raise SimError(f"{target.name}: {exc}") from exc
+            added.append(target.name)
+        return AddResult(answer, added)
+
+    def _post_pass(self, phone: EmulatedDevice, watch: EmulatedDevice | None) -> httpx.Response:
         body: dict[str, Any] = {
             "iphone": {
                 "device_id": phone.state.device_id,
@@ -251,25 +279,11 @@ class Emulator:
                 "public_key": watch.public_key.hex(),
             }
         env = self.home.env()
-        r = self.http.post(
+        return self.http.post(
             f"{env.server.rstrip('/')}/api/v1/me/apple_pass",
             json=body,
             headers={"Authorization": f"Bearer {phone.state.app_token}"},
         )
-        if r.status_code != 200:
-            raise SimError(f"adding the pass was refused (HTTP {r.status_code}): {_error(r)}")
-        answer: dict[str, Any] = r.json()
-        added: list[str] = []
-        for kind, data in answer.get("pkpass_base64", {}).items():
-            target = phone if kind == "iphone" else watch
-            if target is None:
-                continue
-            try:
-                self.wallet(target.name).add(base64.b64decode(data))
-            except WalletError as exc:
-                raise SimError(f"{target.name}: {exc}") from exc
-            added.append(target.name)
-        return AddResult(answer, added)
 
     # --- Wallet upkeep ---------------------------------------------------------------------
     def receive_pushes(self, name: str, *, wait_s: float = 0.0) -> list[str]:
@@ -347,6 +361,18 @@ class Emulator:
 
 class BluetoothOff(SimError):
     """Nothing happened at the door: no Bluetooth link (radio off, or no app credential)."""
+
+
+def _dead_key_of(r: httpx.Response) -> str | None:
+    """ "iphone" or "watch" when the server refused that device's key as used before."""
+    if r.status_code != 409:
+        return None
+    try:
+        field = str(r.json()["error"].get("field") or "")
+    except (ValueError, KeyError, AttributeError):
+        return None
+    kind = field.removesuffix(".public_key")
+    return kind if kind in ("iphone", "watch") and field != kind else None
 
 
 def _error(r: httpx.Response) -> str:

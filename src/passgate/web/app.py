@@ -7,11 +7,22 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from passgate import __version__
 from passgate.bootstrap import Container
-from passgate.web import api_docs, dashboard, errors, passes, passkit, reader_gateway, scim, sso
+from passgate.web import (
+    api_docs,
+    dashboard,
+    errors,
+    openapi,
+    passes,
+    passkit,
+    reader_gateway,
+    scim,
+    sso,
+)
 from passgate.web.api import API_PREFIX, admin, app_credentials, me, operator, resources
 from passgate.web.dashboard import views as dashboard_views
 from passgate.web.limits import InputLimits
 from passgate.web.metrics import Metrics, ObserveMiddleware
+from passgate.web.proxy import TrustedProxies
 
 DESCRIPTION = """
 Passgate REST API v1. Authenticate with `Authorization: Bearer <API key>`.
@@ -31,7 +42,13 @@ def create_app(container: Container) -> FastAPI:
         docs_url=None,  # served by api_docs from local files, not a CDN
         redoc_url=None,
     )
-    api_docs.install(app, docs_url=f"{API_PREFIX}/docs", openapi_url=f"{API_PREFIX}/openapi.json")
+    api_docs.install(
+        app,
+        docs_url=f"{API_PREFIX}/docs",
+        redoc_url=f"{API_PREFIX}/redoc",
+        openapi_url=f"{API_PREFIX}/openapi.json",
+    )
+    openapi.install(app)
     app.state.container = container
     errors.install(app)
     metrics = Metrics()
@@ -39,6 +56,8 @@ def create_app(container: Container) -> FastAPI:
     # Inside the request log, so refused inputs are still counted and logged.
     app.add_middleware(InputLimits)
     app.add_middleware(ObserveMiddleware, metrics=metrics)
+    # Outermost: every layer inside sees the scheme and client the trusted proxy reported.
+    app.add_middleware(TrustedProxies, trusted=container.settings.trusted_proxies)
     # First: routes are matched in order, and Wallet's calls are the hot path.
     app.include_router(passkit.router())
     app.include_router(operator.router())

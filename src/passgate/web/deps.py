@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import Depends, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import HTTPConnection
 
 from passgate.bootstrap import Container
 from passgate.domain.errors import PermissionDenied, Unauthenticated
@@ -26,6 +27,17 @@ def container(request: Request) -> Container:
 SESSION_COOKIE = "passgate_session"
 CSRF_COOKIE = "passgate_csrf"
 CSRF_HEADER = "X-CSRF-Token"
+
+
+def cookie_name(request: HTTPConnection, base: str, *, path_root: bool = True) -> str:
+    """A cookie's name for this request: prefixed over https, so a browser refuses it
+    unless Secure (``__Host-`` also: Path=/ and no Domain, so no sibling host can set
+    or shadow it). Plain http (development) keeps the bare name."""
+    if request.url.scheme != "https":
+        return base
+    return ("__Host-" if path_root else "__Secure-") + base
+
+
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
@@ -37,7 +49,7 @@ async def _check_csrf(request: Request) -> None:
     """
     if request.method in _SAFE_METHODS:
         return
-    expected = request.cookies.get(CSRF_COOKIE, "")
+    expected = request.cookies.get(cookie_name(request, CSRF_COOKIE), "")
     given = request.headers.get(CSRF_HEADER, "")
     if not given and request.headers.get("content-type", "").startswith(
         ("application/x-www-form-urlencoded", "multipart/form-data")
@@ -57,7 +69,7 @@ async def actor(request: Request, c: Annotated[Container, Depends(container)]) -
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     given = token.strip() if scheme.lower() == "bearer" else None
-    cookie = request.cookies.get(SESSION_COOKIE)
+    cookie = request.cookies.get(cookie_name(request, SESSION_COOKIE))
     if not header and cookie:
         # Browser sessions only: a cookie never carries an API key or the operator key.
         if not cookie.startswith("ses_"):

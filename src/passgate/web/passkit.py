@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any, TypeVar
 
@@ -19,15 +19,15 @@ from starlette.concurrency import run_in_threadpool
 from passgate.bootstrap import Container
 from passgate.domain.errors import NotFound, PassgateError, Unauthenticated, ValidationError
 from passgate.proto.passkit import MIME_TYPE
-from passgate.services.rate_limit import RateLimiter
+from passgate.services.rate_limit import PASSKIT_LOG_LIMIT, PASSKIT_LOG_WINDOW
 
 T = TypeVar("T")
 
 MAX_BODY = 256 * 1024
 # Wallet sends a log now and then; anything faster is not Wallet. Per client address:
 # the log endpoint carries no credentials, so there is no device to count by.
-LOG_LIMIT = 10
-LOG_WINDOW = timedelta(minutes=1)
+LOG_LIMIT = PASSKIT_LOG_LIMIT  # per client, across processes (services.rate_limit)
+LOG_WINDOW = PASSKIT_LOG_WINDOW
 
 
 def _status(exc: PassgateError) -> int:
@@ -169,13 +169,11 @@ def router() -> APIRouter:
             headers["Content-Length"] = str(len(found.body))
         return Response(content=body, media_type=MIME_TYPE, headers=headers)
 
-    log_limiter = RateLimiter(LOG_LIMIT, LOG_WINDOW)
-
     @r.post("/log")
     async def log(request: Request) -> Response:
         c = _container(request)
         source = request.client.host if request.client else "unknown"
-        if not log_limiter.allow(source, c.clock.now()):
+        if not c.passkit_log_limit.allow(source, c.clock.now()):
             return Response(status_code=429, headers={"Retry-After": "60"})
         try:
             body = await _json_body(request)

@@ -24,7 +24,7 @@ from passgate.domain.sso import LoginRefused, Protocol, Purpose
 from passgate.services import sessions
 from passgate.services import sso as sso_config
 from passgate.services.actors import Actor
-from passgate.services.rate_limit import RateLimiter
+from passgate.services.rate_limit import SSO_FAILED_LOGINS, SSO_FAILED_WINDOW
 from passgate.services.sso_app import exchange_code, validate_app_request
 from passgate.services.sso_login import (
     AppRequest,
@@ -35,7 +35,7 @@ from passgate.services.sso_login import (
 )
 from passgate.services.sso_verify import oidc_verifier, saml_verifier
 from passgate.web.api import API_PREFIX
-from passgate.web.deps import CSRF_COOKIE, SESSION_COOKIE, ActorDep, ContainerDep
+from passgate.web.deps import CSRF_COOKIE, SESSION_COOKIE, ActorDep, ContainerDep, cookie_name
 
 Short = Annotated[str, Field(min_length=1, max_length=500)]
 OrgId = Annotated[str, FastPath(min_length=1, max_length=40)]
@@ -88,7 +88,7 @@ def _bound(request: Request, url: str, binding: str) -> RedirectResponse:
     response = RedirectResponse(url, status_code=303)
     secure = request.url.scheme == "https"
     response.set_cookie(
-        BINDING_COOKIE,
+        cookie_name(request, BINDING_COOKIE, path_root=False),
         binding,
         max_age=600,
         path=_BINDING_PATH,
@@ -100,13 +100,11 @@ def _bound(request: Request, url: str, binding: str) -> RedirectResponse:
 
 
 def _binding_of(request: Request) -> str:
-    return request.cookies.get(BINDING_COOKIE, "")[:100]
+    return request.cookies.get(cookie_name(request, BINDING_COOKIE, path_root=False), "")[:100]
 
 
-# Failed sign-ins per organization and client address: past this many in the window,
-# the callbacks answer 429 until it moves (guessing, or an IdP replaying garbage).
-FAILED_LOGINS = 20
-FAILED_WINDOW = timedelta(minutes=10)
+FAILED_LOGINS = SSO_FAILED_LOGINS  # per organization and source (services.rate_limit)
+FAILED_WINDOW = SSO_FAILED_WINDOW
 
 
 def _mfa_age(c: Container) -> timedelta:
@@ -127,7 +125,7 @@ def _browser_done(request: Request, outcome: LoginOutcome) -> Response:
         ).total_seconds()
     )
     response.set_cookie(
-        SESSION_COOKIE,
+        cookie_name(request, SESSION_COOKIE),
         outcome.session.token,
         max_age=max_age,
         path="/",
@@ -137,7 +135,7 @@ def _browser_done(request: Request, outcome: LoginOutcome) -> Response:
     )
     # Readable by the dashboard's scripts on purpose: they echo it in X-CSRF-Token.
     response.set_cookie(
-        CSRF_COOKIE,
+        cookie_name(request, CSRF_COOKIE),
         secrets.token_urlsafe(32),
         max_age=max_age,
         path="/",
@@ -164,14 +162,13 @@ def sp_metadata_xml(base_url: str, slug: str) -> str:
 
 def router() -> APIRouter:
     r = APIRouter()
-    failures = RateLimiter(FAILED_LOGINS, FAILED_WINDOW)
 
     def finish(
         request: Request, c: Container, slug: str, protocol: Protocol, state: str, verify: Verifier
     ) -> Response:
         """The callbacks' shared tail: the failure limit, then the login, then the cookies."""
         source = request.client.host if request.client else "unknown"
-        key, now = f"{slug}\x00{source}", c.clock.now()
+        key, now, failures = f"{slug}\x00{source}", c.clock.now(), c.sso_failures
         if failures.exhausted(key, now):
             raise TooManyRequests(
                 "too many failed sign-ins from here for this organization; try again later"
@@ -233,14 +230,15 @@ def router() -> APIRouter:
         return Response(xml, media_type="application/samlmetadata+xml")
 
     @r.post("/sso/logout", include_in_schema=False, operation_id="browser_logout")
-    def browser_logout(who: ActorDep, c: ContainerDep) -> Response:
+    def browser_logout(request: Request, who: ActorDep, c: ContainerDep) -> Response:
         if who.session_id is None:
             return Response(status_code=204)
         with c.uow_factory(who.require_org()) as uow:
             sessions.end_session(uow, who, who.session_id, c.clock.now())
         response = Response(status_code=204)
-        response.delete_cookie(SESSION_COOKIE, path="/")
-        response.delete_cookie(CSRF_COOKIE, path="/")
+        secure = request.url.scheme == "https"
+        for base in (SESSION_COOKIE, CSRF_COOKIE):
+            response.delete_cookie(cookie_name(request, base), path="/", secure=secure)
         return response
 
     # --- the mobile app ---------------------------------------------------------------

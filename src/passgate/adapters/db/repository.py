@@ -57,6 +57,15 @@ def _values(entity: Any) -> dict[str, Any]:
     return dataclasses.asdict(entity)
 
 
+def singular(table_name: str) -> str:
+    """``apple_passes`` -> ``apple_pass``, ``doors`` -> ``door`` (errors name the kind)."""
+    if table_name.endswith(("sses", "xes")):
+        return table_name[:-2]
+    if table_name.endswith("ies"):
+        return table_name[:-3] + "y"
+    return table_name.removesuffix("s")
+
+
 class TenantRepository(Generic[T]):
     def __init__(
         self,
@@ -72,7 +81,7 @@ class TenantRepository(Generic[T]):
         self._type = entity_type
         self._org_id = org_id
         self._lock_rows = lock_rows
-        self._label = table.name.rstrip("s").replace("_", " ")
+        self._label = singular(table.name).replace("_", " ")
 
     def _scoped(self, stmt: Any) -> Any:
         return stmt.where(self._table.c.org_id == self._org_id)

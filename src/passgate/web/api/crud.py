@@ -24,6 +24,10 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
+def _article(noun: str) -> str:
+    return ("an " if noun[0] in "aeiou" else "a ") + noun
+
+
 @dataclass(frozen=True)
 class Routes:
     spec: ResourceSpec[Any]
@@ -129,7 +133,7 @@ def add_routes(router: APIRouter, routes: Routes) -> None:
         status_code=201,
         operation_id=f"create_{name}",
         tags=[tag],
-        summary=f"Create a {name.replace('_', ' ')}",
+        summary=f"Create {_article(name.replace('_', ' '))}",
         responses=ERRORS,
     )
     router.add_api_route(
@@ -139,7 +143,7 @@ def add_routes(router: APIRouter, routes: Routes) -> None:
         response_model=out,
         operation_id=f"get_{name}",
         tags=[tag],
-        summary=f"Read a {name.replace('_', ' ')}",
+        summary=f"Read {_article(name.replace('_', ' '))}",
         responses=ERRORS,
     )
     router.add_api_route(
@@ -149,7 +153,7 @@ def add_routes(router: APIRouter, routes: Routes) -> None:
         response_model=out,
         operation_id=f"update_{name}",
         tags=[tag],
-        summary=f"Change a {name.replace('_', ' ')}",
+        summary=f"Change {_article(name.replace('_', ' '))}",
         responses=ERRORS,
     )
     router.add_api_route(
@@ -159,7 +163,7 @@ def add_routes(router: APIRouter, routes: Routes) -> None:
         status_code=204,
         operation_id=f"delete_{name}",
         tags=[tag],
-        summary=f"Delete a {name.replace('_', ' ')}",
+        summary=f"Delete {_article(name.replace('_', ' '))}",
         responses=ERRORS,
         response_class=Response,
     )

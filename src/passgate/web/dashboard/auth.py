@@ -18,7 +18,13 @@ from starlette.exceptions import HTTPException
 from passgate.domain.errors import PermissionDenied, Unauthenticated
 from passgate.services import authz
 from passgate.services.actors import Actor
-from passgate.web.deps import CSRF_COOKIE, SESSION_COOKIE, ContainerDep, operation_of
+from passgate.web.deps import (
+    CSRF_COOKIE,
+    SESSION_COOKIE,
+    ContainerDep,
+    cookie_name,
+    operation_of,
+)
 
 LOGIN_PATH = "/dashboard/login"
 
@@ -28,7 +34,7 @@ def _to_login() -> HTTPException:
 
 
 def dashboard_actor(request: Request, c: ContainerDep) -> Actor:
-    token = request.cookies.get(SESSION_COOKIE)
+    token = request.cookies.get(cookie_name(request, SESSION_COOKIE))
     if not token:
         raise _to_login()
     try:
@@ -41,7 +47,7 @@ def dashboard_actor(request: Request, c: ContainerDep) -> Actor:
 
 def csrf_token(request: Request) -> str:
     """The token the page embeds in its forms (set as a cookie if the browser has none)."""
-    existing = request.cookies.get(CSRF_COOKIE)
+    existing = request.cookies.get(cookie_name(request, CSRF_COOKIE))
     if existing:
         return existing
     token: str = getattr(request.state, "new_csrf", None) or secrets.token_urlsafe(32)
@@ -50,7 +56,7 @@ def csrf_token(request: Request) -> str:
 
 
 def check_csrf(request: Request, submitted: str | None) -> None:
-    cookie = request.cookies.get(CSRF_COOKIE, "")
+    cookie = request.cookies.get(cookie_name(request, CSRF_COOKIE), "")
     # The same double-submit rule as the API's cookie sessions (web.deps), read from the form.
     if not cookie or not submitted or not hmac.compare_digest(cookie, submitted):
         raise PermissionDenied("the form expired or came from another site; reload and try again")

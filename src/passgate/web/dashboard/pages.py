@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from passgate.web.dashboard.auth import csrf_token
-from passgate.web.deps import CSRF_COOKIE
+from passgate.web.deps import CSRF_COOKIE, cookie_name
 
 
 @lru_cache(maxsize=1)
@@ -41,9 +41,9 @@ def render(
         .render(csrf=token, flash=context.pop("flash", flash), **context)
     )
     response = HTMLResponse(html, status_code=status_code)
-    if request.cookies.get(CSRF_COOKIE) != token:
+    if request.cookies.get(cookie_name(request, CSRF_COOKIE)) != token:
         response.set_cookie(
-            CSRF_COOKIE,
+            cookie_name(request, CSRF_COOKIE),
             token,
             httponly=False,
             samesite="strict",
@@ -57,6 +57,4 @@ def render(
         "default-src 'self'; script-src 'self'; style-src 'self'; "
         f"frame-ancestors 'none'; form-action {form_action}"
     )
-    if request.url.scheme == "https":
-        response.headers["Strict-Transport-Security"] = "max-age=31536000"
     return response

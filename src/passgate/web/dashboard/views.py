@@ -20,7 +20,7 @@ from passgate.services import catalog, doors, organizations, resources
 from passgate.services.events import EventFilter
 from passgate.web.dashboard.auth import DashboardActor, check_csrf
 from passgate.web.dashboard.pages import render
-from passgate.web.deps import SESSION_COOKIE, ContainerDep
+from passgate.web.deps import SESSION_COOKIE, ContainerDep, cookie_name
 
 STATIC = Path(__file__).parent / "static"
 Csrf = Annotated[str | None, Form(alias="csrf_token")]
@@ -60,7 +60,9 @@ def router() -> APIRouter:
             with c.uow_factory(who.require_org()) as uow:
                 end_session(uow, who, who.session_id, c.clock.now())
         response = RedirectResponse("/dashboard/login", status_code=303)
-        response.delete_cookie(SESSION_COOKIE, path="/")
+        response.delete_cookie(
+            cookie_name(request, SESSION_COOKIE), path="/", secure=request.url.scheme == "https"
+        )
         return response
 
     @r.get("", response_class=HTMLResponse)
