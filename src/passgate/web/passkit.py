@@ -60,6 +60,11 @@ def _if_modified_since(value: str | None) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+def _path(request: Request, *names: str) -> tuple[str, ...]:
+    # Read from the match directly: declared parameters would cost a dependency solve.
+    return tuple(str(request.path_params[n]) for n in names)
+
+
 def _container(request: Request) -> Container:
     c: Container = request.app.state.container
     return c
@@ -85,10 +90,9 @@ def router() -> APIRouter:
     registrations = "/devices/{device_id}/registrations/{pass_type_id}"
 
     @r.post(registrations + "/{serial}")
-    async def register(
-        request: Request, device_id: str, pass_type_id: str, serial: str
-    ) -> Response:
+    async def register(request: Request) -> Response:
         c = _container(request)
+        device_id, pass_type_id, serial = _path(request, "device_id", "pass_type_id", "serial")
         try:
             body = await _json_body(request)
             token = body.get("pushToken") if isinstance(body, dict) else None
@@ -107,10 +111,9 @@ def router() -> APIRouter:
         return Response(status_code=201 if created else 200)
 
     @r.delete(registrations + "/{serial}")
-    async def unregister(
-        request: Request, device_id: str, pass_type_id: str, serial: str
-    ) -> Response:
+    async def unregister(request: Request) -> Response:
         c = _container(request)
+        device_id, pass_type_id, serial = _path(request, "device_id", "pass_type_id", "serial")
         try:
             await _call(
                 c,
@@ -126,13 +129,10 @@ def router() -> APIRouter:
         return Response(status_code=200)
 
     @r.get(registrations)
-    async def updated(
-        request: Request,
-        device_id: str,
-        pass_type_id: str,
-        passesUpdatedSince: str | None = None,
-    ) -> Response:
+    async def updated(request: Request) -> Response:
         c = _container(request)
+        device_id, pass_type_id = _path(request, "device_id", "pass_type_id")
+        passesUpdatedSince = request.query_params.get("passesUpdatedSince")
         try:
             found = await _call(
                 c, False, c.passkit_service.updated_since, device_id, pass_type_id,
@@ -146,8 +146,9 @@ def router() -> APIRouter:
         return JSONResponse({"serialNumbers": serials, "lastUpdated": tag})
 
     @r.api_route("/passes/{pass_type_id}/{serial}", methods=["GET", "HEAD"])
-    async def latest(request: Request, pass_type_id: str, serial: str) -> Response:
+    async def latest(request: Request) -> Response:
         c = _container(request)
+        pass_type_id, serial = _path(request, "pass_type_id", "serial")
         try:
             # A read, unless no current file is stored and it is signed now (rare).
             found = await _call(
