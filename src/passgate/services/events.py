@@ -17,6 +17,7 @@ from passgate.services.actors import Actor
 from passgate.services.ports import UnitOfWork
 
 WEBHOOK_TOPIC = "webhook"
+EVENT_LIST = "events"  # the kind named in the event list's cursors
 # Fields never copied into audit summaries, whatever the entity.
 SECRET_FIELDS = frozenset({"secret_hash", "secret_encrypted", "secret", "authentication_token"})
 
