@@ -30,8 +30,12 @@ def capped_count(conn: sa.Connection, stmt: Any) -> int | None:
 
 
 def after_position(at: Any, row_id: Any, position: Position) -> Any:
-    """Rows after ``position`` in (at, id) descending order."""
-    return sa.or_(at < position.at, sa.and_(at == position.at, row_id < position.id))
+    """Rows after ``position`` in (at, id) descending order.
+
+    The first term alone is a range on the index's time column, so both databases seek
+    to the position instead of scanning down to it; the second breaks ties by id.
+    """
+    return sa.and_(at <= position.at, sa.or_(at < position.at, row_id < position.id))
 
 
 def _fields(entity_type: type[Any], row: Any, prefix: str = "") -> Any:
@@ -74,22 +78,21 @@ class SqlPassList:
                 f"device must be one of {', '.join(DEVICE_FILTERS)}", field="device"
             )
         p, mb = t.apple_passes.c, t.members.c
-        member_cols = [c.label("mbr__" + c.name) for c in t.members.c]
-        stmt = (
-            sa.select(t.apple_passes, *member_cols)
-            .join(t.members, sa.and_(mb.org_id == p.org_id, mb.id == p.member_id))
-            .where(p.org_id == self._org_id)
-        )
+        stmt = sa.select(t.apple_passes).where(p.org_id == self._org_id)
         if status is not None:
             stmt = stmt.where(p.status == status)
         needle = (search or "").strip().lower()
         if needle:
-            stmt = stmt.where(
+            # Only a search needs the members table; otherwise every pass has its member
+            # (a foreign key), so the count and the page read the passes' index alone.
+            named = sa.select(mb.id).where(
+                mb.org_id == self._org_id,
                 sa.or_(
                     sa.func.lower(mb.display_name).contains(needle, autoescape=True),
                     sa.func.lower(mb.email).contains(needle, autoescape=True),
-                )
+                ),
             )
+            stmt = stmt.where(p.member_id.in_(named))
         if device is not None:
             iphone, watch = self._active(IPHONE), self._active(WATCH)
             stmt = stmt.where(
@@ -106,11 +109,16 @@ class SqlPassList:
         stmt = stmt.order_by(p.created_at.desc(), p.id.desc()).limit(limit + 1).offset(offset)
         found = list(self._conn.execute(stmt).mappings())
         more = len(found) > limit
-        found = found[:limit]
-        passes = [_fields(m.ApplePass, r) for r in found]
-        members = [_fields(m.Member, r, "mbr__") for r in found]
+        passes = [_fields(m.ApplePass, r) for r in found[:limit]]
+        members: dict[str, m.Member] = {}
         devices: dict[str, list[m.PassDevice]] = {x.id: [] for x in passes}
         if passes:
+            rows = self._conn.execute(
+                sa.select(t.members).where(
+                    mb.org_id == self._org_id, mb.id.in_({x.member_id for x in passes})
+                )
+            ).mappings()
+            members = {r["id"]: _fields(m.Member, r) for r in rows}
             d = t.pass_devices.c
             rows = self._conn.execute(
                 sa.select(t.pass_devices)
@@ -120,8 +128,8 @@ class SqlPassList:
             for r in rows:
                 devices[r["pass_id"]].append(_fields(m.PassDevice, r))
         items = [
-            PassListRow(apple_pass=x, member=y, devices=devices[x.id])
-            for x, y in zip(passes, members, strict=True)
+            PassListRow(apple_pass=x, member=members[x.member_id], devices=devices[x.id])
+            for x in passes
         ]
         nxt = Position(passes[-1].created_at, passes[-1].id) if more and passes else None
         return Page(items=items, next=nxt, total=total)

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from passgate.adapters.db import tables as t
+from passgate.adapters.db.bulk import bulk_insert_new
 from passgate.adapters.db.engine import IMMEDIATE
 from passgate.adapters.db.lists import SqlPassList, after_position, capped_count
 from passgate.domain import model as m
@@ -275,10 +276,14 @@ class SqlEvents:
         stmt = sa.select(t.events)
         if self._org_id is not None:
             stmt = stmt.where(c.org_id == self._org_id)
-        for name in ("category", "type", "door_id", "member_id", "reader_id", "granted", "reason"):
+        for name in ("category", "type", "door_id", "member_id", "reader_id", "reason"):
             value = getattr(query, name)
             if value is not None:
                 stmt = stmt.where(c[name] == value)
+        if query.granted is not None:
+            # A literal, not a parameter, so the planner matches the partial index of
+            # denials (ix_events_org_denied_occurred) in prepared statements too.
+            stmt = stmt.where(c.granted == (sa.true() if query.granted else sa.false()))
         if query.since is not None:
             stmt = stmt.where(c.occurred_at >= query.since)
         if query.until is not None:
@@ -321,11 +326,11 @@ class SqlEvents:
             return set()
         if self._org_id is not None and any(e.org_id != self._org_id for e in events):
             raise PermissionDenied("event belongs to another organization")
-        insert = _insert_ignoring_duplicates(self._conn, t.events, "idempotency_key")
-        # One multi-row INSERT; RETURNING names the rows that went in (a resent event
-        # meets its stored copy's unique key and is skipped).
-        stmt = insert.values([_values(e) for e in events]).returning(t.events.c.idempotency_key)
-        return set(self._conn.execute(stmt).scalars())
+        names = [f.name for f in dataclasses.fields(m.Event)]
+        rows = [[getattr(e, n) for n in names] for e in events]
+        # RETURNING names the rows that went in: a resent event meets its stored copy's
+        # unique key and is skipped.
+        return set(bulk_insert_new(self._conn, t.events, names, rows, "idempotency_key"))
 
     def counts(
         self, query: EventQuery, by: str, *, bucket_s: int | None = None, limit: int = 20
@@ -379,8 +384,9 @@ class SqlOutbox:
             return
         if self._org_id is not None and any(x.org_id != self._org_id for x in messages):
             raise PermissionDenied("outbox message belongs to another organization")
-        rows = [{k: v for k, v in _values(x).items() if k != "id"} for x in messages]
-        self._conn.execute(sa.insert(t.outbox).values(rows))
+        names = [f.name for f in dataclasses.fields(m.OutboxMessage) if f.name != "id"]
+        rows = [{n: getattr(x, n) for n in names} for x in messages]
+        self._conn.execute(sa.insert(t.outbox), rows)
 
     def claim(
         self, topic: str, *, worker_id: str, now: datetime, lease_s: float, limit: int

@@ -260,6 +260,16 @@ events = sa.Table(
     sa.Index("ix_events_org_door_occurred", "org_id", "door_id", "occurred_at", "id"),
     sa.Index("ix_events_org_reader_occurred", "org_id", "reader_id", "occurred_at", "id"),
 )
+# Denials, the most common investigation: a partial index of the list's order.
+_DENIED = events.c.granted == sa.false()
+sa.Index(
+    "ix_events_org_denied_occurred",
+    events.c.org_id,
+    events.c.occurred_at,
+    events.c.id,
+    sqlite_where=_DENIED,
+    postgresql_where=_DENIED,
+)
 
 outbox = sa.Table(
     "outbox",

@@ -6,6 +6,7 @@ Revises: 0008
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from alembic import op
 
 revision = "0009"
@@ -26,11 +27,24 @@ INDEXES = {
 }
 
 
+DENIED = "ix_events_org_denied_occurred"
+
+
 def upgrade() -> None:
     for name, (table, columns) in INDEXES.items():
         op.create_index(name, table, columns, unique=False)
+    denied = sa.column("granted") == sa.false()
+    op.create_index(
+        DENIED,
+        "events",
+        ["org_id", "occurred_at", "id"],
+        unique=False,
+        sqlite_where=denied,
+        postgresql_where=denied,
+    )
 
 
 def downgrade() -> None:
+    op.drop_index(DENIED, table_name="events")
     for name, (table, _columns) in INDEXES.items():
         op.drop_index(name, table_name=table)
