@@ -45,18 +45,20 @@ def bulk_insert_new(
             values = [r[i] for r in rows]
             if isinstance(col.type, sa.JSON):
                 arrays.append([None if v is None else json.dumps(v) for v in values])
-                casts.append("%s::text[]")
+                casts.append("%b::text[]")
                 selects.append(f"u.c{i}::json")
                 continue
             proc = procs[i]
             arrays.append([proc(v) for v in values] if proc else values)
-            casts.append(f"%s::{col.type.compile(dialect)}[]")
+            casts.append(f"%b::{col.type.compile(dialect)}[]")
             selects.append(f"u.c{i}")
         aliases = ", ".join(f"c{i}" for i in range(len(columns)))
         # Names and types come from the schema; every value is a parameter.
         source = f"unnest({', '.join(casts)}) AS u({aliases})"
         picked = ", ".join(selects)
         sql = f"INSERT INTO {target} SELECT {picked} FROM {source} {tail}"  # noqa: S608
+        # %b: psycopg sends the arrays in binary, without quoting and escaping each
+        # element as text would.
         result = conn.exec_driver_sql(sql, tuple(arrays))
     else:
         flat: list[Any] = []
