@@ -384,6 +384,11 @@ def run(
                             "endpoints": figures,
                             "load_average": [round(x, 2) for x in os.getloadavg()],
                         }
+                        # Each size as it is measured (a long run shows its figures early).
+                        click.echo(
+                            json.dumps({backend: {str(size): results[backend][str(size)]}}),
+                            err=True,
+                        )
                 finally:
                     engine.dispose()
     return results
