@@ -154,6 +154,9 @@ POLICY: dict[str, Rule] = {
     "dashboard_reader_list": DASHBOARD,
     "dashboard_reader_clear_tamper": DASHBOARD,
     "dashboard_event_log": DASHBOARD,
+    "dashboard_event_chart": DASHBOARD,
+    # A download of what the events page shows: reading, as the page itself.
+    "dashboard_event_export": READ,
     "dashboard_people": DASHBOARD,
     "dashboard_add_person": DASHBOARD,
     "dashboard_group_list": DASHBOARD,

@@ -17,6 +17,7 @@ from passgate.services.actors import Actor
 from passgate.services.ports import UnitOfWork
 
 WEBHOOK_TOPIC = "webhook"
+EVENT_LIST = "events"  # the kind named in the event list's cursors
 # Fields never copied into audit summaries, whatever the entity.
 SECRET_FIELDS = frozenset({"secret_hash", "secret_encrypted", "secret", "authentication_token"})
 
@@ -60,6 +61,40 @@ def record_event(uow: UnitOfWork, event: Event) -> bool:
             )
         )
     return True
+
+
+def record_events(uow: UnitOfWork, events: list[Event]) -> set[str]:
+    """Batch form of :func:`record_event`: one multi-row insert for the events, one for
+    their webhook deliveries. Returns the idempotency keys stored now (the others were
+    stored before, or repeat an earlier event of the same batch)."""
+    if not events:
+        return set()
+    stored = uow.events.add_many(events)
+    new = [e for e in events if e.idempotency_key in stored]
+    messages: list[OutboxMessage] = []
+    hooks_of: dict[str, list[Webhook]] = {}
+    for event in new:
+        if event.org_id not in hooks_of:
+            hooks_of[event.org_id] = uow.active_webhooks(event.org_id)
+        hooks = [
+            h for h in hooks_of[event.org_id] if not h.event_types or event.type in h.event_types
+        ]
+        if not hooks:
+            continue
+        payload = event_payload(event)
+        messages.extend(
+            OutboxMessage(
+                org_id=event.org_id,
+                topic=WEBHOOK_TOPIC,
+                target_id=hook.id,
+                payload=payload,
+                created_at=event.recorded_at,
+                next_attempt_at=event.recorded_at,
+            )
+            for hook in hooks
+        )
+    uow.outbox.add_many(messages)
+    return stored
 
 
 def audit(

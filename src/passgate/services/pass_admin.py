@@ -16,10 +16,12 @@ from passgate.domain.pass_records import WalletLog, WalletRegistration, WalletSe
 from passgate.domain.passes import devices_column
 from passgate.services.actors import Actor
 from passgate.services.events import EventFilter
+from passgate.services.paging import Page, decode_cursor
 from passgate.services.pass_effects import audit_pass, new_versions, reader_update, serials_of
 from passgate.services.ports import UnitOfWork
 
 DEVICE_FILTERS = ("iphone", "watch", "both", "none")
+PASS_LIST = "apple_passes"  # noqa: S105 (the kind named in this list's cursors)
 RECENT = 20
 _EVENT_TYPES = {
     "suspend": "apple_pass.suspended",
@@ -64,29 +66,19 @@ def list_passes(
     device: str | None,
     search: str | None,
     limit: int,
-    offset: int,
-) -> tuple[list[PassRow], int]:
-    """Newest first. Filtering happens here, over one organization's passes: the
-    Devices column is computed from the device rows, so it cannot be a SQL filter on
-    the passes table alone."""
+    offset: int = 0,
+    cursor: str | None = None,
+) -> Page[PassRow]:
+    """Newest first; filtered, joined and paged in SQL (adapters/db/lists.py). ``cursor``
+    is the previous page's next cursor (services/paging.py)."""
     if device is not None and device not in DEVICE_FILTERS:
         raise ValidationError(f"device must be one of {', '.join(DEVICE_FILTERS)}", field="device")
-    passes = uow.repo(m.ApplePass).all_where(**({"status": status} if status else {}))
-    members = {x.id: x for x in uow.repo(m.Member).all_where()}
-    devices: dict[str, list[m.PassDevice]] = {}
-    for d in uow.repo(m.PassDevice).all_where():
-        devices.setdefault(d.pass_id, []).append(d)
-    needle = (search or "").strip().lower()
-    rows = []
-    for p in sorted(passes, key=lambda p: (p.created_at, p.id), reverse=True):
-        member = members[p.member_id]
-        row = _row(p, member, devices.get(p.id, []))
-        if device is not None and row.devices != device:
-            continue
-        if needle and needle not in member.display_name.lower() and needle not in member.email:
-            continue
-        rows.append(row)
-    return rows[offset : offset + limit], len(rows)
+    after = decode_cursor(PASS_LIST, cursor) if cursor is not None else None
+    page = uow.pass_list.page(
+        status=status, device=device, search=search, limit=limit, after=after, offset=offset
+    )
+    rows = [_row(x.apple_pass, x.member, x.devices) for x in page.items]
+    return Page(items=rows, next=page.next, total=page.total)
 
 
 def pass_detail(uow: UnitOfWork, pass_id: str) -> PassDetail:

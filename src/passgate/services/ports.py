@@ -9,11 +9,23 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Protocol, TypeVar
 
-from passgate.domain.model import ApiKey, Event, Organization, OutboxMessage, Session, Webhook
+from passgate.domain.model import (
+    ApiKey,
+    ApplePass,
+    Event,
+    Member,
+    Organization,
+    OutboxMessage,
+    PassDevice,
+    Session,
+    Webhook,
+)
+from passgate.services.paging import Page, Position
 
 T = TypeVar("T")
 
@@ -106,9 +118,48 @@ class EventStore(Protocol):
         self, query: EventQuery, *, limit: int, offset: int
     ) -> tuple[builtins.list[Event], int]: ...
 
+    def page(
+        self, query: EventQuery, *, limit: int, after: Position | None = None, offset: int = 0
+    ) -> Page[Event]:
+        """Newest first, in SQL: the rows after ``after`` (a keyset position), or after
+        ``offset`` rows; the total only when at most paging.COUNT_CAP rows match."""
+
+    def add_many(self, events: Sequence[Event]) -> set[str]:
+        """Store each event whose idempotency key is new, in one statement per batch;
+        returns the idempotency keys stored now."""
+
+    def counts(
+        self, query: EventQuery, by: str, *, bucket_s: int | None = None, limit: int = 20
+    ) -> builtins.list[tuple[Any, int]]:
+        """How many matching events per value of column ``by`` (or per time bucket of
+        ``bucket_s`` seconds when ``by`` is "time"), counted in SQL."""
+
+
+@dataclass(frozen=True)
+class PassListRow:
+    apple_pass: ApplePass
+    member: Member
+    devices: builtins.list[PassDevice]
+
+
+class PassList(Protocol):
+    def page(
+        self,
+        *,
+        status: str | None,
+        device: str | None,
+        search: str | None,
+        limit: int,
+        after: Position | None = None,
+        offset: int = 0,
+    ) -> Page[PassListRow]:
+        """Newest first, filtered, joined and paged in SQL; each row with its devices."""
+
 
 class Outbox(Protocol):
     def add(self, message: OutboxMessage) -> None: ...
+
+    def add_many(self, messages: Sequence[OutboxMessage]) -> None: ...
 
     def claim(
         self, topic: str, *, worker_id: str, now: datetime, lease_s: float, limit: int
@@ -142,6 +193,8 @@ class UnitOfWork(Protocol):
     def events(self) -> EventStore: ...
     @property
     def outbox(self) -> Outbox: ...
+    @property
+    def pass_list(self) -> PassList: ...
 
     def repo(self, entity_type: type[T]) -> Repository[T]: ...
 

@@ -16,7 +16,7 @@ from passgate.domain import model as m
 from passgate.domain.access import Reason
 from passgate.domain.errors import ValidationError
 from passgate.domain.readiness import validate_reader_model
-from passgate.services.events import record_event
+from passgate.services.events import record_events
 from passgate.services.ports import UnitOfWork
 from passgate.services.reader_store import ReaderLink
 
@@ -94,6 +94,32 @@ def parse_items(items: list[Any]) -> list[ReaderEvent]:
     return parsed
 
 
+def _event(org_id: str, reader: m.Reader, item: ReaderEvent, now: datetime) -> m.Event:
+    access = item.kind == "access"
+    return m.Event(
+        id=m.new_id("evt"),
+        org_id=org_id,
+        category=m.EventCategory.ACCESS if access else m.EventCategory.AUDIT,
+        type=(
+            ("access.granted" if item.granted else "access.denied") if access else "reader.tampered"
+        ),
+        idempotency_key=f"{reader.id}:{item.sequence}",
+        occurred_at=item.occurred_at,
+        recorded_at=now,
+        actor_type="reader",
+        actor_id=reader.id,
+        object_type="reader",
+        object_id=reader.id,
+        door_id=reader.door_id,
+        reader_id=reader.id,
+        member_id=item.member_id if access else None,
+        credential_id=item.credential_id if access else None,
+        granted=item.granted if access else None,
+        reason=item.reason if access else None,
+        data={"sequence": item.sequence, **item.data},
+    )
+
+
 def ingest(
     uow: UnitOfWork,
     reader_id: str,
@@ -103,60 +129,56 @@ def ingest(
 ) -> list[int]:
     """Store each event once; returns the sequences to acknowledge (all of them).
 
+    The whole batch goes in as one multi-row insert that skips the sequences already
+    held (the events' unique idempotency key decides, in the database, so two deliveries
+    of one batch racing each other still store each event once); webhook deliveries,
+    the tamper latch and "last used" follow for the events that were new.
+
     ``stored``, when given, receives the items that were new (not resent duplicates).
     """
     org_id = uow.org_id
     assert org_id is not None
     reader = uow.repo(m.Reader).get(reader_id)
-    acked = []
+    first: dict[int, ReaderEvent] = {}
     for item in items:
-        event = m.Event(
-            id=m.new_id("evt"),
-            org_id=org_id,
-            category=m.EventCategory.ACCESS if item.kind == "access" else m.EventCategory.AUDIT,
-            type=(
-                "reader.tampered"
-                if item.kind == "tamper"
-                else ("access.granted" if item.granted else "access.denied")
-            ),
-            idempotency_key=f"{reader_id}:{item.sequence}",
-            occurred_at=item.occurred_at,
-            recorded_at=now,
-            actor_type="reader",
-            actor_id=reader_id,
-            object_type="reader",
-            object_id=reader_id,
-            door_id=reader.door_id,
-            reader_id=reader_id,
-            member_id=item.member_id if item.kind == "access" else None,
-            credential_id=item.credential_id if item.kind == "access" else None,
-            granted=item.granted if item.kind == "access" else None,
-            reason=item.reason if item.kind == "access" else None,
-            data={"sequence": item.sequence, **item.data},
-        )
-        is_new = record_event(uow, event)
-        if is_new and item.kind == "tamper":
-            _mark_tampered(uow, reader, item.sequence)
-        if is_new and item.kind == "access" and item.granted:
-            _mark_used(uow, item)
-        if is_new and stored is not None:
-            stored.append(item)
-        acked.append(item.sequence)
-    return acked
+        first.setdefault(item.sequence, item)  # a repeat within the batch is a resend
+    events = [_event(org_id, reader, item, now) for item in first.values()]
+    new_keys = record_events(uow, events)
+    new = [
+        item
+        for item, e in zip(first.values(), events, strict=True)
+        if e.idempotency_key in new_keys
+    ]
+    tampers = [item.sequence for item in new if item.kind == "tamper"]
+    if tampers:
+        _mark_tampered(uow, reader, max(tampers))
+    _mark_used(uow, [item for item in new if item.kind == "access" and item.granted])
+    if stored is not None:
+        stored.extend(new)
+    return [item.sequence for item in items]
 
 
-def _mark_used(uow: UnitOfWork, item: ReaderEvent) -> None:
+def _mark_used(uow: UnitOfWork, items: list[ReaderEvent]) -> None:
     """R17/R18 "last used": the pass and the device (or the app credential, R27) whose key
-    opened the door.
+    opened the door; one update per credential and key of the batch, with its latest tap.
 
     Column-only updates: an admin may be suspending the same pass at this moment.
     """
-    if item.credential_id:
-        uow.repo(m.ApplePass).advance("last_used_at", item.occurred_at, id=item.credential_id)
-    key_id = item.data.get("key_id")
-    if isinstance(key_id, str):
-        uow.repo(m.PassDevice).advance("last_used_at", item.occurred_at, key_id=key_id)
-        uow.repo(m.AppCredential).advance("last_used_at", item.occurred_at, key_id=key_id)
+    passes: dict[str, datetime] = {}
+    keys: dict[str, datetime] = {}
+    for item in items:
+        if item.credential_id:
+            passes[item.credential_id] = max(
+                item.occurred_at, passes.get(item.credential_id, item.occurred_at)
+            )
+        key_id = item.data.get("key_id")
+        if isinstance(key_id, str):
+            keys[key_id] = max(item.occurred_at, keys.get(key_id, item.occurred_at))
+    for credential_id, when in passes.items():
+        uow.repo(m.ApplePass).advance("last_used_at", when, id=credential_id)
+    for key_id, when in keys.items():
+        uow.repo(m.PassDevice).advance("last_used_at", when, key_id=key_id)
+        uow.repo(m.AppCredential).advance("last_used_at", when, key_id=key_id)
 
 
 def _mark_tampered(uow: UnitOfWork, reader: m.Reader, sequence: int) -> None:

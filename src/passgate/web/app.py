@@ -28,7 +28,8 @@ DESCRIPTION = """
 Passgate REST API v1. Authenticate with `Authorization: Bearer <API key>`.
 Organization keys see and change only their own organization; the operator key
 creates organizations and grants subscriptions. Lists are paged with `limit` and
-`offset` and carry the total in the `X-Total-Count` header. Errors read
+`offset` and carry the total in the `X-Total-Count` header; `events` and `apple_passes`
+page by `cursor` (see their descriptions). Errors read
 `{"error": {"code", "message", "field"}}`.
 """
 

@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import Depends, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 
 from passgate.bootstrap import Container
-from passgate.domain.errors import PermissionDenied, Unauthenticated
-from passgate.services import authz
+from passgate.domain.errors import PermissionDenied, Unauthenticated, ValidationError
+from passgate.services import authz, paging
 from passgate.services.actors import Actor
 from passgate.web import limits
 
 MAX_PAGE = 500
+_PAGE_KEYS = frozenset({"cursor", "offset"})
 
 
 def container(request: Request) -> Container:
@@ -106,6 +108,81 @@ def set_total(response: Response, total: int) -> None:
     response.headers["X-Total-Count"] = str(total)
 
 
+@dataclass(frozen=True)
+class CursorPage:
+    limit: int
+    offset: int
+    cursor: str | None
+
+
+def cursor_page(
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="Items per page")] = 50,
+    offset: Annotated[
+        int,
+        Query(
+            ge=0,
+            le=10_000_000,
+            description="Items to skip (costs grow with the offset; prefer `cursor`). "
+            "Cannot be combined with `cursor`.",
+        ),
+    ] = 0,
+    cursor: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=paging.MAX_CURSOR,
+            description="Where to continue: the `X-Next-Cursor` header (also in the "
+            '`Link: <...>; rel="next"` header) of the previous page. Opaque; a cursor '
+            "of another list or an altered one is refused with 422.",
+        ),
+    ] = None,
+) -> CursorPage:
+    if cursor is not None and offset:
+        raise ValidationError("offset cannot be combined with cursor", field="offset")
+    return CursorPage(limit=limit, offset=offset, cursor=cursor)
+
+
+# The response headers of a keyset-paged list, for its OpenAPI description.
+CURSOR_HEADERS: dict[str, Any] = {
+    "X-Total-Count": {
+        "description": f"Matching items, when at most {paging.COUNT_CAP:,}; absent when more "
+        "(see X-Total-Count-Exceeds)",
+        "schema": {"type": "integer"},
+    },
+    "X-Total-Count-Exceeds": {
+        "description": f"Present ({paging.COUNT_CAP}) instead of X-Total-Count when more than "
+        f"{paging.COUNT_CAP:,} items match: counting stops there so a page costs the same "
+        "at any size",
+        "schema": {"type": "integer"},
+    },
+    "X-Next-Cursor": {
+        "description": "Pass as `cursor` to get the next page; absent on the last page",
+        "schema": {"type": "string"},
+    },
+    "Link": {
+        "description": 'RFC 8288 link to the next page (rel="next"), same filters and limit',
+        "schema": {"type": "string"},
+    },
+}
+
+
+def set_page_headers(
+    request: Request, response: Response, kind: str, page: paging.Page[Any]
+) -> None:
+    """Count (capped) and next-page headers of a keyset-paged list."""
+    if page.total is None:
+        response.headers["X-Total-Count-Exceeds"] = str(paging.COUNT_CAP)
+    else:
+        response.headers["X-Total-Count"] = str(page.total)
+    if page.next is not None:
+        cursor = paging.encode_cursor(kind, page.next)
+        response.headers["X-Next-Cursor"] = cursor
+        params = [(k, v) for k, v in request.query_params.multi_items() if k not in _PAGE_KEYS]
+        url = request.url.replace(query=urlencode([*params, ("cursor", cursor)]))
+        response.headers["Link"] = f'<{url.path}?{url.query}>; rel="next"'
+
+
 ContainerDep = Annotated[Container, Depends(container)]
 ActorDep = Annotated[Actor, Depends(actor)]
 PageDep = Annotated[Page, Depends(page)]
+CursorPageDep = Annotated[CursorPage, Depends(cursor_page)]

@@ -11,7 +11,7 @@ import base64
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from sqlalchemy.exc import IntegrityError
 
@@ -23,7 +23,13 @@ from passgate.services.actors import Actor
 from passgate.services.passes import ProvisionResult, provision_pass
 from passgate.web.api import API_PREFIX
 from passgate.web.api.crud import ERRORS
-from passgate.web.deps import ActorDep, ContainerDep, PageDep, set_total
+from passgate.web.deps import (
+    CURSOR_HEADERS,
+    ActorDep,
+    ContainerDep,
+    CursorPageDep,
+    set_page_headers,
+)
 
 PassId = Annotated[str, Path(min_length=1, max_length=40)]
 DeviceText = Annotated[str, Field(min_length=1, max_length=100)]
@@ -208,23 +214,32 @@ def router() -> APIRouter:
         response_model=list[PassRowOut],
         operation_id="list_apple_passes",
         summary="The organization's Apple Passes",
-        responses=ERRORS,
+        description="Newest first. Paged by `cursor` (see the X-Next-Cursor and Link "
+        "headers); X-Total-Count is exact up to 10,000 matches.",
+        responses={**ERRORS, 200: {"headers": CURSOR_HEADERS}},
     )
     def list_passes(
         c: ContainerDep,
         who: ActorDep,
-        pg: PageDep,
+        pg: CursorPageDep,
+        request: Request,
         response: Response,
         status: Literal["active", "suspended", "deleted"] | None = None,
         device: Literal["iphone", "watch", "both", "none"] | None = None,
         q: Annotated[str | None, Query(max_length=200, description="member name or email")] = None,
     ) -> list[dict[str, Any]]:
         with c.uow_factory(who.require_org(), write=False) as uow:
-            rows, total = pass_admin.list_passes(
-                uow, status=status, device=device, search=q, limit=pg.limit, offset=pg.offset
+            page = pass_admin.list_passes(
+                uow,
+                status=status,
+                device=device,
+                search=q,
+                limit=pg.limit,
+                offset=pg.offset,
+                cursor=pg.cursor,
             )
-        set_total(response, total)
-        return [_row_out(x) for x in rows]
+        set_page_headers(request, response, pass_admin.PASS_LIST, page)
+        return [_row_out(x) for x in page.items]
 
     @r.get(
         "/apple_passes/{apple_pass_id}",

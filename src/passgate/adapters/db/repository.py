@@ -19,9 +19,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from passgate.adapters.db import tables as t
+from passgate.adapters.db.bulk import bulk_insert_new
 from passgate.adapters.db.engine import IMMEDIATE
+from passgate.adapters.db.lists import SqlPassList, after_position, capped_count
 from passgate.domain import model as m
 from passgate.domain.errors import NotFound, PermissionDenied
+from passgate.services.paging import Page, Position
 from passgate.services.ports import EventQuery
 
 T = TypeVar("T")
@@ -277,19 +280,29 @@ class SqlEvents:
             raise NotFound("event not found", field="event_id")
         return _row_to(m.Event, row)
 
-    def list(self, query: EventQuery, *, limit: int, offset: int) -> tuple[list[m.Event], int]:
+    def _filtered(self, query: EventQuery) -> Any:
         c = t.events.c
         stmt = sa.select(t.events)
         if self._org_id is not None:
             stmt = stmt.where(c.org_id == self._org_id)
-        for name in ("category", "type", "door_id", "member_id", "reader_id", "granted", "reason"):
+        for name in ("category", "type", "door_id", "member_id", "reader_id", "reason"):
             value = getattr(query, name)
             if value is not None:
                 stmt = stmt.where(c[name] == value)
+        if query.granted is not None:
+            # A literal, not a parameter, so the planner matches the partial index of
+            # denials (ix_events_org_denied_occurred) in prepared statements too.
+            stmt = stmt.where(c.granted == (sa.true() if query.granted else sa.false()))
         if query.since is not None:
             stmt = stmt.where(c.occurred_at >= query.since)
         if query.until is not None:
             stmt = stmt.where(c.occurred_at < query.until)
+        return stmt
+
+    def list(self, query: EventQuery, *, limit: int, offset: int) -> tuple[list[m.Event], int]:
+        """A page and the exact total (for small, filtered ranges: a member's taps)."""
+        c = t.events.c
+        stmt = self._filtered(query)
         total = self._conn.execute(
             sa.select(sa.func.count()).select_from(stmt.subquery())
         ).scalar_one()
@@ -297,6 +310,60 @@ class SqlEvents:
             stmt.order_by(c.occurred_at.desc(), c.id.desc()).limit(limit).offset(offset)
         ).mappings()
         return [_row_to(m.Event, r) for r in rows], int(total)
+
+    def page(
+        self, query: EventQuery, *, limit: int, after: Position | None = None, offset: int = 0
+    ) -> Page[m.Event]:
+        c = t.events.c
+        stmt = self._filtered(query)
+        total = capped_count(self._conn, stmt.with_only_columns(c.id))
+        if after is not None:
+            stmt = stmt.where(after_position(c.occurred_at, c.id, after))
+        rows = [
+            _row_to(m.Event, r)
+            for r in self._conn.execute(
+                stmt.order_by(c.occurred_at.desc(), c.id.desc()).limit(limit + 1).offset(offset)
+            ).mappings()
+        ]
+        more = len(rows) > limit
+        rows = rows[:limit]
+        nxt = Position(rows[-1].occurred_at, rows[-1].id) if more and rows else None
+        return Page(items=rows, next=nxt, total=total)
+
+    def add_many(self, events: Sequence[m.Event]) -> set[str]:
+        if not events:
+            return set()
+        if self._org_id is not None and any(e.org_id != self._org_id for e in events):
+            raise PermissionDenied("event belongs to another organization")
+        names = [f.name for f in dataclasses.fields(m.Event)]
+        rows = [[getattr(e, n) for n in names] for e in events]
+        # RETURNING names the rows that went in: a resent event meets its stored copy's
+        # unique key and is skipped.
+        return set(bulk_insert_new(self._conn, t.events, names, rows, "idempotency_key"))
+
+    def counts(
+        self, query: EventQuery, by: str, *, bucket_s: int | None = None, limit: int = 20
+    ) -> builtins.list[tuple[Any, int]]:
+        base = self._filtered(query).subquery()
+        if by == "time":
+            if not bucket_s or bucket_s <= 0:
+                raise ValueError("a time histogram needs bucket_s")
+            key: Any = _epoch_bucket(self._conn, base.c.occurred_at, bucket_s)
+        else:
+            key = base.c[by]
+        n = sa.func.count().label("n")
+        stmt = sa.select(key.label("k"), n).group_by(key)
+        stmt = stmt.order_by(key) if by == "time" else stmt.order_by(n.desc(), key).limit(limit)
+        return [(row.k, int(row.n)) for row in self._conn.execute(stmt)]
+
+
+def _epoch_bucket(conn: sa.Connection, column: Any, bucket_s: int) -> Any:
+    """Seconds since the epoch of the start of ``column``'s bucket, as an integer."""
+    if conn.dialect.name == "postgresql":
+        seconds: Any = sa.func.extract("epoch", column)
+        return sa.cast(sa.func.floor(seconds / bucket_s) * bucket_s, sa.BigInteger)
+    seconds = sa.cast(sa.func.strftime("%s", column), sa.Integer)
+    return (seconds / bucket_s) * bucket_s
 
 
 def _insert_ignoring_duplicates(conn: sa.Connection, table: sa.Table, key: str) -> Any:
@@ -320,6 +387,15 @@ class SqlOutbox:
         values = _values(message)
         values.pop("id")
         self._conn.execute(sa.insert(t.outbox).values(**values))
+
+    def add_many(self, messages: Sequence[m.OutboxMessage]) -> None:
+        if not messages:
+            return
+        if self._org_id is not None and any(x.org_id != self._org_id for x in messages):
+            raise PermissionDenied("outbox message belongs to another organization")
+        names = [f.name for f in dataclasses.fields(m.OutboxMessage) if f.name != "id"]
+        rows = [{n: getattr(x, n) for n in names} for x in messages]
+        self._conn.execute(sa.insert(t.outbox), rows)
 
     def claim(
         self, topic: str, *, worker_id: str, now: datetime, lease_s: float, limit: int
@@ -422,6 +498,7 @@ class SqlUnitOfWork:
         self.outbox = SqlOutbox(conn, self.org_id)
         if self.org_id is not None:
             self.group_doors = SqlGroupDoors(conn, self.org_id)
+            self.pass_list = SqlPassList(conn, self.org_id)
         return self
 
     def __exit__(

@@ -253,6 +253,22 @@ events = sa.Table(
     sa.Column("reason", sa.String(40), nullable=True),
     sa.Column("data", sa.JSON, nullable=False),
     sa.Index("ix_events_org_recorded", "org_id", "recorded_at"),
+    # The event list's order (newest first by occurred_at, id) under each filter it
+    # pages often by (adapters/db/lists.py); the other filters narrow one of these.
+    sa.Index("ix_events_org_occurred", "org_id", "occurred_at", "id"),
+    sa.Index("ix_events_org_member_occurred", "org_id", "member_id", "occurred_at", "id"),
+    sa.Index("ix_events_org_door_occurred", "org_id", "door_id", "occurred_at", "id"),
+    sa.Index("ix_events_org_reader_occurred", "org_id", "reader_id", "occurred_at", "id"),
+)
+# Denials, the most common investigation: a partial index of the list's order.
+_DENIED = events.c.granted == sa.false()
+sa.Index(
+    "ix_events_org_denied_occurred",
+    events.c.org_id,
+    events.c.occurred_at,
+    events.c.id,
+    sqlite_where=_DENIED,
+    postgresql_where=_DENIED,
 )
 
 outbox = sa.Table(
@@ -325,6 +341,9 @@ apple_passes = sa.Table(
     sa.Column("last_used_at", UTCDateTime(), nullable=True),
     sa.UniqueConstraint("org_id", "id", name="uq_apple_passes_org_id_id"),
     _same_org("member_id", "members"),
+    # The pass list's order (newest first), unfiltered and by status.
+    sa.Index("ix_apple_passes_org_created", "org_id", "created_at", "id"),
+    sa.Index("ix_apple_passes_org_status_created", "org_id", "status", "created_at", "id"),
 )
 
 pass_devices = sa.Table(

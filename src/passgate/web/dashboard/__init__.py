@@ -2,12 +2,13 @@
 
 from fastapi import APIRouter
 
-from passgate.web.dashboard import passes, views
+from passgate.web.dashboard import events, passes, views
 
 
 def router() -> APIRouter:
     r = APIRouter()
     r.include_router(views.router())
+    r.include_router(events.router())
     r.include_router(passes.router())
     return r
 

@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from passgate.domain import model as m
 from passgate.services import app_credentials, pass_admin
+from passgate.services.paging import COUNT_CAP
 from passgate.web.dashboard.auth import DashboardActor, check_csrf
 from passgate.web.dashboard.pages import render
 from passgate.web.deps import ContainerDep
@@ -51,7 +52,7 @@ def router() -> APIRouter:
         org_id = who.require_org()
         with c.uow_factory(org_id, write=False) as uow:
             org = uow.organizations.get(org_id)
-            rows, total = pass_admin.list_passes(
+            found = pass_admin.list_passes(
                 uow,
                 status=status or None,
                 device=device or None,
@@ -70,8 +71,10 @@ def router() -> APIRouter:
             title="Apple Passes",
             section="Credentials",
             org=org,
-            rows=rows,
-            total=total,
+            rows=found.items,
+            total=found.total,
+            more=found.next is not None,
+            count_cap=COUNT_CAP,
             f=filters,
             offset=offset,
             limit=PAGE,

@@ -17,7 +17,6 @@ from passgate.domain.eligibility import ELIGIBILITY_MESSAGES
 from passgate.domain.errors import ValidationError
 from passgate.domain.readiness import READINESS_MESSAGES
 from passgate.services import catalog, doors, organizations, resources
-from passgate.services.events import EventFilter
 from passgate.web.dashboard.auth import DashboardActor, check_csrf
 from passgate.web.dashboard.pages import render
 from passgate.web.deps import SESSION_COOKIE, ContainerDep, cookie_name
@@ -148,65 +147,6 @@ def router() -> APIRouter:
         with c.uow_factory(who.require_org()) as uow:
             reader = doors.clear_tamper(uow, who, reader_id, c.clock.now())
         return _done("/dashboard/readers", f"Tamper cleared on {reader.name}.")
-
-    @r.get("/events", response_class=HTMLResponse)
-    def event_log(
-        request: Request,
-        c: ContainerDep,
-        who: DashboardActor,
-        partial: bool = False,
-        type: Annotated[str | None, Query(max_length=60)] = None,
-        result: Annotated[str | None, Query(max_length=10)] = None,
-        reason: Annotated[str | None, Query(max_length=40)] = None,
-        door_id: Annotated[str | None, Query(max_length=40)] = None,
-        member_id: Annotated[str | None, Query(max_length=40)] = None,
-        since: Annotated[str | None, Query(max_length=30)] = None,
-        until: Annotated[str | None, Query(max_length=30)] = None,
-    ) -> Response:
-        org_id = who.require_org()
-        query = EventFilter(
-            category=None,
-            type=type or None,
-            granted={"granted": True, "denied": False}.get(result or ""),
-            reason=reason or None,
-            door_id=door_id or None,
-            member_id=member_id or None,
-            reader_id=None,
-            since=_local_time(since, "since"),
-            until=_local_time(until, "until"),
-        )
-        with c.uow_factory(org_id, write=False) as uow:
-            org = uow.organizations.get(org_id)
-            events, _total = uow.events.list(query, limit=100, offset=0)
-            all_doors = uow.repo(m.Door).all_where()
-            members = uow.repo(m.Member).all_where()
-        context: dict[str, Any] = {
-            "events": events,
-            "door_names": {d.id: d.name for d in all_doors},
-            "member_names": {x.id: x.display_name for x in members},
-        }
-        if partial:
-            return render(request, "_event_rows.html", title="Events", org=org, **context)
-        filters = {
-            "type": type,
-            "result": result or "",
-            "reason": reason,
-            "door_id": door_id,
-            "member_id": member_id,
-            "since": since,
-            "until": until,
-        }
-        return render(
-            request,
-            "events.html",
-            title="Events",
-            section="Events",
-            org=org,
-            f=filters,
-            doors=all_doors,
-            members=members,
-            **context,
-        )
 
     @r.get("/people", response_class=HTMLResponse)
     def people(request: Request, c: ContainerDep, who: DashboardActor) -> Response:

@@ -1,7 +1,7 @@
 """Wallet pass files: the signed .pkpass of each serial's current version, stored sealed
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0009
 
 Existing serials get no row here: the PassKit service signs a serial's current version
 the first time it is asked for it and stores that file (as it does after a certificate
@@ -16,7 +16,7 @@ from alembic import op
 from passgate.adapters.db.tables import UTCDateTime
 
 revision = "0010"
-down_revision = "0008"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
