@@ -57,3 +57,7 @@ def configure_logging(level: str = "info", fmt: str = "json") -> None:
     root.setLevel(level.upper())
     # uvicorn's access log duplicates our request log (which carries more context).
     logging.getLogger("uvicorn.access").disabled = True
+    # httpx logs every request's URL at INFO: an APNs URL ends in the device's push token
+    # and a webhook URL may carry a secret. Their warnings and errors still come through.
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.WARNING)
