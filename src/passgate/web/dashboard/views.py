@@ -115,6 +115,7 @@ def router() -> APIRouter:
             org=org,
             rows=rows,
             messages=READINESS_MESSAGES,
+            can_write=who.role in ("owner", "admin"),
         )
 
     @r.get("/readers", response_class=HTMLResponse)

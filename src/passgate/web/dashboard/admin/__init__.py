@@ -1,0 +1,16 @@
+"""Dashboard administration of the building's objects: places, doors, readers,
+schedules with holidays, groups with access rights, and people. Every change goes
+through the same service command as the REST API (same rules, same audit)."""
+
+from fastapi import APIRouter
+
+from passgate.web.dashboard.admin import places
+
+
+def router() -> APIRouter:
+    r = APIRouter()
+    r.include_router(places.router())
+    return r
+
+
+__all__ = ["router"]
