@@ -174,7 +174,7 @@ POLICY: dict[str, Rule] = {
     "dashboard_pass_action": DASHBOARD,
     "dashboard_app_credential_list": DASHBOARD_READ,
     "dashboard_app_credential_action": DASHBOARD,
-    # Administration of places and doors (web/dashboard/admin).
+    # Administration of the building's objects (web/dashboard/admin).
     "dashboard_place_list": DASHBOARD_READ,
     "dashboard_place_page": DASHBOARD_READ,
     "dashboard_door_new": DASHBOARD_READ,
@@ -187,6 +187,13 @@ POLICY: dict[str, Rule] = {
     "dashboard_door_update": DASHBOARD,
     "dashboard_door_lockdown": DASHBOARD,
     "dashboard_door_delete": DASHBOARD,
+    "dashboard_reader_new": DASHBOARD_READ,
+    "dashboard_reader_page": DASHBOARD_READ,
+    "dashboard_reader_create": DASHBOARD,
+    "dashboard_reader_update": DASHBOARD,
+    "dashboard_reader_tamper_protection": DASHBOARD,
+    "dashboard_reader_pairing_code": DASHBOARD,
+    "dashboard_reader_delete": DASHBOARD,
 }
 
 # Operations anyone may call without signing in: they authenticate by what they carry

@@ -4,12 +4,13 @@ through the same service command as the REST API (same rules, same audit)."""
 
 from fastapi import APIRouter
 
-from passgate.web.dashboard.admin import places
+from passgate.web.dashboard.admin import places, readers
 
 
 def router() -> APIRouter:
     r = APIRouter()
     r.include_router(places.router())
+    r.include_router(readers.router())
     return r
 
 
