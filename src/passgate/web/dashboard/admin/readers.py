@@ -221,8 +221,8 @@ def router() -> APIRouter:
             reader = resources.update(
                 uow, who, catalog.READER, reader_id, {"tamper_protection": on}, c.clock.now()
             )
-        state = "on" if on else "off: this reader no longer accepts Apple Passes"
-        return done(f"/dashboard/readers/{reader_id}", f"Tamper protection {state}.")
+        state = "on" if on else "off: it no longer accepts Apple Passes"
+        return done(f"/dashboard/readers/{reader_id}", f"{reader.name}: tamper protection {state}.")
 
     @r.post("/{reader_id}/pairing-code")
     def reader_pairing_code(
