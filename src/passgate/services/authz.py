@@ -194,6 +194,13 @@ POLICY: dict[str, Rule] = {
     "dashboard_reader_tamper_protection": DASHBOARD,
     "dashboard_reader_pairing_code": DASHBOARD,
     "dashboard_reader_delete": DASHBOARD,
+    "dashboard_schedule_list": DASHBOARD_READ,
+    "dashboard_schedule_page": DASHBOARD_READ,
+    "dashboard_schedule_create": DASHBOARD,
+    "dashboard_schedule_update": DASHBOARD,
+    "dashboard_schedule_add_holiday": DASHBOARD,
+    "dashboard_schedule_remove_holiday": DASHBOARD,
+    "dashboard_schedule_delete": DASHBOARD,
 }
 
 # Operations anyone may call without signing in: they authenticate by what they carry

@@ -4,13 +4,14 @@ through the same service command as the REST API (same rules, same audit)."""
 
 from fastapi import APIRouter
 
-from passgate.web.dashboard.admin import places, readers
+from passgate.web.dashboard.admin import places, readers, schedules
 
 
 def router() -> APIRouter:
     r = APIRouter()
     r.include_router(places.router())
     r.include_router(readers.router())
+    r.include_router(schedules.router())
     return r
 
 

@@ -52,7 +52,8 @@ def _rule(err: Mapping[str, Any]) -> str:
         return "is required"
     if kind == "missing":
         return "is required"
-    return str(err.get("msg", "is not valid")).removeprefix("Value error, ")
+    message = str(err.get("msg", "is not valid")).removeprefix("Value error, ")
+    return f"is not valid: {message[:1].lower()}{message[1:]}"
 
 
 def check(model: type[B], data: Mapping[str, Any], labels: Mapping[str, str]) -> B:
@@ -63,8 +64,15 @@ def check(model: type[B], data: Mapping[str, Any], labels: Mapping[str, str]) ->
         out: dict[str, str] = {}
         for err in exc.errors():
             loc = [str(p) for p in err.get("loc", ())]
-            field = loc[0] if loc else "form"
-            label = labels.get(field, field.replace("_", " "))
+            if not loc:
+                out.setdefault("form", _rule(err))
+                continue
+            field = loc[0] + "".join(f"[{p}]" if p.isdigit() else f".{p}" for p in loc[1:])
+            label = labels.get(loc[0], loc[0].replace("_", " "))
+            if len(loc) > 1:  # a row of a list: "Opening hours, row 2, end"
+                label += "".join(
+                    f", row {int(p) + 1}" if p.isdigit() else f", {p}" for p in loc[1:]
+                )
             out.setdefault(field, f"{label} {_rule(err)}")
         raise Invalid(out) from exc
 
