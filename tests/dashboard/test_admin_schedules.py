@@ -39,11 +39,11 @@ def test_an_admin_creates_edits_adds_holidays_and_deletes_a_schedule(
         page.locator("#w1-end").fill("12:30")
         page.get_by_role("button", name="Create schedule").click()
         expect(page.get_by_role("status")).to_contain_text("Created schedule Late shift")
-        made = [
+        made = next(
             x
             for x in client.get("/api/v1/schedules", headers=org.headers).json()
             if x["name"] == "Late shift"
-        ][0]
+        )
         assert made["windows"] == [
             {"weekday": 0, "start": "08:00", "end": "18:00"},
             {"weekday": 1, "start": "08:00", "end": "12:30"},

@@ -201,6 +201,12 @@ POLICY: dict[str, Rule] = {
     "dashboard_schedule_add_holiday": DASHBOARD,
     "dashboard_schedule_remove_holiday": DASHBOARD,
     "dashboard_schedule_delete": DASHBOARD,
+    "dashboard_group_page": DASHBOARD_READ,
+    "dashboard_group_update": DASHBOARD,
+    "dashboard_group_delete": DASHBOARD,
+    "dashboard_group_add_access": DASHBOARD,
+    "dashboard_access_update": DASHBOARD,
+    "dashboard_access_delete": DASHBOARD,
 }
 
 # Operations anyone may call without signing in: they authenticate by what they carry

@@ -106,7 +106,10 @@ def router() -> APIRouter:
         csrf: Csrf = None,
     ) -> Response:
         check_csrf(request, csrf)
-        rows = [{"weekday": d, "start": a, "end": b} for d, a, b in zip(weekday, start, end)]
+        rows = [
+            {"weekday": d, "start": a, "end": b}
+            for d, a, b in zip(weekday, start, end, strict=False)
+        ]
         try:
             body = check(
                 s.ScheduleCreate,
@@ -176,7 +179,10 @@ def router() -> APIRouter:
         csrf: Csrf = None,
     ) -> Response:
         check_csrf(request, csrf)
-        rows = [{"weekday": d, "start": a, "end": b} for d, a, b in zip(weekday, start, end)]
+        rows = [
+            {"weekday": d, "start": a, "end": b}
+            for d, a, b in zip(weekday, start, end, strict=False)
+        ]
         try:
             body = check(
                 s.ScheduleUpdate,
