@@ -207,6 +207,10 @@ POLICY: dict[str, Rule] = {
     "dashboard_group_add_access": DASHBOARD,
     "dashboard_access_update": DASHBOARD,
     "dashboard_access_delete": DASHBOARD,
+    "dashboard_person_page": DASHBOARD_READ,
+    "dashboard_person_update": DASHBOARD,
+    "dashboard_person_status": DASHBOARD,
+    "dashboard_person_add_access": DASHBOARD,
 }
 
 # Operations anyone may call without signing in: they authenticate by what they carry

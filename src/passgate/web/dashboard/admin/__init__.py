@@ -4,7 +4,7 @@ through the same service command as the REST API (same rules, same audit)."""
 
 from fastapi import APIRouter
 
-from passgate.web.dashboard.admin import groups, places, readers, schedules
+from passgate.web.dashboard.admin import groups, people, places, readers, schedules
 
 
 def router() -> APIRouter:
@@ -13,6 +13,7 @@ def router() -> APIRouter:
     r.include_router(readers.router())
     r.include_router(schedules.router())
     r.include_router(groups.router())
+    r.include_router(people.router())
     return r
 
 
