@@ -71,10 +71,10 @@ def router() -> APIRouter:
             members = {x.id: x for x in uow.repo(m.Member).all_where()}
             rights = uow.repo(m.AccessRight).all_where(group_id=group_id)
             schedules = sorted(uow.repo(m.AccessSchedule).all_where(), key=lambda x: x.name.lower())
-        rows = sorted(
-            ({"right": a, "member": members[a.member_id]} for a in rights),
-            key=lambda row: row["member"].display_name.lower(),
-        )
+        rows = [
+            {"right": a, "member": members[a.member_id]}
+            for a in sorted(rights, key=lambda a: members[a.member_id].display_name.lower())
+        ]
         return render(
             request,
             "admin/group.html",

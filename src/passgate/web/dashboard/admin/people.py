@@ -15,8 +15,15 @@ from passgate.services import catalog, resources
 from passgate.services.actors import Actor
 from passgate.services.events import EventFilter
 from passgate.web.api import schemas as s
-from passgate.web.dashboard.admin.forms import REFUSALS, Csrf, can_write, check, done
-from passgate.web.dashboard.admin.forms import errors_of, local_time
+from passgate.web.dashboard.admin.forms import (
+    REFUSALS,
+    Csrf,
+    can_write,
+    check,
+    done,
+    errors_of,
+    local_time,
+)
 from passgate.web.dashboard.auth import DashboardActor, check_csrf
 from passgate.web.dashboard.pages import render
 from passgate.web.deps import ContainerDep

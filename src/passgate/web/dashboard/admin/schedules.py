@@ -52,7 +52,7 @@ def _rows(windows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows + [{"weekday": "0", "start": "", "end": ""}] * BLANK_ROWS
 
 
-def _users(c: Container, org_id: str, schedule_id: str) -> dict[str, list[Any]]:
+def _users(c: Container, org_id: str, schedule_id: str) -> dict[str, Any]:
     with c.uow_factory(org_id, write=False) as uow:
         return {
             "doors": uow.repo(m.Door).all_where(schedule_id=schedule_id),
