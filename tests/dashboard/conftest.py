@@ -61,3 +61,13 @@ def screenshot_dir() -> Path | None:
 
 # Dashboard tests run with Wallet signing configured, as the Apple Pass tests do.
 from tests.passes.conftest import dev_chain, settings  # noqa: E402,F401
+
+
+@pytest.fixture
+def shots(tmp_path: Path) -> Path:
+    """Where the administration tests write each page at desktop and phone widths:
+    PASSGATE_SCREENSHOTS=DIR keeps them, otherwise they go to the test's tmp dir."""
+    target = os.environ.get("PASSGATE_SCREENSHOTS")
+    path = Path(target) if target else tmp_path / "screenshots"
+    path.mkdir(parents=True, exist_ok=True)
+    return path

@@ -34,6 +34,7 @@ VALID: dict[str, dict[str, Any]] = {
     "create_api_key": {"name": "k"},
     "create_webhook": {"url": "https://example.com/hook"},
     "set_group_doors": {"door_ids": []},
+    "set_place_lockdown": {"lockdown": True},
     "create_organization": {"name": "O", "slug": "o"},
     "grant_subscription": {"valid_from": "2026-01-01T00:00:00Z"},
     "create_org_api_key": {"name": "k"},

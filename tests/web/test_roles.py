@@ -359,11 +359,22 @@ def test_an_operation_nobody_declared_is_refused_to_everyone() -> None:
 
 def test_dashboard_pages_and_scim_follow_the_table(client: TestClient) -> None:
     world = build_world(client)
-    pages = [
-        route.path.replace("{apple_pass_id}", world.ids["apple_pass"])
-        for key, route in _guarded_routes(client).items()
-        if key.startswith("dashboard_") and "GET" in (route.methods or set())
-    ]
+    params = {
+        "{apple_pass_id}": world.ids["apple_pass"],
+        "{place_id}": world.ids["place"],
+        "{door_id}": world.ids["door"],
+        "{reader_id}": world.ids["reader"],
+        "{schedule_id}": world.ids["schedule"],
+        "{group_id}": world.ids["group"],
+        "{member_id}": world.ids["member"],
+    }
+    pages = []
+    for key, route in _guarded_routes(client).items():
+        if key.startswith("dashboard_") and "GET" in (route.methods or set()):
+            path = route.path
+            for name, value in params.items():
+                path = path.replace(name, value)
+            pages.append(path)
     assert len(pages) >= 7
     for page in pages:
         for caller, want in (

@@ -29,6 +29,7 @@ BODIES: dict[str, dict[str, Any]] = {
     "update_access_right": {"valid_until": "2030-01-01T00:00:00Z"},
     "update_webhook": {"active": False},
     "set_group_doors": {"door_ids": []},
+    "set_place_lockdown": {"lockdown": True},
     "grant_subscription": {"valid_from": "2026-01-01T00:00:00Z"},
     "update_subscription": {"status": "cancelled"},
     "create_org_api_key": {"name": "stolen"},

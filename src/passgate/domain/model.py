@@ -24,6 +24,8 @@ def new_id(prefix: str) -> str:
 class Role(StrEnum):
     OWNER = "owner"
     ADMIN = "admin"
+    # An auditor: signs in to the dashboard and sees everything, changes nothing (R26).
+    READ_ONLY = "read_only"
     MEMBER = "member"
 
 

@@ -22,6 +22,13 @@ KNOWN_READER_MODELS: frozenset[str] = frozenset(
     {"reader_pro_2_0", "reader_pro_2_1", "reader_lite_1_0"} | APPLE_PASS_READER_MODELS
 )
 
+# How the dashboard names each model.
+READER_MODEL_NAMES: dict[str, str] = {
+    "reader_pro_2_1": "Reader Pro 2.1 (Apple Pass)",
+    "reader_pro_2_0": "Reader Pro 2.0",
+    "reader_lite_1_0": "Reader Lite 1.0",
+}
+
 READER_UNSUPPORTED = "reader_unsupported"
 TAMPER_PROTECTION_OFF = "tamper_protection_off"
 NO_READER = "no_reader"

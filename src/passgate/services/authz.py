@@ -12,7 +12,8 @@ Principals, from the authenticated ``Actor``:
 - ``operator``: the service operator's key.
 - ``owner`` / ``admin``: a member's browser session with that role; ``admin`` is also
   an admin API key.
-- ``read_only``: a read-only API key (auditors): reads everything, changes nothing.
+- ``read_only``: a read-only API key, or the browser session of a member with the
+  read_only role (auditors): reads everything, changes nothing.
 - ``member_app``: any member's mobile-app session (an app session acts as the member
   only, whatever their role).
 - ``member_browser``: the browser session of a member without an admin role.
@@ -54,11 +55,17 @@ OPERATOR = Rule(frozenset({_P.OPERATOR}))
 READ = Rule(frozenset({_P.OWNER, _P.ADMIN, _P.READ_ONLY}))
 WRITE = Rule(frozenset({_P.OWNER, _P.ADMIN}))
 # Any signed-in member acting on what is theirs.
-SELF = Rule(frozenset({_P.OWNER, _P.ADMIN, _P.MEMBER_APP, _P.MEMBER_BROWSER}), session_only=True)
+SELF = Rule(
+    frozenset({_P.OWNER, _P.ADMIN, _P.READ_ONLY, _P.MEMBER_APP, _P.MEMBER_BROWSER}),
+    session_only=True,
+)
 # R4: a pass is added through the mobile app only.
 APP_ONLY = Rule(frozenset({_P.MEMBER_APP}), session_only=True)
 # The dashboard is for the organization's admins, signed in with SSO.
+# Its forms change things: owners and admins only.
 DASHBOARD = Rule(frozenset({_P.OWNER, _P.ADMIN}), session_only=True)
+# Its pages: an auditor (read_only role) sees them too, without the forms.
+DASHBOARD_READ = Rule(frozenset({_P.OWNER, _P.ADMIN, _P.READ_ONLY}), session_only=True)
 
 _CRUD_READ = ("list_{plural}", "get_{one}")
 _CRUD_WRITE = ("create_{one}", "update_{one}", "delete_{one}")
@@ -89,6 +96,7 @@ POLICY: dict[str, Rule] = {
     "get_group_doors": READ,
     "set_group_doors": WRITE,
     "clear_reader_tamper": WRITE,
+    "set_place_lockdown": WRITE,
     "create_reader_pairing_code": WRITE,
     # The organization itself, its keys, webhooks, events.
     "get_own_organization": READ,
@@ -149,26 +157,63 @@ POLICY: dict[str, Rule] = {
     "scim_patch_user": WRITE,
     "scim_delete_user": WRITE,
     # Dashboard pages and forms (dashboard_<view function>).
-    "dashboard_overview": DASHBOARD,
-    "dashboard_door_list": DASHBOARD,
-    "dashboard_reader_list": DASHBOARD,
+    "dashboard_overview": DASHBOARD_READ,
+    "dashboard_door_list": DASHBOARD_READ,
+    "dashboard_reader_list": DASHBOARD_READ,
     "dashboard_reader_clear_tamper": DASHBOARD,
-    "dashboard_event_log": DASHBOARD,
-    "dashboard_event_chart": DASHBOARD,
+    "dashboard_event_log": DASHBOARD_READ,
+    "dashboard_event_chart": DASHBOARD_READ,
     # A download of what the events page shows: reading, as the page itself.
-    "dashboard_event_export": READ,
-    "dashboard_people": DASHBOARD,
+    "dashboard_event_export": DASHBOARD_READ,
+    "dashboard_people": DASHBOARD_READ,
     "dashboard_add_person": DASHBOARD,
-    "dashboard_group_list": DASHBOARD,
+    "dashboard_group_list": DASHBOARD_READ,
     "dashboard_add_group": DASHBOARD,
     "dashboard_give_access": DASHBOARD,
-    "dashboard_settings": DASHBOARD,
-    "dashboard_logout": DASHBOARD,
-    "dashboard_pass_list": DASHBOARD,
-    "dashboard_pass_page": DASHBOARD,
+    "dashboard_settings": DASHBOARD_READ,
+    "dashboard_logout": DASHBOARD_READ,
+    "dashboard_pass_list": DASHBOARD_READ,
+    "dashboard_pass_page": DASHBOARD_READ,
     "dashboard_pass_action": DASHBOARD,
-    "dashboard_app_credential_list": DASHBOARD,
+    "dashboard_app_credential_list": DASHBOARD_READ,
     "dashboard_app_credential_action": DASHBOARD,
+    # Administration of the building's objects (web/dashboard/admin).
+    "dashboard_place_list": DASHBOARD_READ,
+    "dashboard_place_page": DASHBOARD_READ,
+    "dashboard_door_new": DASHBOARD_READ,
+    "dashboard_door_page": DASHBOARD_READ,
+    "dashboard_place_create": DASHBOARD,
+    "dashboard_place_update": DASHBOARD,
+    "dashboard_place_lockdown": DASHBOARD,
+    "dashboard_place_delete": DASHBOARD,
+    "dashboard_door_create": DASHBOARD,
+    "dashboard_door_update": DASHBOARD,
+    "dashboard_door_lockdown": DASHBOARD,
+    "dashboard_door_delete": DASHBOARD,
+    "dashboard_reader_new": DASHBOARD_READ,
+    "dashboard_reader_page": DASHBOARD_READ,
+    "dashboard_reader_create": DASHBOARD,
+    "dashboard_reader_update": DASHBOARD,
+    "dashboard_reader_tamper_protection": DASHBOARD,
+    "dashboard_reader_pairing_code": DASHBOARD,
+    "dashboard_reader_delete": DASHBOARD,
+    "dashboard_schedule_list": DASHBOARD_READ,
+    "dashboard_schedule_page": DASHBOARD_READ,
+    "dashboard_schedule_create": DASHBOARD,
+    "dashboard_schedule_update": DASHBOARD,
+    "dashboard_schedule_add_holiday": DASHBOARD,
+    "dashboard_schedule_remove_holiday": DASHBOARD,
+    "dashboard_schedule_delete": DASHBOARD,
+    "dashboard_group_page": DASHBOARD_READ,
+    "dashboard_group_update": DASHBOARD,
+    "dashboard_group_delete": DASHBOARD,
+    "dashboard_group_add_access": DASHBOARD,
+    "dashboard_access_update": DASHBOARD,
+    "dashboard_access_delete": DASHBOARD,
+    "dashboard_person_page": DASHBOARD_READ,
+    "dashboard_person_update": DASHBOARD,
+    "dashboard_person_status": DASHBOARD,
+    "dashboard_person_add_access": DASHBOARD,
 }
 
 # Operations anyone may call without signing in: they authenticate by what they carry
@@ -184,7 +229,7 @@ def principal_of(actor: Actor) -> Principal:
     if actor.kind is ActorKind.MEMBER:
         if actor.session_kind == "app":
             return Principal.MEMBER_APP
-        if actor.role in ("owner", "admin"):
+        if actor.role in ("owner", "admin", "read_only"):
             return Principal(actor.role)
         return Principal.MEMBER_BROWSER
     raise PermissionDenied("this caller cannot use the API")

@@ -104,6 +104,7 @@ ROUTES = (
     ),
 )
 
+PlaceId = Annotated[str, Path(min_length=1, max_length=40)]
 GroupId = Annotated[str, Path(min_length=1, max_length=40)]
 ReaderId = Annotated[str, Path(min_length=1, max_length=40)]
 
@@ -140,6 +141,28 @@ def router() -> APIRouter:
         with c.uow_factory(who.require_org()) as uow:
             ids = doors.set_group_doors(uow, who, group_id, body.door_ids, c.clock.now())
         return s.GroupDoorsOut(group_id=group_id, door_ids=ids)
+
+    @r.post(
+        "/places/{place_id}/lockdown",
+        response_model=s.PlaceLockdownOut,
+        tags=["places"],
+        operation_id="set_place_lockdown",
+        summary="Lock down or release every door of a place",
+        description=(
+            "Sets `lockdown` on every door of the place in one transaction. A locked-down "
+            "door denies every tap (`door_lockdown`) until released. Each door that changes "
+            "is recorded as its own `door.updated` audit event."
+        ),
+        responses=ERRORS,
+    )
+    def place_lockdown(
+        place_id: PlaceId, body: s.PlaceLockdown, c: ContainerDep, who: ActorDep
+    ) -> s.PlaceLockdownOut:
+        with c.uow_factory(who.require_org()) as uow:
+            changed = doors.set_place_lockdown(uow, who, place_id, body.lockdown, c.clock.now())
+        return s.PlaceLockdownOut(
+            place_id=place_id, lockdown=body.lockdown, changed_door_ids=[d.id for d in changed]
+        )
 
     @r.post(
         "/readers/{reader_id}/clear-tamper",

@@ -43,7 +43,7 @@ Hhmm = Annotated[str, Field(min_length=4, max_length=5, pattern=r"^\d{1,2}:\d{2}
 StalenessS = Annotated[StrictInt, Field(ge=60, le=30 * 86400)]
 ReaderModel = Annotated[str, Field(min_length=1, max_length=40)]
 Firmware = Annotated[str, Field(min_length=1, max_length=40)]
-MemberRole = Literal["owner", "admin", "member"]
+MemberRole = Literal["owner", "admin", "read_only", "member"]
 MemberStatus = Literal["active", "deactivated"]
 KeyRole = Literal["admin", "read_only"]
 EventType = Annotated[str, Field(min_length=1, max_length=60)]
@@ -76,6 +76,20 @@ class PlaceOut(Out):
     timezone: str
     address: str | None
     created_at: datetime
+
+
+class PlaceLockdown(Body):
+    lockdown: StrictBool = Field(
+        description="true locks down every door of the place; false releases them all"
+    )
+
+
+class PlaceLockdownOut(Out):
+    place_id: str = Field(description="The place")
+    lockdown: bool = Field(description="The lockdown state every door of the place now has")
+    changed_door_ids: list[str] = Field(
+        description="Doors whose lockdown changed (the others already had it)"
+    )
 
 
 # --- schedules ---

@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from passgate.web.dashboard import events, passes, views
+from passgate.web.dashboard import admin, events, passes, views
 
 
 def router() -> APIRouter:
@@ -10,6 +10,7 @@ def router() -> APIRouter:
     r.include_router(views.router())
     r.include_router(events.router())
     r.include_router(passes.router())
+    r.include_router(admin.router())
     return r
 
 

@@ -15,7 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from passgate.domain import model as m
 from passgate.domain.eligibility import ELIGIBILITY_MESSAGES
 from passgate.domain.errors import ValidationError
-from passgate.domain.readiness import READINESS_MESSAGES
+from passgate.domain.readiness import READER_MODEL_NAMES, READINESS_MESSAGES
 from passgate.services import catalog, doors, organizations, resources
 from passgate.web.dashboard.auth import DashboardActor, check_csrf
 from passgate.web.dashboard.pages import render
@@ -116,6 +116,7 @@ def router() -> APIRouter:
             org=org,
             rows=rows,
             messages=READINESS_MESSAGES,
+            can_write=who.role in ("owner", "admin"),
         )
 
     @r.get("/readers", response_class=HTMLResponse)
@@ -136,17 +137,25 @@ def router() -> APIRouter:
             section="Readers",
             org=org,
             rows=rows,
+            model_names=READER_MODEL_NAMES,
             can_write=who.role in ("owner", "admin"),
         )
 
     @r.post("/readers/{reader_id}/clear-tamper")
     def reader_clear_tamper(
-        reader_id: str, request: Request, c: ContainerDep, who: DashboardActor, csrf: Csrf = None
+        reader_id: str,
+        request: Request,
+        c: ContainerDep,
+        who: DashboardActor,
+        csrf: Csrf = None,
+        back: Annotated[str | None, Form(max_length=100)] = None,
     ) -> Response:
         check_csrf(request, csrf)
         with c.uow_factory(who.require_org()) as uow:
             reader = doors.clear_tamper(uow, who, reader_id, c.clock.now())
-        return _done("/dashboard/readers", f"Tamper cleared on {reader.name}.")
+        # The reader's own page sends its path back; anything else returns to the list.
+        target = back if back == f"/dashboard/readers/{reader.id}" else "/dashboard/readers"
+        return _done(target, f"Tamper cleared on {reader.name}.")
 
     @r.get("/people", response_class=HTMLResponse)
     def people(request: Request, c: ContainerDep, who: DashboardActor) -> Response:

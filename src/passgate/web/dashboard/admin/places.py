@@ -1,0 +1,460 @@
+"""Dashboard administration of places and doors: create, edit, delete, lockdown of a
+door or of every door of a place, and each door's staleness limit (R16)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import HTMLResponse, Response
+
+from passgate.bootstrap import Container
+from passgate.domain import model as m
+from passgate.domain.readiness import READER_MODEL_NAMES, READINESS_MESSAGES
+from passgate.services import catalog, doors, resources
+from passgate.services.actors import Actor
+from passgate.web.api import schemas as s
+from passgate.web.dashboard.admin.forms import (
+    REFUSALS,
+    Csrf,
+    Invalid,
+    blank,
+    can_write,
+    check,
+    done,
+    errors_of,
+)
+from passgate.web.dashboard.auth import DashboardActor, check_csrf
+from passgate.web.dashboard.pages import render
+from passgate.web.deps import ContainerDep
+
+Text = Annotated[str, Form(max_length=500)]
+Confirm = Annotated[str | None, Query(pattern="^delete$")]
+PLACE_LABELS = {"name": "Name", "timezone": "Time zone", "address": "Address"}
+DOOR_LABELS = {
+    "name": "Name",
+    "place_id": "Place",
+    "timezone": "Time zone",
+    "schedule_id": "Schedule",
+    "staleness_limit_s": "Offline limit",
+}
+
+
+def staleness_seconds(hours: str) -> int:
+    """The form gives hours (decimals allowed); the door stores seconds."""
+    try:
+        value = float(hours.strip())
+    except ValueError as exc:
+        raise Invalid(
+            {"staleness_limit_s": "Offline limit must be a number of hours, e.g. 36"}
+        ) from exc
+    if not 1 / 60 <= value <= 30 * 24:
+        raise Invalid(
+            {"staleness_limit_s": "Offline limit must be between 1 minute and 720 hours (30 days)"}
+        )
+    return round(value * 3600)
+
+
+def _place_context(c: Container, who: Actor, place_id: str) -> dict[str, Any]:
+    org_id = who.require_org()
+    with c.uow_factory(org_id, write=False) as uow:
+        place = uow.repo(m.Place).get(place_id)
+        place_doors = sorted(
+            uow.repo(m.Door).all_where(place_id=place_id), key=lambda d: d.name.lower()
+        )
+        return {
+            "org": uow.organizations.get(org_id),
+            "place": place,
+            "doors": place_doors,
+        }
+
+
+def _door_choices(c: Container, org_id: str) -> dict[str, Any]:
+    with c.uow_factory(org_id, write=False) as uow:
+        return {
+            "org": uow.organizations.get(org_id),
+            "places": sorted(uow.repo(m.Place).all_where(), key=lambda p: p.name.lower()),
+            "schedules": sorted(
+                uow.repo(m.AccessSchedule).all_where(), key=lambda x: x.name.lower()
+            ),
+        }
+
+
+def _door_context(c: Container, who: Actor, door_id: str) -> dict[str, Any]:
+    org_id = who.require_org()
+    context = _door_choices(c, org_id)
+    with c.uow_factory(org_id, write=False) as uow:
+        door = uow.repo(m.Door).get(door_id)
+        groups = [
+            g for g in uow.repo(m.Group).all_where() if door_id in uow.group_doors.doors_of(g.id)
+        ]
+        context.update(
+            door=door,
+            readers=sorted(uow.repo(m.Reader).all_where(door_id=door_id), key=lambda x: x.name),
+            groups=sorted(groups, key=lambda g: g.name.lower()),
+            readiness=doors.readiness_of(uow, [door_id])[door_id],
+        )
+    return context
+
+
+def router() -> APIRouter:
+    r = APIRouter(prefix="/dashboard", include_in_schema=False)
+
+    # --- places ---
+    def place_list_page(
+        request: Request,
+        c: Container,
+        who: Actor,
+        *,
+        errors: dict[str, str] | None = None,
+        form: dict[str, Any] | None = None,
+        status_code: int = 200,
+    ) -> Response:
+        org_id = who.require_org()
+        with c.uow_factory(org_id, write=False) as uow:
+            places = sorted(uow.repo(m.Place).all_where(), key=lambda p: p.name.lower())
+            all_doors = uow.repo(m.Door).all_where()
+            org = uow.organizations.get(org_id)
+        rows = [
+            {
+                "place": p,
+                "doors": [d for d in all_doors if d.place_id == p.id],
+                "locked": sum(d.lockdown for d in all_doors if d.place_id == p.id),
+            }
+            for p in places
+        ]
+        return render(
+            request,
+            "admin/places.html",
+            status_code=status_code,
+            title="Places",
+            section="Places",
+            org=org,
+            rows=rows,
+            errors=errors or {},
+            form=form or {"timezone": "UTC"},
+            can_write=can_write(who),
+        )
+
+    @r.get("/places", response_class=HTMLResponse)
+    def place_list(request: Request, c: ContainerDep, who: DashboardActor) -> Response:
+        return place_list_page(request, c, who)
+
+    @r.post("/places")
+    def place_create(
+        request: Request,
+        c: ContainerDep,
+        who: DashboardActor,
+        name: Text = "",
+        timezone: Text = "",
+        address: Text = "",
+        csrf: Csrf = None,
+    ) -> Response:
+        check_csrf(request, csrf)
+        form = {"name": name, "timezone": timezone, "address": address}
+        try:
+            body = check(
+                s.PlaceCreate,
+                {"name": name, "timezone": blank(timezone) or "UTC", "address": blank(address)},
+                PLACE_LABELS,
+            )
+            with c.uow_factory(who.require_org()) as uow:
+                place = resources.create(uow, who, catalog.PLACE, body.model_dump(), c.clock.now())
+        except REFUSALS as exc:
+            return place_list_page(
+                request, c, who, errors=errors_of(exc), form=form, status_code=422
+            )
+        return done(f"/dashboard/places/{place.id}", f"Created place {place.name}.")
+
+    def place_page_view(
+        request: Request,
+        c: Container,
+        who: Actor,
+        place_id: str,
+        *,
+        confirm: str | None = None,
+        errors: dict[str, str] | None = None,
+        form: dict[str, Any] | None = None,
+        status_code: int = 200,
+    ) -> Response:
+        context = _place_context(c, who, place_id)
+        place = context["place"]
+        return render(
+            request,
+            "admin/place.html",
+            status_code=status_code,
+            title=f"Place {place.name}",
+            section="Places",
+            errors=errors or {},
+            form=form or {"name": place.name, "timezone": place.timezone, "address": place.address},
+            confirm=confirm,
+            can_write=can_write(who),
+            **context,
+        )
+
+    @r.get("/places/{place_id}", response_class=HTMLResponse)
+    def place_page(
+        place_id: str,
+        request: Request,
+        c: ContainerDep,
+        who: DashboardActor,
+        confirm: Confirm = None,
+    ) -> Response:
+        return place_page_view(request, c, who, place_id, confirm=confirm)
+
+    @r.post("/places/{place_id}")
+    def place_update(
+        place_id: str,
+        request: Request,
+        c: ContainerDep,
+        who: DashboardActor,
+        name: Text = "",
+        timezone: Text = "",
+        address: Text = "",
+        csrf: Csrf = None,
+    ) -> Response:
+        check_csrf(request, csrf)
+        form = {"name": name, "timezone": timezone, "address": address}
+        try:
+            body = check(
+                s.PlaceUpdate,
+                {"name": name, "timezone": timezone, "address": blank(address)},
+                PLACE_LABELS,
+            )
+            with c.uow_factory(who.require_org()) as uow:
+                place = resources.update(
+                    uow, who, catalog.PLACE, place_id, body.model_dump(), c.clock.now()
+                )
+        except REFUSALS as exc:
+            return place_page_view(
+                request, c, who, place_id, errors=errors_of(exc), form=form, status_code=422
+            )
+        return done(f"/dashboard/places/{place_id}", f"Saved place {place.name}.")
+
+    @r.post("/places/{place_id}/lockdown")
+    def place_lockdown(
+        place_id: str,
+        request: Request,
+        c: ContainerDep,
+        who: DashboardActor,
+        lockdown: Annotated[str, Form(pattern="^(on|off)$")],
+        csrf: Csrf = None,
+    ) -> Response:
+        check_csrf(request, csrf)
+        on = lockdown == "on"
+        with c.uow_factory(who.require_org()) as uow:
+            changed = doors.set_place_lockdown(uow, who, place_id, on, c.clock.now())
+        verb = "Locked down" if on else "Released"
+        return done(f"/dashboard/places/{place_id}", f"{verb} {len(changed)} door(s).")
+
+    @r.post("/places/{place_id}/delete")
+    def place_delete(
+        place_id: str, request: Request, c: ContainerDep, who: DashboardActor, csrf: Csrf = None
+    ) -> Response:
+        check_csrf(request, csrf)
+        try:
+            with c.uow_factory(who.require_org()) as uow:
+                place = uow.repo(m.Place).get(place_id)
+                resources.delete(uow, who, catalog.PLACE, place_id, c.clock.now())
+        except REFUSALS as exc:
+            return place_page_view(
+                request, c, who, place_id, errors=errors_of(exc), status_code=409
+            )
+        return done("/dashboard/places", f"Deleted place {place.name}.")
+
+    # --- doors ---
+    def door_new_page(
+        request: Request,
+        c: Container,
+        who: Actor,
+        *,
+        errors: dict[str, str] | None = None,
+        form: dict[str, Any] | None = None,
+        status_code: int = 200,
+        place_id: str | None = None,
+    ) -> Response:
+        context = _door_choices(c, who.require_org())
+        return render(
+            request,
+            "admin/door_new.html",
+            status_code=status_code,
+            title="New door",
+            section="Doors",
+            errors=errors or {},
+            form=form or {"place_id": place_id or "", "staleness_h": "36"},
+            can_write=can_write(who),
+            **context,
+        )
+
+    @r.get("/doors/new", response_class=HTMLResponse)
+    def door_new(
+        request: Request,
+        c: ContainerDep,
+        who: DashboardActor,
+        place_id: Annotated[str | None, Query(max_length=40)] = None,
+    ) -> Response:
+        return door_new_page(request, c, who, place_id=place_id)
+
+    @r.post("/doors")
+    def door_create(
+        request: Request,
+        c: ContainerDep,
+        who: DashboardActor,
+        name: Text = "",
+        place_id: Text = "",
+        timezone: Text = "",
+        schedule_id: Text = "",
+        staleness_h: Text = "36",
+        csrf: Csrf = None,
+    ) -> Response:
+        check_csrf(request, csrf)
+        form = {
+            "name": name,
+            "place_id": place_id,
+            "timezone": timezone,
+            "schedule_id": schedule_id,
+            "staleness_h": staleness_h,
+        }
+        try:
+            if not place_id:
+                raise Invalid({"place_id": "Place is required: create a place first"})
+            body = check(
+                s.DoorCreate,
+                {
+                    "name": name,
+                    "place_id": place_id,
+                    "timezone": blank(timezone),
+                    "schedule_id": blank(schedule_id),
+                    "staleness_limit_s": staleness_seconds(staleness_h),
+                },
+                DOOR_LABELS,
+            )
+            with c.uow_factory(who.require_org()) as uow:
+                door = resources.create(uow, who, catalog.DOOR, body.model_dump(), c.clock.now())
+        except REFUSALS as exc:
+            return door_new_page(request, c, who, errors=errors_of(exc), form=form, status_code=422)
+        return done(f"/dashboard/doors/{door.id}", f"Created door {door.name}.")
+
+    def door_page_view(
+        request: Request,
+        c: Container,
+        who: Actor,
+        door_id: str,
+        *,
+        confirm: str | None = None,
+        errors: dict[str, str] | None = None,
+        form: dict[str, Any] | None = None,
+        status_code: int = 200,
+    ) -> Response:
+        context = _door_context(c, who, door_id)
+        door: m.Door = context["door"]
+        return render(
+            request,
+            "admin/door.html",
+            status_code=status_code,
+            title=f"Door {door.name}",
+            section="Doors",
+            errors=errors or {},
+            form=form
+            or {
+                "name": door.name,
+                "place_id": door.place_id,
+                "timezone": door.timezone,
+                "schedule_id": door.schedule_id or "",
+                "staleness_h": f"{door.staleness_limit_s / 3600:g}",
+            },
+            confirm=confirm,
+            messages=READINESS_MESSAGES,
+            model_names=READER_MODEL_NAMES,
+            can_write=can_write(who),
+            **context,
+        )
+
+    @r.get("/doors/{door_id}", response_class=HTMLResponse)
+    def door_page(
+        door_id: str,
+        request: Request,
+        c: ContainerDep,
+        who: DashboardActor,
+        confirm: Confirm = None,
+    ) -> Response:
+        return door_page_view(request, c, who, door_id, confirm=confirm)
+
+    @r.post("/doors/{door_id}")
+    def door_update(
+        door_id: str,
+        request: Request,
+        c: ContainerDep,
+        who: DashboardActor,
+        name: Text = "",
+        place_id: Text = "",
+        timezone: Text = "",
+        schedule_id: Text = "",
+        staleness_h: Text = "",
+        csrf: Csrf = None,
+    ) -> Response:
+        check_csrf(request, csrf)
+        form = {
+            "name": name,
+            "place_id": place_id,
+            "timezone": timezone,
+            "schedule_id": schedule_id,
+            "staleness_h": staleness_h,
+        }
+        try:
+            body = check(
+                s.DoorUpdate,
+                {
+                    "name": name,
+                    "place_id": place_id,
+                    "timezone": timezone,
+                    "schedule_id": blank(schedule_id),
+                    "staleness_limit_s": staleness_seconds(staleness_h),
+                },
+                DOOR_LABELS,
+            )
+            changes = body.model_dump()
+            changes.pop("lockdown")  # its own button below, never changed by this form
+            with c.uow_factory(who.require_org()) as uow:
+                door = resources.update(uow, who, catalog.DOOR, door_id, changes, c.clock.now())
+        except REFUSALS as exc:
+            return door_page_view(
+                request, c, who, door_id, errors=errors_of(exc), form=form, status_code=422
+            )
+        return done(f"/dashboard/doors/{door_id}", f"Saved door {door.name}.")
+
+    @r.post("/doors/{door_id}/lockdown")
+    def door_lockdown(
+        door_id: str,
+        request: Request,
+        c: ContainerDep,
+        who: DashboardActor,
+        lockdown: Annotated[str, Form(pattern="^(on|off)$")],
+        csrf: Csrf = None,
+    ) -> Response:
+        check_csrf(request, csrf)
+        on = lockdown == "on"
+        with c.uow_factory(who.require_org()) as uow:
+            door = resources.update(
+                uow, who, catalog.DOOR, door_id, {"lockdown": on}, c.clock.now()
+            )
+        verb = "is locked down: every tap is denied" if on else "is released from lockdown"
+        return done(f"/dashboard/doors/{door_id}", f"{door.name} {verb}.")
+
+    @r.post("/doors/{door_id}/delete")
+    def door_delete(
+        door_id: str, request: Request, c: ContainerDep, who: DashboardActor, csrf: Csrf = None
+    ) -> Response:
+        check_csrf(request, csrf)
+        try:
+            with c.uow_factory(who.require_org()) as uow:
+                door = uow.repo(m.Door).get(door_id)
+                resources.delete(uow, who, catalog.DOOR, door_id, c.clock.now())
+        except REFUSALS as exc:
+            return door_page_view(request, c, who, door_id, errors=errors_of(exc), status_code=409)
+        return done("/dashboard/doors", f"Deleted door {door.name}.")
+
+    return r
+
+
+__all__ = ["router", "staleness_seconds"]

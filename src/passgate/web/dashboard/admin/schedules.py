@@ -1,0 +1,267 @@
+"""Dashboard administration of access schedules: weekly windows and holidays (days on
+which the schedule is closed all day), create, edit, delete."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import HTMLResponse, Response
+
+from passgate.bootstrap import Container
+from passgate.domain import model as m
+from passgate.services import catalog, resources
+from passgate.services.actors import Actor
+from passgate.web.api import schemas as s
+from passgate.web.dashboard.admin.forms import (
+    REFUSALS,
+    Csrf,
+    Invalid,
+    can_write,
+    check,
+    done,
+    errors_of,
+)
+from passgate.web.dashboard.auth import DashboardActor, check_csrf
+from passgate.web.dashboard.pages import render
+from passgate.web.deps import ContainerDep
+
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+BLANK_ROWS = 3
+Rows = Annotated[list[str], Form(max_length=100)]
+LABELS = {"name": "Name", "windows": "Opening hours", "holidays": "Holidays"}
+
+
+def windows_of(weekday: list[str], start: list[str], end: list[str]) -> list[dict[str, Any]]:
+    """The form's rows as the API's windows; a row with neither time is left out."""
+    if not len(weekday) == len(start) == len(end):
+        raise Invalid({"windows": "Opening hours: each row needs a day, a start and an end"})
+    out: list[dict[str, Any]] = []
+    for i, (day, a, b) in enumerate(zip(weekday, start, end, strict=True)):
+        if not a.strip() and not b.strip():
+            continue
+        if not day.isdigit():
+            raise Invalid({f"windows[{i}].weekday": f"Row {i + 1}: choose a day"})
+        out.append({"weekday": int(day), "start": a.strip(), "end": b.strip()})
+    return out
+
+
+def _rows(windows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    rows = [{"weekday": str(w["weekday"]), "start": w["start"], "end": w["end"]} for w in windows]
+    return rows + [{"weekday": "0", "start": "", "end": ""}] * BLANK_ROWS
+
+
+def _users(c: Container, org_id: str, schedule_id: str) -> dict[str, Any]:
+    with c.uow_factory(org_id, write=False) as uow:
+        return {
+            "doors": uow.repo(m.Door).all_where(schedule_id=schedule_id),
+            "groups": uow.repo(m.Group).all_where(schedule_id=schedule_id),
+        }
+
+
+def router() -> APIRouter:
+    r = APIRouter(prefix="/dashboard/schedules", include_in_schema=False)
+
+    def list_view(
+        request: Request,
+        c: Container,
+        who: Actor,
+        *,
+        errors: dict[str, str] | None = None,
+        form: dict[str, Any] | None = None,
+        status_code: int = 200,
+    ) -> Response:
+        org_id = who.require_org()
+        with c.uow_factory(org_id, write=False) as uow:
+            org = uow.organizations.get(org_id)
+            schedules = sorted(uow.repo(m.AccessSchedule).all_where(), key=lambda x: x.name.lower())
+        return render(
+            request,
+            "admin/schedules.html",
+            status_code=status_code,
+            title="Schedules",
+            section="Schedules",
+            org=org,
+            schedules=schedules,
+            weekdays=WEEKDAYS,
+            errors=errors or {},
+            form=form or {"name": "", "rows": _rows([])},
+            can_write=can_write(who),
+        )
+
+    @r.get("", response_class=HTMLResponse)
+    def schedule_list(request: Request, c: ContainerDep, who: DashboardActor) -> Response:
+        return list_view(request, c, who)
+
+    @r.post("")
+    def schedule_create(
+        request: Request,
+        c: ContainerDep,
+        who: DashboardActor,
+        name: Annotated[str, Form(max_length=200)] = "",
+        weekday: Rows = [],  # noqa: B006 - FastAPI copies defaults per request
+        start: Rows = [],  # noqa: B006
+        end: Rows = [],  # noqa: B006
+        csrf: Csrf = None,
+    ) -> Response:
+        check_csrf(request, csrf)
+        rows = [
+            {"weekday": d, "start": a, "end": b}
+            for d, a, b in zip(weekday, start, end, strict=False)
+        ]
+        try:
+            body = check(
+                s.ScheduleCreate,
+                {"name": name, "windows": windows_of(weekday, start, end), "holidays": []},
+                LABELS,
+            )
+            values = body.model_dump()
+            values["holidays"] = []
+            with c.uow_factory(who.require_org()) as uow:
+                schedule = resources.create(uow, who, catalog.SCHEDULE, values, c.clock.now())
+        except REFUSALS as exc:
+            form = {"name": name, "rows": rows}
+            return list_view(request, c, who, errors=errors_of(exc), form=form, status_code=422)
+        return done(f"/dashboard/schedules/{schedule.id}", f"Created schedule {schedule.name}.")
+
+    def schedule_view(
+        request: Request,
+        c: Container,
+        who: Actor,
+        schedule_id: str,
+        *,
+        confirm: str | None = None,
+        errors: dict[str, str] | None = None,
+        form: dict[str, Any] | None = None,
+        status_code: int = 200,
+    ) -> Response:
+        org_id = who.require_org()
+        with c.uow_factory(org_id, write=False) as uow:
+            org = uow.organizations.get(org_id)
+            schedule = uow.repo(m.AccessSchedule).get(schedule_id)
+        return render(
+            request,
+            "admin/schedule.html",
+            status_code=status_code,
+            title=f"Schedule {schedule.name}",
+            section="Schedules",
+            org=org,
+            schedule=schedule,
+            weekdays=WEEKDAYS,
+            errors=errors or {},
+            form=form or {"name": schedule.name, "rows": _rows(schedule.windows)},
+            confirm=confirm,
+            can_write=can_write(who),
+            **_users(c, org_id, schedule_id),
+        )
+
+    @r.get("/{schedule_id}", response_class=HTMLResponse)
+    def schedule_page(
+        schedule_id: str,
+        request: Request,
+        c: ContainerDep,
+        who: DashboardActor,
+        confirm: Annotated[str | None, Query(pattern="^delete$")] = None,
+    ) -> Response:
+        return schedule_view(request, c, who, schedule_id, confirm=confirm)
+
+    @r.post("/{schedule_id}")
+    def schedule_update(
+        schedule_id: str,
+        request: Request,
+        c: ContainerDep,
+        who: DashboardActor,
+        name: Annotated[str, Form(max_length=200)] = "",
+        weekday: Rows = [],  # noqa: B006
+        start: Rows = [],  # noqa: B006
+        end: Rows = [],  # noqa: B006
+        csrf: Csrf = None,
+    ) -> Response:
+        check_csrf(request, csrf)
+        rows = [
+            {"weekday": d, "start": a, "end": b}
+            for d, a, b in zip(weekday, start, end, strict=False)
+        ]
+        try:
+            body = check(
+                s.ScheduleUpdate,
+                {"name": name, "windows": windows_of(weekday, start, end)},
+                LABELS,
+            )
+            changes = body.model_dump(exclude={"holidays"})
+            with c.uow_factory(who.require_org()) as uow:
+                schedule = resources.update(
+                    uow, who, catalog.SCHEDULE, schedule_id, changes, c.clock.now()
+                )
+        except REFUSALS as exc:
+            form = {"name": name, "rows": rows}
+            return schedule_view(
+                request, c, who, schedule_id, errors=errors_of(exc), form=form, status_code=422
+            )
+        return done(f"/dashboard/schedules/{schedule_id}", f"Saved schedule {schedule.name}.")
+
+    def _set_holidays(c: Container, who: Actor, schedule_id: str, change: Any) -> m.AccessSchedule:
+        with c.uow_factory(who.require_org()) as uow:
+            schedule = uow.repo(m.AccessSchedule).get(schedule_id)
+            days = sorted(change(set(schedule.holidays)))
+            return resources.update(
+                uow, who, catalog.SCHEDULE, schedule_id, {"holidays": days}, c.clock.now()
+            )
+
+    @r.post("/{schedule_id}/holidays")
+    def schedule_add_holiday(
+        schedule_id: str,
+        request: Request,
+        c: ContainerDep,
+        who: DashboardActor,
+        day: Annotated[str, Form(max_length=20)] = "",
+        csrf: Csrf = None,
+    ) -> Response:
+        check_csrf(request, csrf)
+        try:
+            try:
+                parsed = date.fromisoformat(day.strip())
+            except ValueError as exc:
+                raise Invalid({"day": "Holiday must be a date like 2026-12-25"}) from exc
+            check(s.ScheduleUpdate, {"holidays": [parsed.isoformat()]}, LABELS)
+            _set_holidays(c, who, schedule_id, lambda days: days | {parsed.isoformat()})
+        except REFUSALS as exc:
+            return schedule_view(
+                request, c, who, schedule_id, errors=errors_of(exc), status_code=422
+            )
+        return done(f"/dashboard/schedules/{schedule_id}", f"Added holiday {parsed.isoformat()}.")
+
+    @r.post("/{schedule_id}/holidays/remove")
+    def schedule_remove_holiday(
+        schedule_id: str,
+        request: Request,
+        c: ContainerDep,
+        who: DashboardActor,
+        day: Annotated[str, Form(max_length=20)] = "",
+        csrf: Csrf = None,
+    ) -> Response:
+        check_csrf(request, csrf)
+        _set_holidays(c, who, schedule_id, lambda days: days - {day})
+        return done(f"/dashboard/schedules/{schedule_id}", f"Removed holiday {day}.")
+
+    @r.post("/{schedule_id}/delete")
+    def schedule_delete(
+        schedule_id: str,
+        request: Request,
+        c: ContainerDep,
+        who: DashboardActor,
+        csrf: Csrf = None,
+    ) -> Response:
+        check_csrf(request, csrf)
+        try:
+            with c.uow_factory(who.require_org()) as uow:
+                schedule = uow.repo(m.AccessSchedule).get(schedule_id)
+                resources.delete(uow, who, catalog.SCHEDULE, schedule_id, c.clock.now())
+        except REFUSALS as exc:
+            return schedule_view(
+                request, c, who, schedule_id, errors=errors_of(exc), status_code=409
+            )
+        return done("/dashboard/schedules", f"Deleted schedule {schedule.name}.")
+
+    return r
