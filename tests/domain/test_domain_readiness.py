@@ -67,7 +67,13 @@ def test_door_reasons_are_deduplicated_in_stable_order() -> None:
 
 
 def test_every_reason_has_a_message() -> None:
-    reasons = {"no_reader", "reader_unsupported", "tamper_protection_off"}
+    reasons = {
+        "no_reader",
+        "reader_unsupported",
+        "tamper_protection_off",
+        "reader_tampered",
+        "reader_offline",
+    }
     assert set(READINESS_MESSAGES) == reasons
     assert all(message.endswith(".") for message in READINESS_MESSAGES.values())
 

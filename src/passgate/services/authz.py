@@ -59,6 +59,8 @@ SELF = Rule(frozenset({_P.OWNER, _P.ADMIN, _P.MEMBER_APP, _P.MEMBER_BROWSER}), s
 APP_ONLY = Rule(frozenset({_P.MEMBER_APP}), session_only=True)
 # The dashboard is for the organization's admins, signed in with SSO.
 DASHBOARD = Rule(frozenset({_P.OWNER, _P.ADMIN}), session_only=True)
+# A member's own dashboard page and sign-out: any browser session (an app token never).
+DASHBOARD_SELF = Rule(frozenset({_P.OWNER, _P.ADMIN, _P.MEMBER_BROWSER}), session_only=True)
 
 _CRUD_READ = ("list_{plural}", "get_{one}")
 _CRUD_WRITE = ("create_{one}", "update_{one}", "delete_{one}")
@@ -160,7 +162,8 @@ POLICY: dict[str, Rule] = {
     "dashboard_add_group": DASHBOARD,
     "dashboard_give_access": DASHBOARD,
     "dashboard_settings": DASHBOARD,
-    "dashboard_logout": DASHBOARD,
+    "dashboard_logout": DASHBOARD_SELF,
+    "dashboard_my_page": DASHBOARD_SELF,
     "dashboard_pass_list": DASHBOARD,
     "dashboard_pass_page": DASHBOARD,
     "dashboard_pass_action": DASHBOARD,

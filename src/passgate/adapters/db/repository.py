@@ -72,7 +72,7 @@ class TenantRepository(Generic[T]):
         self._type = entity_type
         self._org_id = org_id
         self._lock_rows = lock_rows
-        self._label = table.name.rstrip("s").replace("_", " ")
+        self._label = _singular(table.name).replace("_", " ")
 
     def _scoped(self, stmt: Any) -> Any:
         return stmt.where(self._table.c.org_id == self._org_id)
@@ -475,3 +475,12 @@ class SqlUnitOfWorkFactory:
 
     def __call__(self, org_id: str | None, *, write: bool = True) -> SqlUnitOfWork:
         return SqlUnitOfWork(self.engine, org_id, write=write)
+
+
+def _singular(plural: str) -> str:
+    """``apple_passes`` -> ``apple_pass``, ``readers`` -> ``reader``."""
+    if plural.endswith("sses"):
+        return plural[:-2]
+    if plural.endswith("ies"):
+        return plural[:-3] + "y"
+    return plural.removesuffix("s")
