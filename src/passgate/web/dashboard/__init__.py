@@ -2,13 +2,14 @@
 
 from fastapi import APIRouter
 
-from passgate.web.dashboard import passes, views
+from passgate.web.dashboard import passes, settings, views
 
 
 def router() -> APIRouter:
     r = APIRouter()
     r.include_router(views.router())
     r.include_router(passes.router())
+    r.include_router(settings.router())
     return r
 
 

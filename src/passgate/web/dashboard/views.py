@@ -363,25 +363,6 @@ def router() -> APIRouter:
             resources.create(uow, who, catalog.ACCESS_RIGHT, values, c.clock.now())
         return _done("/dashboard/groups", "Access given.")
 
-    @r.get("/settings", response_class=HTMLResponse)
-    def settings(request: Request, c: ContainerDep, who: DashboardActor) -> Response:
-        org_id = who.require_org()
-        with c.uow_factory(org_id, write=False) as uow:
-            view = organizations.overview(uow, org_id, c.clock.now())
-            sso = next(iter(uow.repo(m.SsoConnection).all_where()), None)
-            subscriptions = uow.repo(m.Subscription).all_where()
-        return render(
-            request,
-            "settings.html",
-            title="Settings",
-            section="Settings",
-            org=view.organization,
-            eligibility=view.eligibility,
-            messages=ELIGIBILITY_MESSAGES,
-            sso=sso,
-            subscriptions=subscriptions,
-        )
-
     return r
 
 
