@@ -111,6 +111,12 @@ class Settings(BaseSettings):
         le=3600,
         description="How often the reader gateway confirms an unchanged cache is current",
     )
+    reader_offline_after_s: float = Field(
+        default=60.0,
+        gt=0,
+        le=86400,
+        description="A reader not heard from for this long is shown offline (R16)",
+    )
     # --- Apple Pass issuance (Wallet) ---
     public_url: str = Field(
         default="http://127.0.0.1:8000",

@@ -118,7 +118,7 @@ def test_an_admin_walks_the_dashboard(
         _shot(page, screenshot_dir, "events")
 
         page.get_by_role("link", name="Settings").click()
-        expect(page.get_by_text("not configured", exact=True)).to_be_visible()
+        expect(page.locator("#eligibility + dl [data-reason=sso_not_configured]")).to_be_visible()
         _shot(page, screenshot_dir, "settings")
 
         # Every action above went through the services: audited with the admin as actor.

@@ -67,7 +67,13 @@ def test_door_reasons_are_deduplicated_in_stable_order() -> None:
 
 
 def test_every_reason_has_a_message() -> None:
-    reasons = {"no_reader", "reader_unsupported", "tamper_protection_off"}
+    reasons = {
+        "no_reader",
+        "reader_unsupported",
+        "tamper_protection_off",
+        "reader_tampered",
+        "reader_offline",
+    }
     assert set(READINESS_MESSAGES) == reasons
     assert all(message.endswith(".") for message in READINESS_MESSAGES.values())
 
@@ -78,3 +84,38 @@ def test_validate_reader_model() -> None:
         validate_reader_model("acme_9000", "readers[0].model")
     assert info.value.field == "readers[0].model"
     assert "reader_pro_2_1" in info.value.message
+
+
+def test_door_status_adds_tampered_and_offline_readers() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from passgate.domain.readiness import ReaderState, door_status, is_online, reader_model_name
+
+    good = ReaderState("reader_pro_2_1", True, tampered=False, online=True)
+    assert door_status([good]) == DoorReadiness(True, ())
+    tampered = ReaderState("reader_pro_2_1", True, tampered=True, online=True)
+    offline = ReaderState("reader_lite_1_0", True, tampered=False, online=False)
+    assert door_status([offline, tampered]) == DoorReadiness(
+        False, ("reader_unsupported", "reader_tampered", "reader_offline")
+    )
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    stale = timedelta(seconds=60)
+    assert is_online(True, now - timedelta(seconds=59), now, stale)
+    assert not is_online(True, now - timedelta(seconds=61), now, stale)  # server stopped
+    assert not is_online(False, now, now, stale) and not is_online(True, None, now, stale)
+    assert reader_model_name("reader_pro_2_1") == "Reader Pro 2.1"
+    assert reader_model_name("reader_x") == "reader_x"
+
+
+def test_device_names_tell_two_iphones_apart() -> None:
+    from datetime import UTC, datetime
+    from types import SimpleNamespace
+
+    from passgate.domain.devices import device_name, model_name
+
+    at = datetime(2026, 12, 1, tzinfo=UTC)
+    one = SimpleNamespace(kind="iphone", model="iPhone16,1", device_id="dev-aaaa", added_at=at)
+    two = SimpleNamespace(kind="iphone", model="iPhone16,1", device_id="dev-bbbb", added_at=at)
+    assert device_name(one) == "iPhone 15 Pro ···AAAA" != device_name(two)
+    assert model_name("Watch7,1", "watch") == "Apple Watch Series 9"
+    assert model_name("iPhone99,9", "iphone") == "iPhone (iPhone99,9)"

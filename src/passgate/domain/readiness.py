@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from passgate.domain.errors import ValidationError
 
@@ -32,9 +33,19 @@ READER_MODEL_NAMES: dict[str, str] = {
 READER_UNSUPPORTED = "reader_unsupported"
 TAMPER_PROTECTION_OFF = "tamper_protection_off"
 NO_READER = "no_reader"
+# The door's state right now (not its capability): a reader latched tampered is cut off
+# from key material (R14), an offline reader gets no changes.
+READER_TAMPERED = "reader_tampered"
+READER_OFFLINE = "reader_offline"
 
 # Stable order in which reasons are reported, whatever order readers come in.
-_REASON_ORDER: tuple[str, ...] = (NO_READER, READER_UNSUPPORTED, TAMPER_PROTECTION_OFF)
+_REASON_ORDER: tuple[str, ...] = (
+    NO_READER,
+    READER_UNSUPPORTED,
+    TAMPER_PROTECTION_OFF,
+    READER_TAMPERED,
+    READER_OFFLINE,
+)
 
 READINESS_MESSAGES: dict[str, str] = {
     NO_READER: "This door has no reader, so nothing can open it with an Apple Pass.",
@@ -44,6 +55,14 @@ READINESS_MESSAGES: dict[str, str] = {
     ),
     TAMPER_PROTECTION_OFF: (
         "Tamper protection is off on the reader; turn it on to accept Apple Passes."
+    ),
+    READER_TAMPERED: (
+        "A reader on this door reports tampering: it holds no keys and opens nothing "
+        "until an admin clears the tamper on the Readers page."
+    ),
+    READER_OFFLINE: (
+        "A reader on this door is offline: new passes and revocations do not reach it "
+        "until it reconnects."
     ),
 }
 
@@ -94,5 +113,38 @@ def door_readiness(readers: Sequence[tuple[str, bool]]) -> DoorReadiness:
     found: set[str] = set()
     for model, tamper_protection in readers:
         found.update(reader_readiness(model, tamper_protection).reasons)
+    reasons = tuple(reason for reason in _REASON_ORDER if reason in found)
+    return DoorReadiness(ready=not reasons, reasons=reasons)
+
+
+@dataclass(frozen=True)
+class ReaderState:
+    model: str
+    tamper_protection: bool
+    tampered: bool
+    online: bool
+
+
+def reader_model_name(model: str) -> str:
+    """The model's name for people (``reader_pro_2_1`` -> ``Reader Pro 2.1``)."""
+    return READER_MODEL_NAMES.get(model, model)
+
+
+def is_online(
+    online: bool, last_seen_at: datetime | None, now: datetime, stale_after: timedelta
+) -> bool:
+    """Online only if the reader said so AND was heard from lately: a server that stopped
+    without marking its readers offline must not leave them shown online for ever."""
+    return online and last_seen_at is not None and now - last_seen_at <= stale_after
+
+
+def door_status(readers: Sequence[ReaderState]) -> DoorReadiness:
+    """The door's Apple Pass verdict now: R13 readiness plus tampered and offline readers."""
+    base = door_readiness([(r.model, r.tamper_protection) for r in readers])
+    found = set(base.reasons)
+    if any(r.tampered for r in readers):
+        found.add(READER_TAMPERED)
+    if any(not r.online for r in readers):
+        found.add(READER_OFFLINE)
     reasons = tuple(reason for reason in _REASON_ORDER if reason in found)
     return DoorReadiness(ready=not reasons, reasons=reasons)

@@ -209,6 +209,8 @@ class SyncClient:
         elif kind == "heartbeat":
             if state.confirms(msg):
                 self.agent.confirm_synced(msg["version"])
+                # The answer tells the server this reader is alive (its last seen).
+                await ws.send(snap.encode_message({"type": "ping"}))
         elif kind == "ack":
             seqs = [s for s in msg["sequences"] if isinstance(s, int) and not isinstance(s, bool)]
             await asyncio.to_thread(self.agent.store.delete_events, seqs)

@@ -66,6 +66,10 @@ APP_ONLY = Rule(frozenset({_P.MEMBER_APP}), session_only=True)
 DASHBOARD = Rule(frozenset({_P.OWNER, _P.ADMIN}), session_only=True)
 # Its pages: an auditor (read_only role) sees them too, without the forms.
 DASHBOARD_READ = Rule(frozenset({_P.OWNER, _P.ADMIN, _P.READ_ONLY}), session_only=True)
+# A member's own dashboard page and sign-out: any browser session (an app token never).
+DASHBOARD_SELF = Rule(
+    frozenset({_P.OWNER, _P.ADMIN, _P.READ_ONLY, _P.MEMBER_BROWSER}), session_only=True
+)
 
 _CRUD_READ = ("list_{plural}", "get_{one}")
 _CRUD_WRITE = ("create_{one}", "update_{one}", "delete_{one}")
@@ -171,7 +175,16 @@ POLICY: dict[str, Rule] = {
     "dashboard_add_group": DASHBOARD,
     "dashboard_give_access": DASHBOARD,
     "dashboard_settings": DASHBOARD_READ,
-    "dashboard_logout": DASHBOARD_READ,
+    "dashboard_settings_sso": DASHBOARD,
+    "dashboard_settings_sso_flags": DASHBOARD,
+    "dashboard_settings_create_api_key": DASHBOARD,
+    "dashboard_settings_revoke_api_key": DASHBOARD,
+    "dashboard_settings_create_webhook": DASHBOARD,
+    "dashboard_settings_update_webhook": DASHBOARD,
+    "dashboard_settings_delete_webhook": DASHBOARD,
+    "dashboard_settings_test_webhook": DASHBOARD,
+    "dashboard_logout": DASHBOARD_SELF,
+    "dashboard_my_page": DASHBOARD_SELF,
     "dashboard_pass_list": DASHBOARD_READ,
     "dashboard_pass_page": DASHBOARD_READ,
     "dashboard_pass_action": DASHBOARD,

@@ -4,11 +4,17 @@ place, Apple Pass readiness."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from passgate.domain import model as m
 from passgate.domain.errors import ValidationError
-from passgate.domain.readiness import DoorReadiness, door_readiness
+from passgate.domain.readiness import (
+    DoorReadiness,
+    ReaderState,
+    door_readiness,
+    door_status,
+    is_online,
+)
 from passgate.services import catalog, resources
 from passgate.services.actors import Actor
 from passgate.services.events import audit
@@ -100,3 +106,26 @@ def set_place_lockdown(
         for door in uow.repo(m.Door).all_where(place_id=place_id)
         if door.lockdown != lockdown
     ]
+
+
+def reader_online(reader: m.Reader, now: datetime, stale_after: timedelta) -> bool:
+    return is_online(reader.online, reader.last_seen_at, now, stale_after)
+
+
+def status_of(
+    uow: UnitOfWork, door_ids: Iterable[str], now: datetime, stale_after: timedelta
+) -> dict[str, DoorReadiness]:
+    """What the dashboard shows for each door: R13 readiness plus tampered/offline readers."""
+    wanted = set(door_ids)
+    by_door: dict[str, list[ReaderState]] = {d: [] for d in wanted}
+    for reader in uow.repo(m.Reader).all_where():
+        if reader.door_id in wanted:
+            by_door[reader.door_id].append(
+                ReaderState(
+                    model=reader.model,
+                    tamper_protection=reader.tamper_protection,
+                    tampered=reader.tampered,
+                    online=reader_online(reader, now, stale_after),
+                )
+            )
+    return {door_id: door_status(readers) for door_id, readers in by_door.items()}

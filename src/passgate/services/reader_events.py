@@ -215,3 +215,8 @@ def set_status(
         if isinstance(model, str):
             reader.model = validate_reader_model(model)
     repo.update(reader)
+
+
+def touch_seen(uow: UnitOfWork, reader_id: str, now: datetime) -> None:
+    """The reader spoke (a message, a heartbeat's answer): move its last seen, column-only."""
+    uow.repo(m.Reader).advance("last_seen_at", now, id=reader_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 import secrets
@@ -99,7 +100,13 @@ def update_webhook(
 ) -> m.Webhook:
     if "url" in changes:
         check_host(host_of(str(changes["url"])), allowed_hosts)
-    return resources.update(uow, actor, WEBHOOK, webhook_id, changes, now)
+
+    def validate(_uow: UnitOfWork, hook: m.Webhook) -> None:
+        # The operator's allowed hosts hold for a change as they did for the creation.
+        check_webhook(hook.url, hook.event_types, allowed_hosts)
+
+    spec = dataclasses.replace(WEBHOOK, validate=validate)
+    return resources.update(uow, actor, spec, webhook_id, changes, now)
 
 
 class HttpPoster(Protocol):
@@ -209,11 +216,73 @@ def _deliver_one(
 def _headers(
     box: SecretBox, hook: m.Webhook, message: m.OutboxMessage, body: bytes, timestamp: int
 ) -> dict[str, str]:
-    secret = box.open(hook.secret_encrypted)
     payload: dict[str, Any] = message.payload
+    return _signed(box, hook, str(payload.get("type", "")), str(message.id), body, timestamp)
+
+
+def _signed(
+    box: SecretBox, hook: m.Webhook, event_type: str, delivery_id: str, body: bytes, timestamp: int
+) -> dict[str, str]:
+    secret = box.open(hook.secret_encrypted)
     return {
         "Content-Type": "application/json",
         wh.SIGNATURE_HEADER: wh.sign(secret, timestamp, body),
-        wh.EVENT_HEADER: str(payload.get("type", "")),
-        wh.DELIVERY_HEADER: str(message.id),
+        wh.EVENT_HEADER: event_type,
+        wh.DELIVERY_HEADER: delivery_id,
     }
+
+
+TEST_EVENT = "webhook.test"
+
+
+@dataclass(frozen=True)
+class WebhookTestResult:
+    webhook: m.Webhook
+    delivered: bool
+    outcome: str  # "http 204", "transport: ConnectError", "refused: ..." (SSRF rule)
+
+
+def send_test(
+    uow_factory: UnitOfWorkFactory,
+    actor: Actor,
+    poster: HttpPoster,
+    box: SecretBox,
+    webhook_id: str,
+    *,
+    now: datetime,
+) -> WebhookTestResult:
+    """Send one signed ``webhook.test`` message now, through the same poster (and so the same
+    per-delivery SSRF check) and signature as real deliveries; the outcome is audited."""
+    actor.require_write()
+    org_id = actor.require_org()
+    with uow_factory(org_id, write=False) as uow:
+        hook = uow.repo(m.Webhook).get(webhook_id)
+    delivery_id = m.new_id("tst")
+    payload = {
+        "id": delivery_id,
+        "type": TEST_EVENT,
+        "org_id": org_id,
+        "occurred_at": now.isoformat(),
+        "data": {"webhook_id": hook.id},
+    }
+    body = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
+    headers = _signed(box, hook, TEST_EVENT, delivery_id, body, int(now.timestamp()))
+    try:
+        status = poster.post(hook.url, body, headers)
+        outcome, delivered = f"http {status}", 200 <= status < 300
+    except ValidationError as exc:
+        outcome, delivered = f"refused: {exc.message}", False
+    except OSError as exc:
+        outcome, delivered = f"transport: {type(exc).__name__}", False
+    with uow_factory(org_id) as uow:
+        audit(
+            uow,
+            actor,
+            org_id=org_id,
+            type="webhook.tested",
+            object_type="webhook",
+            object_id=hook.id,
+            now=now,
+            after={"delivered": delivered, "outcome": outcome},
+        )
+    return WebhookTestResult(webhook=hook, delivered=delivered, outcome=outcome)

@@ -98,6 +98,7 @@ class Link:
     # heartbeats count up, so a recorded one cannot be replayed (see snap.make_heartbeat).
     reader_nonce: str | None = None
     beats: int = 0
+    seen_at: float = field(default_factory=time.monotonic)
 
     async def send(self, message: dict[str, Any]) -> None:
         async with self.lock:
@@ -401,6 +402,11 @@ async def _serve(ws: WebSocket, c: Container, hub: Hub, link: Link) -> None:
         try:
             msg = snap.parse_message(text)
             kind = msg["type"]
+            tick = time.monotonic()
+            if tick - link.seen_at >= c.settings.reader_heartbeat_s / 2:
+                # Last seen stays live (at most one write per half heartbeat per reader).
+                link.seen_at = tick
+                await asyncio.to_thread(quiet, _seen, c, link)
             if kind == "events":
                 items = reader_events.parse_items(msg["items"])
                 acked = await asyncio.to_thread(
@@ -466,6 +472,11 @@ def _recertify(c: Container, link: Link) -> aliro_groups.ReaderCredentials | Non
     """A certificate from a group that is no longer current is replaced on connect."""
     with c.uow_factory(link.org_id) as uow:
         return aliro_groups.recertify(uow, link.reader_id, c.secret_box, c.clock.now())
+
+
+def _seen(c: Container, link: Link) -> None:
+    with c.uow_factory(link.org_id) as uow:
+        reader_events.touch_seen(uow, link.reader_id, c.clock.now())
 
 
 def _status(c: Container, link: Link, status: dict[str, Any] | None, online: bool) -> None:

@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from passgate.web.dashboard import admin, events, passes, views
+from passgate.web.dashboard import admin, events, passes, settings, views
 
 
 def router() -> APIRouter:
@@ -11,6 +11,7 @@ def router() -> APIRouter:
     r.include_router(events.router())
     r.include_router(passes.router())
     r.include_router(admin.router())
+    r.include_router(settings.router())
     return r
 
 

@@ -27,6 +27,7 @@ from passgate.web.deps import (
 )
 
 LOGIN_PATH = "/dashboard/login"
+MY_PAGE = "/dashboard/me"
 
 
 def _to_login() -> HTTPException:
@@ -42,7 +43,21 @@ def dashboard_actor(request: Request, c: ContainerDep) -> Actor:
     except Unauthenticated as exc:
         raise _to_login() from exc
     request.state.actor_id = who.id
-    return authz.authorize(who, f"dashboard_{operation_of(request)}")
+    operation = f"dashboard_{operation_of(request)}"
+    try:
+        authz.authorize(who, operation)
+    except PermissionDenied:
+        if operation == "dashboard_overview" and authz.principal_of(who) is (
+            authz.Principal.MEMBER_BROWSER
+        ):
+            # A member signing in lands on their own page, not on a refusal.
+            raise HTTPException(
+                status_code=303, detail="your page", headers={"Location": MY_PAGE}
+            ) from None
+        request.state.dashboard_actor = who  # the refusal page still says who is signed in
+        raise
+    request.state.dashboard_actor = who
+    return who
 
 
 def csrf_token(request: Request) -> str:

@@ -3,7 +3,7 @@ goes through the same service commands as the REST API (same rules, same audit).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -12,17 +12,22 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
+from passgate.bootstrap import Container
 from passgate.domain import model as m
 from passgate.domain.eligibility import ELIGIBILITY_MESSAGES
-from passgate.domain.errors import ValidationError
+from passgate.domain.errors import NotFound, ValidationError
 from passgate.domain.readiness import READER_MODEL_NAMES, READINESS_MESSAGES
-from passgate.services import catalog, doors, organizations, resources
+from passgate.services import catalog, doors, me, organizations, resources
 from passgate.web.dashboard.auth import DashboardActor, check_csrf
 from passgate.web.dashboard.pages import render
 from passgate.web.deps import SESSION_COOKIE, ContainerDep, cookie_name
 
 STATIC = Path(__file__).parent / "static"
 Csrf = Annotated[str | None, Form(alias="csrf_token")]
+
+
+def _stale(c: Container) -> timedelta:
+    return timedelta(seconds=c.settings.reader_offline_after_s)
 
 
 def _done(path: str, message: str) -> RedirectResponse:
@@ -70,7 +75,7 @@ def router() -> APIRouter:
         with c.uow_factory(org_id, write=False) as uow:
             view = organizations.overview(uow, org_id, c.clock.now())
             door_ids = [d.id for d in uow.repo(m.Door).all_where()]
-            ready = doors.readiness_of(uow, door_ids)
+            ready = doors.status_of(uow, door_ids, c.clock.now(), _stale(c))
             readers = uow.repo(m.Reader).all_where()
             counts = {
                 "doors": len(door_ids),
@@ -90,6 +95,30 @@ def router() -> APIRouter:
             counts=counts,
         )
 
+    @r.get("/me", response_class=HTMLResponse)
+    def my_page(request: Request, c: ContainerDep, who: DashboardActor) -> Response:
+        """A member's own page (R26): their pass and devices, the doors they open, taps."""
+        org_id = who.require_org()
+        with c.uow_factory(org_id, write=False) as uow:
+            profile = me.profile(uow, who)
+            try:
+                own: me.OwnPass | None = me.own_pass(uow, who)
+            except NotFound:
+                own = None
+            access = me.own_access(uow, who)
+            taps, _total = me.own_taps(uow, who, limit=20, offset=0)
+        return render(
+            request,
+            "me.html",
+            title="My access",
+            section="My access",
+            profile=profile,
+            own=own,
+            access=access,
+            taps=taps,
+            door_names={a.door_id: a.door_name for a in access},
+        )
+
     @r.get("/doors", response_class=HTMLResponse)
     def door_list(request: Request, c: ContainerDep, who: DashboardActor) -> Response:
         org_id = who.require_org()
@@ -98,7 +127,7 @@ def router() -> APIRouter:
             all_doors = uow.repo(m.Door).all_where()
             places = {p.id: p.name for p in uow.repo(m.Place).all_where()}
             readers = uow.repo(m.Reader).all_where()
-            verdicts = doors.readiness_of(uow, [d.id for d in all_doors])
+            verdicts = doors.status_of(uow, [d.id for d in all_doors], c.clock.now(), _stale(c))
         rows = [
             {
                 "door": d,
@@ -126,8 +155,13 @@ def router() -> APIRouter:
             org = uow.organizations.get(org_id)
             door_names = {d.id: d.name for d in uow.repo(m.Door).all_where()}
             readers = uow.repo(m.Reader).all_where()
+        now = c.clock.now()
         rows = [
-            {"reader": x, "door": door_names.get(x.door_id, "")}
+            {
+                "reader": x,
+                "door": door_names.get(x.door_id, ""),
+                "online": doors.reader_online(x, now, _stale(c)),
+            }
             for x in sorted(readers, key=lambda x: x.name)
         ]
         return render(
@@ -279,25 +313,6 @@ def router() -> APIRouter:
         with c.uow_factory(who.require_org()) as uow:
             resources.create(uow, who, catalog.ACCESS_RIGHT, values, c.clock.now())
         return _done("/dashboard/groups", "Access given.")
-
-    @r.get("/settings", response_class=HTMLResponse)
-    def settings(request: Request, c: ContainerDep, who: DashboardActor) -> Response:
-        org_id = who.require_org()
-        with c.uow_factory(org_id, write=False) as uow:
-            view = organizations.overview(uow, org_id, c.clock.now())
-            sso = next(iter(uow.repo(m.SsoConnection).all_where()), None)
-            subscriptions = uow.repo(m.Subscription).all_where()
-        return render(
-            request,
-            "settings.html",
-            title="Settings",
-            section="Settings",
-            org=view.organization,
-            eligibility=view.eligibility,
-            messages=ELIGIBILITY_MESSAGES,
-            sso=sso,
-            subscriptions=subscriptions,
-        )
 
     return r
 
