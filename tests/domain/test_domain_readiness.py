@@ -103,7 +103,7 @@ def test_door_status_adds_tampered_and_offline_readers() -> None:
     assert is_online(True, now - timedelta(seconds=59), now, stale)
     assert not is_online(True, now - timedelta(seconds=61), now, stale)  # server stopped
     assert not is_online(False, now, now, stale) and not is_online(True, None, now, stale)
-    assert reader_model_name("reader_pro_2_1") == "Reader Pro 2.1"
+    assert reader_model_name("reader_pro_2_1") == "Reader Pro 2.1 (Apple Pass)"
     assert reader_model_name("reader_x") == "reader_x"
 
 

@@ -126,7 +126,7 @@ class ReaderState:
 
 
 def reader_model_name(model: str) -> str:
-    """The model's name for people (``reader_pro_2_1`` -> ``Reader Pro 2.1``)."""
+    """The model's name for people (``reader_pro_2_1`` -> ``Reader Pro 2.1 (Apple Pass)``)."""
     return READER_MODEL_NAMES.get(model, model)
 
 
