@@ -9,10 +9,10 @@ from typing import Annotated
 from fastapi import Depends, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from passgate.bootstrap import Container
 from passgate.domain.errors import PermissionDenied, Unauthenticated
 from passgate.services import authz
 from passgate.services.actors import Actor
+from passgate.services.container import Container
 from passgate.web import limits
 
 MAX_PAGE = 500

@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 if TYPE_CHECKING:
-    from passgate.bootstrap import Container
+    from passgate.services.container import Container
 
 log = logging.getLogger("passgate.http")
 

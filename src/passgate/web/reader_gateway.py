@@ -28,10 +28,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi import APIRouter, Path, WebSocket, WebSocketDisconnect
 from pydantic import BaseModel, ConfigDict, Field
 
-from passgate.bootstrap import Container
 from passgate.domain.errors import PassgateError, Unauthenticated
 from passgate.proto import snapshot as snap
 from passgate.services import aliro_groups, reader_events, reader_gateway, reader_snapshot
+from passgate.services.container import Container
 from passgate.services.reader_store import ReaderLink
 from passgate.web.api import API_PREFIX
 from passgate.web.api.crud import ERRORS

@@ -21,7 +21,7 @@ from sqlalchemy.engine import Engine
 from passgate.adapters.db import tables as t
 from passgate.adapters.db.engine import IMMEDIATE
 from passgate.domain import model as m
-from passgate.domain.errors import NotFound, PermissionDenied
+from passgate.domain.errors import NotFound, PermissionDenied, WriteConflict
 from passgate.services.ports import EventQuery
 
 T = TypeVar("T")
@@ -383,6 +383,9 @@ class SqlOutbox:
         ]
 
 
+_CONFLICT = "a concurrent change conflicts with this one; try again"
+
+
 class SqlUnitOfWork:
     """One transaction; commits when the block ends cleanly, rolls back otherwise."""
 
@@ -415,11 +418,18 @@ class SqlUnitOfWork:
         assert self._conn is not None and self._tx is not None
         try:
             if exc_type is None and self._write:
-                self._tx.commit()
+                try:
+                    self._tx.commit()
+                except sa.exc.IntegrityError as err:
+                    raise WriteConflict(_CONFLICT) from err
             else:
                 self._tx.rollback()
         finally:
             self._conn.close()
+        if isinstance(exc, sa.exc.IntegrityError):
+            # The database refused a write a concurrent transaction made impossible (a
+            # unique index): callers see the domain's Conflict, never the driver's error.
+            raise WriteConflict(_CONFLICT) from exc
 
     def find_api_key(self, key_id: str) -> m.ApiKey | None:
         """Unscoped look-up by key id: authentication runs before the tenant is known."""
