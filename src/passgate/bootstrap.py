@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import Engine
@@ -23,6 +24,7 @@ from passgate.adapters.secretbox import AesGcmSecretBox
 from passgate.config import Settings
 from passgate.domain.model import SessionKind
 from passgate.services.apikeys import Authenticator
+from passgate.services.pass_admin import PassCommands
 from passgate.services.ports import UnitOfWork, UnitOfWorkFactory
 from passgate.services.rate_limit import (
     PASSKIT_LOG_LIMIT,
@@ -35,6 +37,7 @@ from passgate.services.sessions import SessionPolicy
 from passgate.services.sso_login import SsoDeps
 
 if TYPE_CHECKING:  # Apple Pass area types, imported lazily by their properties
+    from passgate.adapters.apns import ApnsClient
     from passgate.adapters.db.ops_stats import SqlOpsStats
     from passgate.adapters.db.wallet_directory import SqlWalletDirectory
     from passgate.adapters.passcerts import PassCertificates
@@ -71,6 +74,30 @@ class Container:
         """A new HTTP client for webhook deliveries (one per worker; close it when done)."""
         return HttpxPoster(self.settings.webhook_timeout_s, self.settings.webhook_allowed_hosts)
 
+    def apns_client(self) -> ApnsClient | None:
+        """A new APNs client for the push worker, or None when APNs is not configured."""
+        from passgate.adapters.apns import ApnsClient
+
+        st = self.settings
+        if st.apns_url is None:
+            return None
+        if st.apns_token_key_path is not None:
+            return ApnsClient(
+                base_url=st.apns_url,
+                team_id=st.apns_team_id,
+                key_id=st.apns_key_id,
+                token_key_pem=Path(st.apns_token_key_path).read_bytes(),
+                ca_file=st.apns_ca_path,
+                max_attempts=2,
+            )
+        return ApnsClient(
+            base_url=st.apns_url,
+            cert_file=st.pass_cert_path,
+            key_file=st.pass_key_path,
+            ca_file=st.apns_ca_path,
+            max_attempts=2,
+        )
+
     @cached_property
     def secret_box(self) -> AesGcmSecretBox:
         # Built on first use: schema and operator commands run without the server secret.
@@ -79,6 +106,11 @@ class Container:
     @cached_property
     def retention_store(self) -> SqlRetentionStore:
         return SqlRetentionStore(self.engine)
+
+    @cached_property
+    def reads_in_process(self) -> bool:
+        """True when a read is a local call of microseconds (SQLite), not a round trip."""
+        return self.engine.dialect.name == "sqlite"
 
     @cached_property
     def sso_failures(self) -> RateLimit:
@@ -146,6 +178,10 @@ class Container:
         return PasskitService(
             self.uow_factory, self.wallet_directory, self.wallet_config, self.clock
         )
+
+    @cached_property
+    def pass_commands(self) -> PassCommands:
+        return PassCommands(self.uow_factory, self.clock, self.settings.pass_type_identifier)
 
     @cached_property
     def sso(self) -> SsoDeps:

@@ -26,10 +26,10 @@ from passgate.config import Settings
 from passgate.devidp.cli import devidp
 from passgate.domain.errors import PassgateError
 from passgate.ops_cli import backup, restore
+from passgate.passes_cli import certs
 from passgate.reader.cli import reader
 from passgate.services.actors import Actor, ActorKind
 from passgate.sim.cli import sim
-from passgate.web.passes_cli import certs
 
 CLI_OPERATOR = Actor(
     kind=ActorKind.OPERATOR, id="operator-cli", name="passgate cli", org_id=None, role="owner"

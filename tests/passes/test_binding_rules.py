@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable, Sequence
 
 import pytest
 from hypothesis import given, settings
@@ -10,15 +11,25 @@ from hypothesis import strategies as st
 
 from passgate.domain.errors import PreconditionFailed
 from passgate.domain.passes import (
+    BindingPlan,
     BoundDevice,
     DeviceClaim,
-    apply_plan,
     devices_column,
     plan_binding,
 )
 
 KEYS = [f"{i:02x}" * 65 for i in range(6)]
 ids = st.sampled_from(["p1", "p2", "w1", "w2"])
+
+
+def apply_plan(
+    bound: Sequence[BoundDevice], plan: BindingPlan, new_id: Callable[[], str]
+) -> list[BoundDevice]:
+    """The active devices after ``plan`` (a model of what services.passes stores)."""
+    gone = set(plan.replace)
+    kept = [d for d in bound if d.id in plan.unchanged and d.id not in gone]
+    added = [BoundDevice(new_id(), c.kind, c.device_id, c.public_key) for c in plan.add]
+    return kept + added
 
 
 @st.composite

@@ -48,6 +48,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from passgate.domain.passes import key_id_of
 from passgate.proto import motionsense as ms
 from passgate.proto import snapshot as snap
 from passgate.proto.aliro import (
@@ -63,7 +64,7 @@ from passgate.proto.aliro import (
 )
 from passgate.proto.aliro import constants as c
 from passgate.proto.aliro.messages import parse_fci
-from passgate.reader.agent import ReaderAgent, TapResult, key_id_of
+from passgate.reader.agent import ReaderAgent, TapResult
 from passgate.reader.relay import SimulatedRelay
 from passgate.reader.store import AgentStore
 from passgate.reader.transport.ble import FramedLink
@@ -186,7 +187,7 @@ def _content(keys: list[bytes], app_key: bytes | None = None) -> dict[str, Any]:
     ``app_key`` is the first member's app credential (MotionSense).
     """
     credentials: dict[str, dict[str, Any]] = {
-        key_id_of(k): {
+        key_id_of(k.hex()): {
             "public_key": k.hex(),
             "kind": "apple_pass",
             "status": "active",
@@ -196,7 +197,7 @@ def _content(keys: list[bytes], app_key: bytes | None = None) -> dict[str, Any]:
         for i, k in enumerate(keys)
     }
     if app_key is not None:
-        credentials[key_id_of(app_key)] = {
+        credentials[key_id_of(app_key.hex())] = {
             "public_key": app_key.hex(),
             "kind": "mobile_app",
             "status": "active",
@@ -263,7 +264,7 @@ def _agent(
     """A paired agent with a cache applied and persistent keys for ``seeds``."""
     store = TimedStore(str(directory / "agent.db"))
     for public, secret in seeds:  # as STANDARD taps would have left them
-        store.add_event({"kind": "bench_seed"}, (key_id_of(public), public, secret))
+        store.add_event({"kind": "bench_seed"}, (key_id_of(public.hex()), public, secret))
     agent = ReaderAgent(store, SimulatedRelay())
     aliro_key = ec.generate_private_key(P256)
     store.put(

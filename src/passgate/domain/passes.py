@@ -13,7 +13,7 @@ spelling only, so the same key always compares equal and hashes to the same key 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -153,16 +153,6 @@ def plan_binding(
     return BindingPlan(
         add=tuple(add), replace=tuple(replaced), unchanged=tuple(unchanged), watch_skipped=skipped
     )
-
-
-def apply_plan(
-    bound: Sequence[BoundDevice], plan: BindingPlan, new_id: Callable[[], str]
-) -> list[BoundDevice]:
-    """The active devices after ``plan`` (a model of what the service stores)."""
-    gone = set(plan.replace)
-    kept = [d for d in bound if d.id in plan.unchanged and d.id not in gone]
-    added = [BoundDevice(new_id(), c.kind, c.device_id, c.public_key) for c in plan.add]
-    return kept + added
 
 
 def devices_column(active_kinds: Sequence[str]) -> str:

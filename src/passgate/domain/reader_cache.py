@@ -197,7 +197,7 @@ def parse_cache(content: Mapping[str, Any]) -> CacheView:
 class TapOutcome:
     decision: Decision
     member_id: str | None
-    credential_id: str | None  # the key id of the credential, when known
+    key_id: str | None  # the key id of the credential, when known
 
 
 def decide_tap(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from passgate.domain.errors import PassgateError
+from passgate.errors import ProtocolError
 
 SW_OK = 0x9000
 SW_WRONG_LENGTH = 0x6700
@@ -30,7 +30,7 @@ EXTENDED_MAX_DATA = 65535
 EXTENDED_MAX_LE = 65536
 
 
-class ApduError(PassgateError):
+class ApduError(ProtocolError):
     """Malformed APDU bytes, or fields that cannot be encoded."""
 
     code = "apdu_error"

@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
     encode_dss_signature,
 )
 
-from passgate.domain.errors import PassgateError, ValidationError
+from passgate.errors import ProtocolError, ValidationError
 
 PRODUCTION_URL: Final = "https://api.push.apple.com"
 DEVELOPMENT_URL: Final = "https://api.sandbox.push.apple.com"
@@ -63,7 +63,7 @@ _B64URL_RE: Final = re.compile(r"[A-Za-z0-9_\-]*")
 _P256_COORD: Final = 32
 
 
-class ApnsProtocolError(PassgateError):
+class ApnsProtocolError(ProtocolError):
     """A peer sent something that is not valid APNs; ``reason`` is the APNs reason string."""
 
     code = "apns_protocol_error"

@@ -35,7 +35,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from passgate.domain.errors import ValidationError
+from passgate.errors import ValidationError
 
 MAX_FRAME_BYTES = 8 * 1024 * 1024
 AUTH_CONTEXT = b"passgate-reader-auth-v1\x00"

@@ -17,13 +17,13 @@ import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from passgate.domain.errors import PassgateError
+from passgate.errors import ProtocolError
 
 MAX_TAG_BYTES = 3
 MAX_LENGTH = 0xFFFFFF  # three length bytes
 
 
-class TlvError(PassgateError):
+class TlvError(ProtocolError):
     """Malformed BER-TLV input (or an attempt to encode something BER-TLV cannot carry)."""
 
     code = "tlv_error"

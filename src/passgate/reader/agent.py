@@ -41,6 +41,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from passgate.domain.access import Decision, Reason, UnlockMethod
 from passgate.domain.errors import PassgateError, ValidationError
+from passgate.domain.passes import key_id_of
 from passgate.domain.reader_cache import CacheView, decide_tap, parse_cache
 from passgate.proto import snapshot as snap
 from passgate.proto.aliro import (
@@ -97,10 +98,6 @@ class TapResult:
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def key_id_of(public_key: bytes) -> str:
-    return hashlib.sha256(public_key).hexdigest()
 
 
 class ReaderAgent:
@@ -234,7 +231,7 @@ class ReaderAgent:
         view = self.view
         if view is None:
             return None
-        cred = view.credentials.get(key_id_of(public_key))
+        cred = view.credentials.get(key_id_of(public_key.hex()))
         if cred is None:
             return None
         known = self._persistent.get(cred.key_id)
@@ -326,7 +323,9 @@ class ReaderAgent:
         except AliroError:
             return None
         transaction_id = tx.transaction_id.hex() or None
-        key_id = key_id_of(outcome.endpoint_public_key) if outcome.endpoint_public_key else None
+        key_id = (
+            key_id_of(outcome.endpoint_public_key.hex()) if outcome.endpoint_public_key else None
+        )
         decision = self._decide(key_id, method)
         if decision.granted and not outcome.authenticated:
             decision = Decision(False, Reason.UNKNOWN_CREDENTIAL)  # never reached: fail closed

@@ -7,7 +7,6 @@ hash (not a slow password hash) is the right tool: there is nothing to guess.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
@@ -18,13 +17,11 @@ from passgate.domain.errors import Unauthenticated, ValidationError
 from passgate.services.actors import Actor, ActorKind
 from passgate.services.events import audit, summarize
 from passgate.services.ports import UnitOfWork, UnitOfWorkFactory
+from passgate.services.secret_hash import hash_secret
+from passgate.services.sessions import resolve_session
 
 _TOUCH_EVERY = timedelta(minutes=1)
 _MAX_TOKEN = 200
-
-
-def hash_secret(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -111,8 +108,6 @@ class Authenticator:
                 kind=ActorKind.OPERATOR, id="operator", name="operator", org_id=None, role="owner"
             )
         if token.startswith("ses_"):
-            from passgate.services.sessions import resolve_session
-
             return resolve_session(self._uow_factory, token, now)
         key_id, _, secret = token.partition(".")
         with self._uow_factory(None, write=False) as uow:

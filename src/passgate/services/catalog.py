@@ -74,7 +74,7 @@ def _access_right_validate(_uow: UnitOfWork, right: m.AccessRight) -> None:
     validate_window(right.valid_from, right.valid_until)
 
 
-def parse_schedule(windows: list[dict[str, Any]], holidays: list[str]) -> Schedule:
+def schedule_from_input(windows: list[dict[str, Any]], holidays: list[str]) -> Schedule:
     """The stored form of a schedule, checked and turned into the domain's Schedule."""
     parsed: list[WeeklyWindow] = []
     for i, raw in enumerate(windows):
@@ -98,7 +98,7 @@ def parse_schedule(windows: list[dict[str, Any]], holidays: list[str]) -> Schedu
 
 
 def _schedule_validate(_uow: UnitOfWork, schedule: m.AccessSchedule) -> None:
-    parse_schedule(schedule.windows, schedule.holidays)
+    schedule_from_input(schedule.windows, schedule.holidays)
 
 
 PLACE = ResourceSpec(

@@ -9,16 +9,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
 
 from passgate.domain import model as m
 from passgate.domain.errors import Conflict, ValidationError
 from passgate.domain.pass_records import WalletLog, WalletRegistration, WalletSerial
 from passgate.domain.passes import devices_column
 from passgate.services.actors import Actor
+from passgate.services.authz import authorize
 from passgate.services.events import EventFilter
 from passgate.services.paging import Page, decode_cursor
 from passgate.services.pass_effects import audit_pass, new_versions, reader_update, serials_of
-from passgate.services.ports import UnitOfWork
+from passgate.services.ports import Clock, UnitOfWork, UnitOfWorkFactory
 
 DEVICE_FILTERS = ("iphone", "watch", "both", "none")
 PASS_LIST = "apple_passes"  # noqa: S105 (the kind named in this list's cursors)
@@ -165,3 +167,37 @@ def delete_pass(
     uow: UnitOfWork, actor: Actor, pass_id: str, *, now: datetime, topic: str | None = None
 ) -> m.ApplePass:
     return _change(uow, actor, pass_id, "delete", topic, now)
+
+
+PassAction = Literal["suspend", "resume", "delete"]
+# The declared operation (services.authz.POLICY) each command is checked against.
+OPERATIONS: dict[str, str] = {
+    "suspend": "suspend_apple_pass",
+    "resume": "resume_apple_pass",
+    "delete": "delete_apple_pass",
+}
+
+
+@dataclass(frozen=True)
+class PassCommands:
+    """Suspend, resume and delete as whole commands, for every caller alike (API,
+    dashboard, CLI, worker): each checks the caller's role, opens its own transaction,
+    reads the clock and names the APNs topic of this server's passes.
+    """
+
+    uow_factory: UnitOfWorkFactory
+    clock: Clock
+    topic: str | None
+
+    def change(self, actor: Actor, pass_id: str, action: PassAction) -> PassRow:
+        """Apply ``action`` to the pass; returns its row as the change left it."""
+        operation = OPERATIONS.get(action)
+        if operation is None:
+            raise ValidationError(f"unknown pass action {action!r}", field="action")
+        authorize(actor, operation)
+        org_id = actor.require_org()
+        now = self.clock.now()
+        with self.uow_factory(org_id) as uow:
+            _change(uow, actor, pass_id, action, self.topic, now)
+        with self.uow_factory(org_id, write=False) as uow:
+            return pass_detail(uow, pass_id).row

@@ -20,7 +20,7 @@ from passgate.domain.pass_records import WalletRegistration, WalletSerial
 from passgate.services.actors import Actor
 from passgate.services.events import audit
 from passgate.services.ports import UnitOfWork
-from passgate.services.wallet import APNS_TOPIC, READER_TOPIC, next_version
+from passgate.services.wallet import APNS_TOPIC, READER_TOPIC, next_pass_version
 
 
 def audit_pass(
@@ -56,7 +56,7 @@ def new_versions(
     serial_repo = uow.repo(WalletSerial)
     registrations = uow.repo(WalletRegistration)
     for serial in serials:
-        serial.updated_at = next_version(serial.updated_at, now)
+        serial.updated_at = next_pass_version(serial.updated_at, now)
         serial_repo.update(serial)
         uow.changed_serials.add(serial.id)  # its file is signed before the commit
         for reg in registrations.all_where(serial=serial.id):

@@ -14,7 +14,7 @@ from typing import Protocol
 
 from passgate.domain import model as m
 from passgate.domain.eligibility import ELIGIBILITY_MESSAGES
-from passgate.domain.errors import Conflict, PermissionDenied, PreconditionFailed
+from passgate.domain.errors import Conflict, PermissionDenied, PreconditionFailed, WriteConflict
 from passgate.domain.pass_records import WalletSerial
 from passgate.domain.passes import (
     IPHONE,
@@ -79,6 +79,37 @@ def _check_keys(uow: UnitOfWork, keys: KeyDirectory, claims: tuple[DeviceClaim, 
 
 
 def provision_pass(
+    uow_factory: UnitOfWorkFactory,
+    cfg: WalletConfig,
+    keys: KeyDirectory,
+    actor: Actor,
+    *,
+    iphone: DeviceClaim,
+    watch: DeviceClaim | None,
+    mfa_max_age: timedelta,
+    box: SecretBox,
+    now: datetime,
+) -> ProvisionResult:
+    """Add the member's pass (or its devices to the live one), in one transaction.
+
+    A concurrent add by the same member can win the race to create the pass (the
+    one-live-pass index refuses the loser with a WriteConflict); the command then runs
+    once more, which applies this request to the pass that won.
+    """
+
+    def once() -> ProvisionResult:
+        return _provision_once(
+            uow_factory, cfg, keys, actor,
+            iphone=iphone, watch=watch, mfa_max_age=mfa_max_age, box=box, now=now,
+        )  # fmt: skip
+
+    try:
+        return once()
+    except WriteConflict:
+        return once()
+
+
+def _provision_once(
     uow_factory: UnitOfWorkFactory,
     cfg: WalletConfig,
     keys: KeyDirectory,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Protocol, TypeVar
@@ -25,6 +25,7 @@ from passgate.domain.model import (
     Session,
     Webhook,
 )
+from passgate.proto.apns import PushOutcome
 from passgate.services.paging import Page, Position
 
 T = TypeVar("T")
@@ -226,3 +227,34 @@ class SecretBox(Protocol):
     def seal(self, plaintext: bytes) -> str: ...
 
     def open(self, sealed: str) -> bytes: ...
+
+
+OUTBOX_STATES = ("queued", "retrying", "delivered", "failed")
+
+
+@dataclass(frozen=True)
+class OpsSnapshot:
+    readers: dict[str, int]  # online, offline, tampered
+    # (topic, state) -> messages; state is one of OUTBOX_STATES
+    outbox: dict[tuple[str, str], int] = field(default_factory=dict)
+    # topic -> age in seconds of the oldest message still waiting for delivery
+    oldest_pending_s: dict[str, float] = field(default_factory=dict)
+    # topic -> failed delivery attempts recorded on the messages still kept (retried ones
+    # that later succeeded included): its increase is the failure rate of every worker
+    failed_attempts: dict[str, int] = field(default_factory=dict)
+
+
+class OpsStats(Protocol):
+    """The shared numbers behind /metrics, read across tenants."""
+
+    def snapshot(self, now: datetime) -> OpsSnapshot: ...
+
+
+class PushClient(Protocol):
+    """An APNs connection: sends (push token, topic) pairs, results in order."""
+
+    async def send_many(
+        self, items: Iterable[tuple[str, str]], concurrency: int = 100
+    ) -> list[PushOutcome]: ...
+
+    async def aclose(self) -> None: ...

@@ -18,7 +18,7 @@ from passgate.domain import model as m
 from passgate.domain.access import CredentialStatus
 from passgate.domain.readiness import reader_readiness
 from passgate.domain.schedule import Schedule
-from passgate.services.catalog import parse_schedule
+from passgate.services.catalog import schedule_from_input
 from passgate.services.organizations import eligibility_of
 from passgate.services.ports import UnitOfWork
 from passgate.services.reader_store import ReaderLink
@@ -70,7 +70,7 @@ def load_org(uow: UnitOfWork, org_id: str, now: datetime) -> OrgCache:
     org = uow.organizations.get(org_id)
     eligible = eligibility_of(uow, org, now).eligible
     schedules = {
-        s.id: _schedule(parse_schedule(s.windows, s.holidays))
+        s.id: _schedule(schedule_from_input(s.windows, s.holidays))
         for s in uow.repo(m.AccessSchedule).all_where()
     }
     passes = {p.id: p for p in uow.repo(m.ApplePass).all_where()}

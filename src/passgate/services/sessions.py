@@ -17,9 +17,9 @@ from datetime import datetime, timedelta
 from passgate.domain import model as m
 from passgate.domain.errors import PermissionDenied, Unauthenticated, ValidationError
 from passgate.services.actors import Actor, ActorKind
-from passgate.services.apikeys import hash_secret
 from passgate.services.events import audit
 from passgate.services.ports import UnitOfWork, UnitOfWorkFactory
+from passgate.services.secret_hash import hash_secret
 
 _TOUCH_EVERY = timedelta(minutes=1)
 

@@ -78,7 +78,7 @@ def token_matches(cfg: WalletConfig, serial: str, given: str) -> bool:
     return hmac.compare_digest(expected.encode(), given.encode("utf-8", "replace"))
 
 
-def next_version(previous: datetime | None, now: datetime) -> datetime:
+def next_pass_version(previous: datetime | None, now: datetime) -> datetime:
     """A whole-second version stamp strictly after ``previous``.
 
     HTTP dates have one-second resolution; two versions in the same second would make

@@ -6,7 +6,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from passgate import __version__
-from passgate.bootstrap import Container
+from passgate.services.container import Container
 from passgate.web import (
     api_docs,
     dashboard,

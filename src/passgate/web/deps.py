@@ -11,10 +11,10 @@ from fastapi import Depends, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 
-from passgate.bootstrap import Container
 from passgate.domain.errors import PermissionDenied, Unauthenticated, ValidationError
 from passgate.services import authz, paging
 from passgate.services.actors import Actor
+from passgate.services.container import Container
 from passgate.web import limits
 
 MAX_PAGE = 500

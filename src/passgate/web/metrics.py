@@ -17,7 +17,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 if TYPE_CHECKING:
-    from passgate.bootstrap import Container
+    from passgate.services.container import Container
 
 log = logging.getLogger("passgate.http")
 

@@ -13,13 +13,12 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
-from sqlalchemy.exc import IntegrityError
 
-from passgate.bootstrap import Container
 from passgate.domain import model as m
 from passgate.domain.passes import DeviceClaim, normalize_public_key
 from passgate.services import pass_admin
 from passgate.services.actors import Actor
+from passgate.services.container import Container
 from passgate.services.passes import ProvisionResult, provision_pass
 from passgate.web.api import API_PREFIX
 from passgate.web.api.crud import ERRORS
@@ -202,12 +201,7 @@ def router() -> APIRouter:
         responses=ERRORS,
     )
     def provision(c: ContainerDep, who: ActorDep, body: ProvisionIn) -> dict[str, Any]:
-        try:
-            return _provision_out(_provision(c, who, body))
-        except IntegrityError:
-            # A concurrent add by the same member won the race to create the pass (the
-            # one-live-pass index refused ours); retrying applies this request to it.
-            return _provision_out(_provision(c, who, body))
+        return _provision_out(_provision(c, who, body))
 
     @r.get(
         "/apple_passes",
@@ -279,12 +273,6 @@ def router() -> APIRouter:
             ],
         }
 
-    def _act(c: Container, who: Actor, pass_id: str, fn: Any) -> dict[str, Any]:
-        with c.uow_factory(who.require_org()) as uow:
-            fn(uow, who, pass_id, topic=c.settings.pass_type_identifier, now=c.clock.now())
-        with c.uow_factory(who.require_org(), write=False) as uow:
-            return _row_out(pass_admin.pass_detail(uow, pass_id).row)
-
     @r.post(
         "/apple_passes/{apple_pass_id}/suspend",
         response_model=PassRowOut,
@@ -293,7 +281,7 @@ def router() -> APIRouter:
         responses=ERRORS,
     )
     def suspend(c: ContainerDep, who: ActorDep, apple_pass_id: PassId) -> dict[str, Any]:
-        return _act(c, who, apple_pass_id, pass_admin.suspend_pass)
+        return _row_out(c.pass_commands.change(who, apple_pass_id, "suspend"))
 
     @r.post(
         "/apple_passes/{apple_pass_id}/resume",
@@ -303,7 +291,7 @@ def router() -> APIRouter:
         responses=ERRORS,
     )
     def resume(c: ContainerDep, who: ActorDep, apple_pass_id: PassId) -> dict[str, Any]:
-        return _act(c, who, apple_pass_id, pass_admin.resume_pass)
+        return _row_out(c.pass_commands.change(who, apple_pass_id, "resume"))
 
     @r.delete(
         "/apple_passes/{apple_pass_id}",
@@ -313,6 +301,6 @@ def router() -> APIRouter:
         responses=ERRORS,
     )
     def delete(c: ContainerDep, who: ActorDep, apple_pass_id: PassId) -> dict[str, Any]:
-        return _act(c, who, apple_pass_id, pass_admin.delete_pass)
+        return _row_out(c.pass_commands.change(who, apple_pass_id, "delete"))
 
     return r

@@ -16,9 +16,9 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from passgate.bootstrap import Container
 from passgate.domain.errors import NotFound, PassgateError, Unauthenticated, ValidationError
 from passgate.proto.passkit import MIME_TYPE
+from passgate.services.container import Container
 from passgate.services.rate_limit import PASSKIT_LOG_LIMIT, PASSKIT_LOG_WINDOW
 
 T = TypeVar("T")
@@ -78,7 +78,7 @@ async def _call(c: Container, write: bool, fn: Callable[..., T], *args: Any) -> 
     its commit to reach the disk, and PostgreSQL for a network round trip: those run in
     a worker thread, so the loop keeps serving meanwhile.
     """
-    if not write and c.engine.dialect.name == "sqlite":
+    if not write and c.reads_in_process:
         return fn(*args)
     return await run_in_threadpool(fn, *args)
 

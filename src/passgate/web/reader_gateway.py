@@ -28,17 +28,17 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi import APIRouter, Path, WebSocket, WebSocketDisconnect
 from pydantic import BaseModel, ConfigDict, Field
 
-from passgate.bootstrap import Container
 from passgate.domain.errors import PassgateError, Unauthenticated
 from passgate.proto import snapshot as snap
 from passgate.services import aliro_groups, reader_events, reader_gateway, reader_snapshot
+from passgate.services.container import Container
 from passgate.services.reader_store import ReaderLink
+from passgate.services.wallet import READER_TOPIC
 from passgate.web.api import API_PREFIX
 from passgate.web.api.crud import ERRORS
 from passgate.web.deps import ActorDep, ContainerDep
 from passgate.web.metrics import Metrics
 
-READER_TOPIC = "reader"
 AUTH_TIMEOUT_S = 10.0
 SEND_TIMEOUT_S = 10.0
 T = TypeVar("T")
@@ -76,7 +76,7 @@ class PairOut(BaseModel):
     aliro: AliroOut
 
 
-def next_version(previous: int) -> int:
+def next_snapshot_version(previous: int) -> int:
     # Time-derived and strictly increasing: survives server restarts without a counter.
     return max(previous + 1, time.time_ns() // 1000)
 
@@ -306,7 +306,7 @@ class Hub:
                         out.append((link, beat))
                 continue
             digest = digests.digest(content)
-            version = next_version(link.version)
+            version = next_snapshot_version(link.version)
             if force or link.content is None:
                 frame = snap.make_frame(
                     private,

@@ -17,13 +17,13 @@ from fastapi import Path as FastPath
 from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
-from passgate.bootstrap import Container
 from passgate.domain import model as m
 from passgate.domain.errors import TooManyRequests
 from passgate.domain.sso import LoginRefused, Protocol, Purpose
 from passgate.services import sessions
 from passgate.services import sso as sso_config
 from passgate.services.actors import Actor
+from passgate.services.container import Container
 from passgate.services.rate_limit import SSO_FAILED_LOGINS, SSO_FAILED_WINDOW
 from passgate.services.sso_app import exchange_code, validate_app_request
 from passgate.services.sso_login import (

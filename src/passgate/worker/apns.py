@@ -1,6 +1,6 @@
 """Delivers the "apns" outbox rows: one push per PassKit registration of a changed pass.
 
-Runs a private event loop on its own thread (ApnsClient is async) and one long-lived
+Runs a private event loop on its own thread (the APNs client is async) and one long-lived
 HTTP/2 client, so it works the same whether its caller is a plain thread or already
 inside an event loop (the in-process worker of `serve`, a test).
 Outcomes: delivered -> done; unregister (410, BadDeviceToken) -> the registration is
@@ -17,38 +17,15 @@ import random
 import threading
 from collections.abc import Coroutine
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any, TypeVar
 
-from passgate.adapters.apns import ApnsClient
-from passgate.bootstrap import Container
 from passgate.domain.pass_records import WalletRegistration
+from passgate.services.container import Container
+from passgate.services.ports import PushClient
 from passgate.services.wallet import APNS_TOPIC
 
 log = logging.getLogger("passgate.worker.apns")
 T = TypeVar("T")
-
-
-def build_client(c: Container) -> ApnsClient | None:
-    st = c.settings
-    if st.apns_url is None:
-        return None
-    if st.apns_token_key_path is not None:
-        return ApnsClient(
-            base_url=st.apns_url,
-            team_id=st.apns_team_id,
-            key_id=st.apns_key_id,
-            token_key_pem=Path(st.apns_token_key_path).read_bytes(),
-            ca_file=st.apns_ca_path,
-            max_attempts=2,
-        )
-    return ApnsClient(
-        base_url=st.apns_url,
-        cert_file=st.pass_cert_path,
-        key_file=st.pass_key_path,
-        ca_file=st.apns_ca_path,
-        max_attempts=2,
-    )
 
 
 class ApnsDelivery:
@@ -58,7 +35,7 @@ class ApnsDelivery:
         self._batch = batch
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
-        self._client: ApnsClient | None = None
+        self._client: PushClient | None = None
 
     def _run(self, coro: Coroutine[Any, Any, T]) -> T:
         if self._loop is None:
@@ -80,7 +57,7 @@ class ApnsDelivery:
             )
         if not batch:
             return 0
-        client = self._client = self._client or build_client(self._c)
+        client = self._client = self._client or self._c.apns_client()
         assert client is not None
         pairs = [(str(m.payload.get("push_token", "")), str(m.payload["topic"])) for m in batch]
         outcomes = self._run(client.send_many(pairs))

@@ -19,8 +19,8 @@ import time
 from collections.abc import Callable
 from datetime import timedelta
 
-from passgate.bootstrap import Container
 from passgate.services import retention
+from passgate.services.container import Container
 from passgate.services.webhooks import DeliveryPolicy, deliver_webhooks
 from passgate.worker.apns import ApnsDelivery
 

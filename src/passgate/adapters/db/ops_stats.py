@@ -8,27 +8,13 @@ grouped counts rather than counted in one process's memory.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from passgate.adapters.db.tables import outbox, readers
-
-OUTBOX_STATES = ("queued", "retrying", "delivered", "failed")
-
-
-@dataclass(frozen=True)
-class OpsSnapshot:
-    readers: dict[str, int]  # online, offline, tampered
-    # (topic, state) -> messages; state is one of OUTBOX_STATES
-    outbox: dict[tuple[str, str], int] = field(default_factory=dict)
-    # topic -> age in seconds of the oldest message still waiting for delivery
-    oldest_pending_s: dict[str, float] = field(default_factory=dict)
-    # topic -> failed delivery attempts recorded on the messages still kept (retried ones
-    # that later succeeded included): its increase is the failure rate of every worker
-    failed_attempts: dict[str, int] = field(default_factory=dict)
+from passgate.services.ports import OpsSnapshot
 
 
 class SqlOpsStats:

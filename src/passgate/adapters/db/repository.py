@@ -23,7 +23,7 @@ from passgate.adapters.db.bulk import bulk_insert_new
 from passgate.adapters.db.engine import IMMEDIATE
 from passgate.adapters.db.lists import SqlPassList, after_position, capped_count
 from passgate.domain import model as m
-from passgate.domain.errors import NotFound, PermissionDenied
+from passgate.domain.errors import NotFound, PermissionDenied, WriteConflict
 from passgate.services.paging import Page, Position
 from passgate.services.ports import EventQuery
 
@@ -468,6 +468,9 @@ class SqlOutbox:
         ]
 
 
+_CONFLICT = "a concurrent change conflicts with this one; try again"
+
+
 class SqlUnitOfWork:
     """One transaction; commits when the block ends cleanly, rolls back otherwise."""
 
@@ -512,11 +515,18 @@ class SqlUnitOfWork:
             if exc_type is None and self._write:
                 if self.changed_serials and self._before_commit is not None:
                     self._before_commit(self)  # in this transaction: fails it if it fails
-                self._tx.commit()
+                try:
+                    self._tx.commit()
+                except sa.exc.IntegrityError as err:
+                    raise WriteConflict(_CONFLICT) from err
             else:
                 self._tx.rollback()
         finally:
             self._conn.close()
+        if isinstance(exc, sa.exc.IntegrityError):
+            # The database refused a write a concurrent transaction made impossible (a
+            # unique index): callers see the domain's Conflict, never the driver's error.
+            raise WriteConflict(_CONFLICT) from exc
 
     def find_api_key(self, key_id: str) -> m.ApiKey | None:
         """Unscoped look-up by key id: authentication runs before the tenant is known."""

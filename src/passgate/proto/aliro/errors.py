@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from passgate.domain.errors import PassgateError
+from passgate.errors import ProtocolError
 
 
-class AliroError(PassgateError):
+class AliroError(ProtocolError):
     """A message that breaks the protocol, or a state-machine call out of order.
 
     Messages never contain key material or secret-derived bytes.

@@ -30,7 +30,7 @@ from typing import Literal
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from passgate.domain.errors import PassgateError
+from passgate.errors import PassgateError
 from passgate.proto.aliro import constants as c
 from passgate.proto.aliro import crypto
 from passgate.proto.aliro.errors import AliroError

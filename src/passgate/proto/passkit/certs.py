@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from passgate.domain.errors import ValidationError
+from passgate.errors import ValidationError
 from passgate.proto.passkit.chain import ChainError, issued_by, validity_problem, verify_chain
 from passgate.proto.passkit.signing import PassSigner
 

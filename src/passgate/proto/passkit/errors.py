@@ -7,10 +7,10 @@ caller has a single thing to catch and turn into a refusal.
 
 from __future__ import annotations
 
-from passgate.domain.errors import PassgateError
+from passgate.errors import RemoteProtocolError
 
 
-class PkpassError(PassgateError):
+class PkpassError(RemoteProtocolError):
     """A .pkpass (or its signature) is malformed, tampered with or not trusted."""
 
     code = "invalid_pkpass"

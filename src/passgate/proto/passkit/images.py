@@ -12,7 +12,7 @@ import zlib
 from collections.abc import Sequence
 from functools import lru_cache
 
-from passgate.domain.errors import ValidationError
+from passgate.errors import ValidationError
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 Rgba = tuple[int, int, int, int]

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from passgate.domain.errors import ValidationError
+from passgate.errors import ValidationError
 
 STATUSES = ("active", "suspended", "deleted", "replaced")
 # A deleted pass and a pass whose device was replaced are dead for good: Wallet shows

@@ -18,7 +18,7 @@ from typing import Any
 
 from cryptography import x509
 
-from passgate.domain.errors import ValidationError
+from passgate.errors import ValidationError
 from passgate.proto.passkit.archive import read_archive, write_archive
 from passgate.proto.passkit.chain import ChainError, leaf_usage_problem, verify_chain
 from passgate.proto.passkit.cms import verify_detached_signature

@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.serialization import pkcs7
 
-from passgate.domain.errors import ValidationError
+from passgate.errors import ValidationError
 from passgate.proto.passkit import der
 
 SignerKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey

@@ -6,12 +6,12 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
-from passgate.bootstrap import Container
 from passgate.domain import model as m
 from passgate.domain.errors import ValidationError
 from passgate.services import apikeys, organizations, webhooks
 from passgate.services import resources as res
 from passgate.services.actors import Actor
+from passgate.services.container import Container
 from passgate.services.events import EVENT_LIST, EventFilter
 from passgate.services.paging import decode_cursor
 from passgate.web.api import API_PREFIX

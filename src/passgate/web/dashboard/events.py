@@ -20,9 +20,9 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
 
-from passgate.bootstrap import Container
 from passgate.domain import model as m
 from passgate.domain.access import Reason
+from passgate.services.container import Container
 from passgate.services.events import EVENT_LIST, EventFilter
 from passgate.services.paging import Position, decode_cursor, encode_cursor
 from passgate.services.ports import UnitOfWork

@@ -3,7 +3,7 @@ Credentials > App (MotionSense, R27) over services.app_credentials."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Query, Request
@@ -22,11 +22,6 @@ DEVICE_LABELS = {
     "watch": "Apple Watch",
     "both": "iPhone + Apple Watch",
     "none": "None",
-}
-ACTIONS = {
-    "suspend": pass_admin.suspend_pass,
-    "resume": pass_admin.resume_pass,
-    "delete": pass_admin.delete_pass,
 }
 DONE = {"suspend": "suspended", "resume": "resumed", "delete": "deleted"}
 Csrf = Annotated[str | None, Form(alias="csrf_token")]
@@ -122,14 +117,10 @@ def router() -> APIRouter:
         csrf: Csrf = None,
     ) -> Response:
         check_csrf(request, csrf)
-        command = ACTIONS.get(action)
-        if command is None:
+        if action not in pass_admin.OPERATIONS:
             return Response(status_code=404)
-        with c.uow_factory(who.require_org()) as uow:
-            changed = command(
-                uow, who, apple_pass_id, topic=c.settings.pass_type_identifier, now=c.clock.now()
-            )
-        target = f"/dashboard/credentials/apple-passes/{changed.id}"
+        changed = c.pass_commands.change(who, apple_pass_id, cast(pass_admin.PassAction, action))
+        target = f"/dashboard/credentials/apple-passes/{changed.apple_pass.id}"
         return RedirectResponse(f"{target}?done=Apple+Pass+{DONE[action]}.", status_code=303)
 
     @r.get("/app-credentials", response_class=HTMLResponse)

@@ -11,11 +11,11 @@ from urllib.parse import quote
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from passgate.bootstrap import Container
 from passgate.domain import model as m
 from passgate.domain.errors import PassgateError, ValidationError
 from passgate.services import apikeys, organizations, resources, webhooks
 from passgate.services import sso as sso_config
+from passgate.services.container import Container
 from passgate.web import errors
 from passgate.web.dashboard.auth import DashboardActor, check_csrf
 from passgate.web.dashboard.pages import render

@@ -12,12 +12,12 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from passgate.bootstrap import Container
 from passgate.domain import model as m
 from passgate.domain.eligibility import ELIGIBILITY_MESSAGES
 from passgate.domain.errors import NotFound, ValidationError
 from passgate.domain.readiness import READER_MODEL_NAMES, READINESS_MESSAGES
 from passgate.services import catalog, doors, me, organizations, resources
+from passgate.services.container import Container
 from passgate.web.dashboard.auth import DashboardActor, check_csrf
 from passgate.web.dashboard.pages import render
 from passgate.web.deps import SESSION_COOKIE, ContainerDep, cookie_name

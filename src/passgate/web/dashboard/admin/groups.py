@@ -8,10 +8,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from passgate.bootstrap import Container
 from passgate.domain import model as m
 from passgate.services import catalog, doors, resources
 from passgate.services.actors import Actor
+from passgate.services.container import Container
 from passgate.web.api import schemas as s
 from passgate.web.dashboard.admin.forms import (
     REFUSALS,

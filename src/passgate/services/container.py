@@ -1,0 +1,98 @@
+"""What the entry points (web, worker) may ask of the composition root.
+
+``passgate.bootstrap`` builds the concrete object from settings and adapters; web
+and worker see only this protocol, typed with the ports of ``services``, so they
+never import an adapter, the bootstrap module or SQLAlchemy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+from passgate.config import Settings
+from passgate.domain.model import SessionKind
+from passgate.services.apikeys import Authenticator
+from passgate.services.pass_admin import PassCommands
+from passgate.services.passes import KeyDirectory
+from passgate.services.passkit_service import PasskitService, WalletDirectory
+from passgate.services.ports import Clock, OpsStats, PushClient, SecretBox, UnitOfWorkFactory
+from passgate.services.rate_limit import RateLimit
+from passgate.services.reader_store import ReaderDirectory
+from passgate.services.retention import RetentionStore
+from passgate.services.sessions import SessionPolicy
+from passgate.services.sso_login import SsoDeps
+from passgate.services.wallet import WalletConfig
+from passgate.services.webhooks import HttpPoster
+
+
+class WalletKeys(WalletDirectory, KeyDirectory, Protocol):
+    """The cross-tenant wallet look-ups: serials, registrations and bound key ids."""
+
+
+class Poster(HttpPoster, Protocol):
+    """A webhook HTTP client the worker owns and closes."""
+
+    def close(self) -> None: ...
+
+
+class Container(Protocol):
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def uow_factory(self) -> UnitOfWorkFactory: ...
+
+    @property
+    def authenticator(self) -> Authenticator: ...
+
+    @property
+    def clock(self) -> Clock: ...
+
+    @property
+    def secret_box(self) -> SecretBox: ...
+
+    @property
+    def retention_store(self) -> RetentionStore: ...
+
+    @property
+    def reader_directory(self) -> ReaderDirectory: ...
+
+    @property
+    def wallet_directory(self) -> WalletKeys: ...
+
+    @property
+    def wallet_config(self) -> WalletConfig: ...
+
+    @property
+    def passkit_service(self) -> PasskitService: ...
+
+    @property
+    def pass_commands(self) -> PassCommands: ...
+
+    @property
+    def sso(self) -> SsoDeps: ...
+
+    @property
+    def reads_in_process(self) -> bool: ...
+
+    @property
+    def sso_failures(self) -> RateLimit: ...
+
+    @property
+    def passkit_log_limit(self) -> RateLimit: ...
+
+    @property
+    def ops_stats(self) -> OpsStats: ...
+
+    def session_policy(self, kind: SessionKind) -> SessionPolicy: ...
+
+    def webhook_poster(self) -> Poster: ...
+
+    def apns_client(self) -> PushClient | None: ...
+
+    def readiness(self) -> dict[str, str]: ...
+
+    def on_commit(self, callback: Callable[[], None]) -> Callable[[], None]: ...
+
+    def close(self) -> None: ...
