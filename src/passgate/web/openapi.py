@@ -419,6 +419,7 @@ _ID = "0123456789abcdef01234567"
 
 EXAMPLES: dict[str, dict[str, Any]] = {
     "OrganizationCreate": {"name": "Acme Corp", "slug": "acme"},
+    "PlaceLockdown": {"lockdown": True},
     "SubscriptionCreate": {
         "kind": "apple_pass",
         "status": "active",
