@@ -202,7 +202,8 @@ class Hub:
     async def _run(self) -> None:
         while True:
             woken = await self._sleep()
-            self._wake.clear()
+            if woken:
+                self._wake.clear()  # only a wake-up this pass answers is cleared
             started = time.monotonic()
             if not woken:
                 await self._beat()  # nothing changed: signed heartbeats, no database work
@@ -242,6 +243,8 @@ class Hub:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout)
             return True
+        if self._wake.is_set():
+            return True  # set while the timed-out wait was being cancelled
         if scheduled is not None and time.time() >= scheduled:
             return True
         if poll_at is not None and time.monotonic() >= poll_at:
