@@ -6,7 +6,7 @@ the unit-of-work factory, the authenticator and the secret box on demand.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
@@ -248,6 +248,16 @@ class Container:
         return validity_problem(
             signer.pass_certificate, now, "the pass certificate"
         ) or validity_problem(signer.wwdr_certificate, now, "the WWDR certificate")
+
+    def change_mark(self) -> Hashable | None:
+        """A value that moves whenever any process commits to the database (None: unknown).
+
+        The reader hub compares it between polls and skips rebuilding its readers' caches
+        while it stands still (see adapters.db.change_mark).
+        """
+        from passgate.adapters.db.change_mark import change_mark
+
+        return change_mark(self.engine)
 
     def on_commit(self, callback: Callable[[], None]) -> Callable[[], None]:
         """Call ``callback`` after each transaction this process commits; returns the

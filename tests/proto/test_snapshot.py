@@ -171,20 +171,114 @@ def test_link_messages_are_typed() -> None:
         raise AssertionError(f"accepted {bad}")
 
 
-@settings(max_examples=40, deadline=None)
-@given(
-    st.dictionaries(
-        st.sampled_from(["credentials", "door", "members", "org", "reader"]),
-        st.dictionaries(st.text(max_size=5), st.integers() | st.text(max_size=5), max_size=4),
-        min_size=1,
-    )
+SECTIONS = st.dictionaries(
+    st.sampled_from(["credentials", "door", "members", "org", "reader"]),
+    st.dictionaries(st.text(max_size=5), st.integers() | st.text(max_size=5), max_size=4)
+    | st.integers(),
+    min_size=1,
 )
-def test_memoized_digest_is_byte_for_byte_the_digest(content: dict[str, Any]) -> None:
-    memo = snap.DigestMemo()
-    assert memo.digest(content) == snap.digest(content)
-    # A second content sharing section objects reuses them and still agrees.
-    other = {**content, "zz": {"x": 1}}
-    assert memo.digest(other) == snap.digest(other)
+
+
+@settings(max_examples=40, deadline=None)
+@given(SECTIONS, SECTIONS)
+def test_section_sums_derive_the_digest_of_a_changed_section(
+    old: dict[str, Any], new: dict[str, Any]
+) -> None:
+    sums = snap.SectionSums()
+    assert sums.digest(old) == snap.digest(old)
+    for name, value in new.items():
+        before = old.get(name)
+        if isinstance(before, dict) and isinstance(value, dict):
+            assert sums.derive(name, before, value) == snap.section_hash(name, value)
+    assert sums.digest(new) == snap.digest(new)
+
+
+@settings(max_examples=60, deadline=None)
+@given(SECTIONS, SECTIONS)
+def test_a_delta_applied_in_place_reaches_the_new_content_and_digest(
+    old: dict[str, Any], new: dict[str, Any]
+) -> None:
+    state = _state()
+    assert isinstance(state.receive(_snapshot(10, old)), snap.Accepted)
+    held = state.content
+    accepted = state.receive(_delta(10, 11, old, new))
+    assert isinstance(accepted, snap.Accepted)
+    assert accepted.content == new and accepted.digest == snap.digest(new)
+    assert accepted.content is held  # rows changed in place, not a rebuilt document
+    assert accepted.changes == snap.diff(old, new)
+
+
+BIG = {
+    "door": {"id": "door_1", "lockdown": False},
+    "org": {"eligible": True},
+    "credentials": {f"k{i:05}": {"s": "active", "n": i} for i in range(2500)},
+    "members": {f"m{i:04}": {"active": True} for i in range(700)},
+}
+
+
+def _parts(content: dict[str, Any], nonce: str = "n" * 20) -> list[dict[str, Any]]:
+    return snap.snapshot_frames(
+        KEY,
+        reader_id="rdr_1",
+        version=50,
+        content=content,
+        result_digest=snap.digest(content),
+        link_nonce=nonce,
+        rows_per_part=1000,
+    )
+
+
+def test_a_snapshot_in_parts_is_taken_only_whole_and_each_frame_stays_small() -> None:
+    frames = _parts(BIG)
+    assert len(frames) == 4 and frames[0]["parts"] == 4
+    assert max(len(snap.encode_message(f)) for f in frames) < 200_000
+    state = snap.CacheState("rdr_1", KEY.public_key(), link_nonce="n" * 20)
+    for index, frame in enumerate(frames[:-1]):
+        verdict = state.receive(frame)
+        assert verdict == snap.Pending(50, index + 1, 4)
+        assert state.version == 0 and state.content is None  # nothing taken halfway
+    taken = state.receive(frames[-1])
+    assert isinstance(taken, snap.Accepted) and taken.content == BIG and state.version == 50
+
+
+def test_parts_out_of_order_forged_or_of_another_connection_abandon_the_snapshot() -> None:
+    frames = _parts(BIG)
+    state = snap.CacheState("rdr_1", KEY.public_key(), link_nonce="n" * 20)
+    state.receive(frames[0])
+    assert state.receive(frames[2]) == snap.Rejected("gap")  # skipped a part
+    assert state.receive(frames[1]) == snap.Rejected("gap")  # the assembly is gone
+    state.receive(frames[0])
+    forged = {**frames[1], "body": {"credentials": {"evil": {"s": "active"}}}}
+    assert state.receive(forged) == snap.Rejected("bad_signature")
+    state.receive(frames[0])
+    other = _parts(BIG, nonce="o" * 20)
+    assert state.receive(other[1]) == snap.Rejected("replayed")
+    # A part whose rows were dropped in transit leaves the digest short.
+    lying = snap.snapshot_frames(
+        KEY,
+        reader_id="rdr_1",
+        version=50,
+        content={**BIG, "credentials": {}},
+        result_digest=snap.digest(BIG),
+        link_nonce="n" * 20,
+        rows_per_part=1000,
+    )
+    for frame in lying[:-1]:
+        state.receive(frame)
+    assert state.receive(lying[-1]) == snap.Rejected("digest")
+    assert state.version == 0
+
+
+def test_a_validator_refuses_unusable_content_without_changing_the_state() -> None:
+    def no_lockdown(content: Any, body: dict[str, Any] | None) -> None:
+        door = body["set"].get("door", {}) if body is not None else content.get("door", {})
+        if door.get("lockdown"):
+            raise snap.SnapshotError("lockdown refused", field="door")
+
+    state = snap.CacheState("rdr_1", KEY.public_key(), validate=no_lockdown)
+    assert isinstance(state.receive(_snapshot(10, V1)), snap.Accepted)
+    assert state.receive(_delta(10, 11, V1, V2)) == snap.Rejected("unusable")
+    assert state.version == 10 and state.content == V1
 
 
 def test_memoized_diff_and_same_content_agree_with_the_plain_ones() -> None:

@@ -182,10 +182,9 @@ async def _agent_main(base: str, codes: list[str], key_id: str, conn: Connection
             conn.send(("done", list(reached.values())))
 
     def watch(i: int, agent: ReaderAgent) -> None:
-        original = agent.apply
+        original, changes = agent.apply, agent.apply_changes
 
-        def apply(version: int, content: dict[str, Any]) -> None:
-            original(version, content)
+        def check() -> None:
             now = datetime.now(UTC)
             verdict = decide_tap(
                 agent.view,
@@ -199,7 +198,16 @@ async def _agent_main(base: str, codes: list[str], key_id: str, conn: Connection
                 reached[i] = time.monotonic()
                 report_if_done()
 
+        def apply(version: int, content: dict[str, Any]) -> None:
+            original(version, content)
+            check()
+
+        def apply_changes(version: int, content: dict[str, Any], body: dict[str, Any]) -> None:
+            changes(version, content, body)  # a delta: the rows it names
+            check()
+
         agent.apply = apply  # type: ignore[method-assign]
+        agent.apply_changes = apply_changes  # type: ignore[method-assign]
 
     for i, agent in enumerate(agents):
         watch(i, agent)

@@ -160,13 +160,40 @@ def _member(member_id: str, raw: Any) -> CachedMember:
     )
 
 
+def parse_credential(key_id: str, raw: Any) -> CachedCredential:
+    """One row of the credentials section; ValidationError names the bad field."""
+    return _credential(key_id, raw)
+
+
+def parse_member(member_id: str, raw: Any) -> CachedMember:
+    """One row of the members section; ValidationError names the bad field."""
+    return _member(member_id, raw)
+
+
 def parse_cache(content: Mapping[str, Any]) -> CacheView:
     """Validate signed content once; ValidationError names the first bad field."""
+    credentials = _get(content, "credentials", dict, "content")
+    members = _get(content, "members", dict, "content")
+    return parse_header(
+        content,
+        {k: _credential(k, v) for k, v in credentials.items()},
+        {k: _member(k, v) for k, v in members.items()},
+    )
+
+
+def parse_header(
+    content: Mapping[str, Any],
+    credentials: Mapping[str, CachedCredential],
+    members: Mapping[str, CachedMember],
+) -> CacheView:
+    """The view from the small sections (door, reader, org) and already parsed rows.
+
+    A delta that changes rows only re-parses those rows; one that touches the door, the
+    reader or the organization re-parses just those few fields.
+    """
     door = _get(content, "door", dict, "content")
     reader = _get(content, "reader", dict, "content")
     org = _get(content, "org", dict, "content")
-    credentials = _get(content, "credentials", dict, "content")
-    members = _get(content, "members", dict, "content")
     readiness = []
     for reason in _get(reader, "readiness", list, "reader"):
         try:
@@ -188,8 +215,8 @@ def parse_cache(content: Mapping[str, Any]) -> CacheView:
         tamper_seq=_get(reader, "tamper_seq", int, "reader"),
         readiness=tuple(readiness),
         org_eligible=_get(org, "eligible", bool, "org"),
-        credentials={k: _credential(k, v) for k, v in credentials.items()},
-        members={k: _member(k, v) for k, v in members.items()},
+        credentials=credentials,
+        members=members,
     )
 
 

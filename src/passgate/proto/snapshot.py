@@ -7,8 +7,17 @@ The server keeps every reader's cache current with two kinds of signed frames:
 
 Content is a JSON object whose values are *sections*. A section that is an object is
 diffed key by key (credentials, members); any other value is replaced whole. Each
-frame carries the SHA-256 of the canonical content it leads to, so a reader that
-applied a delta to the wrong base notices at once instead of drifting silently.
+frame carries the digest of the content it leads to, so a reader that applied a delta
+to the wrong base notices at once instead of drifting silently. The digest is a sum
+modulo 2**256 of one SHA-256 per row (and per whole-value section), so both sides
+update it in O(changed rows) when a delta arrives instead of re-encoding the whole
+cache; it is a drift detector, not the authenticity check (the signature is).
+
+A snapshot too large for one frame travels in parts: the ``snapshot`` frame carries
+the whole-value sections, the first rows and ``parts``; ``snapshot_part`` frames carry
+the remaining rows of the object sections, each signed and bound to the reader, the
+connection nonce, the version and its index. The reader assembles them and accepts the
+snapshot only when the last part arrived and the digest matches.
 
 Frames are signed with ECDSA P-256 / SHA-256 (DER) by the organization's snapshot key
 over the canonical JSON of the frame without its ``sig`` field. Canonical JSON: keys
@@ -27,7 +36,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -41,8 +50,16 @@ MAX_FRAME_BYTES = 8 * 1024 * 1024
 AUTH_CONTEXT = b"passgate-reader-auth-v1\x00"
 
 Rejection = Literal[
-    "malformed", "bad_signature", "wrong_reader", "gap", "rollback", "digest", "replayed"
+    "malformed",
+    "bad_signature",
+    "wrong_reader",
+    "gap",
+    "rollback",
+    "digest",
+    "replayed",
+    "unusable",
 ]
+ROWS_PER_PART = 2000  # rows of a snapshot part: about half a megabyte of credentials
 
 
 class SnapshotError(ValidationError):
@@ -58,51 +75,90 @@ def canonical(value: Any) -> bytes:
         raise SnapshotError(f"not canonical JSON: {exc}") from exc
 
 
+_MOD = 1 << 256
+
+
+def _h(*parts: bytes) -> int:
+    return int.from_bytes(hashlib.sha256(b"\x00".join(parts)).digest(), "big")
+
+
+def row_hash(section: str, key: str, value: Any) -> int:
+    """One row's share of the digest (a key of an object section)."""
+    return _h(b"row", section.encode(), key.encode(), canonical(value))
+
+
+def section_hash(name: str, value: Any) -> int:
+    """A whole section's share of the digest: its rows' sum, or its value's hash."""
+    if isinstance(value, dict):
+        total = _h(b"obj", name.encode())
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise SnapshotError("section keys must be strings", field=name)
+            total += row_hash(name, key, item)
+        return total % _MOD
+    return _h(b"val", name.encode(), canonical(value))
+
+
+def format_digest(total: int) -> str:
+    return f"{total % _MOD:064x}"
+
+
 def digest(content: Mapping[str, Any]) -> str:
-    return hashlib.sha256(canonical(dict(content))).hexdigest()
+    if not all(isinstance(name, str) for name in content):
+        raise SnapshotError("section names must be strings", field="body")
+    return format_digest(sum(section_hash(n, v) for n, v in content.items()))
 
 
-class DigestMemo:
-    """``digest`` for many contents that share section objects, without re-encoding them.
+class SectionSums:
+    """Digest shares of section objects, kept across passes (the server's side).
 
-    The server builds a thousand readers' contents from a handful of shared section
-    objects (one credentials map per organization, one members map per door). Canonical
-    JSON of an object with sorted keys is ``{"k1":v1,"k2":v2,...}``, so the digest can be
-    fed section by section: each section value is encoded once per memo (keyed by object
-    identity, so a memo must not outlive the pass that filled it), and the hash state
-    after the first, largest section is copied instead of re-hashed. The result is
-    byte-for-byte ``digest(content)``.
+    The server hands many readers the same section objects; each object's share is
+    computed once. When a section object replaces an older one of the same kind, its
+    share is derived from the older share and the rows that differ (``derive``), so a
+    change to one credential of 100,000 costs a few hashes, not 100,000.
     """
 
     def __init__(self) -> None:
-        self._encoded: dict[int, tuple[Any, bytes]] = {}
-        self._prefix: dict[tuple[str, int], tuple[Any, Any]] = {}
+        self._sums: dict[int, tuple[Any, int]] = {}
 
-    def _encode(self, value: Any) -> bytes:
-        if not isinstance(value, (dict, list)):
-            return canonical(value)
-        found = self._encoded.get(id(value))
-        if found is None or found[0] is not value:
-            found = (value, canonical(value))  # keeps value alive: its id stays unique
-            self._encoded[id(value)] = found
-        return found[1]
+    def of(self, name: str, value: Any) -> int:
+        found = self._sums.get(id(value))
+        if found is not None and found[0] is value:
+            return found[1]
+        total = section_hash(name, value)
+        self._remember(value, total)
+        return total
+
+    def _remember(self, value: Any, total: int) -> None:
+        if isinstance(value, (dict, list)):
+            self._sums[id(value)] = (value, total)  # holds value: its id stays unique
+
+    def derive(self, name: str, before: dict[str, Any], after: dict[str, Any]) -> int:
+        """``after``'s share from ``before``'s (known or computed) and their row diff."""
+        found = self._sums.get(id(after))
+        if found is not None and found[0] is after:
+            return found[1]
+        total = self.of(name, before)
+        for key, value in after.items():
+            old = before.get(key, _MISSING)
+            if old is _MISSING:
+                total += row_hash(name, key, value)
+            elif old is not value and old != value:
+                total += row_hash(name, key, value) - row_hash(name, key, old)
+        for key, old in before.items():
+            if key not in after:
+                total -= row_hash(name, key, old)
+        total %= _MOD
+        self._remember(after, total)
+        return total
 
     def digest(self, content: Mapping[str, Any]) -> str:
-        names = sorted(content)
-        if not names or not all(isinstance(n, str) for n in names):
-            return digest(content)
-        first = names[0]
-        value = content[first]
-        key = (first, id(value))
-        found = self._prefix.get(key)
-        if found is None or found[0] is not value:
-            found = (value, hashlib.sha256(b"{" + canonical(first) + b":" + self._encode(value)))
-            self._prefix[key] = found
-        h = found[1].copy()
-        for name in names[1:]:
-            h.update(b"," + canonical(name) + b":" + self._encode(content[name]))
-        h.update(b"}")
-        return h.hexdigest()
+        return format_digest(sum(self.of(n, v) for n, v in content.items()))
+
+    def keep_only(self, contents: Iterable[Mapping[str, Any]]) -> None:
+        """Forget every object no content in ``contents`` still holds."""
+        alive = {id(v) for content in contents for v in content.values()}
+        self._sums = {k: v for k, v in self._sums.items() if k in alive}
 
 
 def _no_floats(value: Any) -> None:
@@ -234,8 +290,7 @@ def same_content(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> bool:
     return True
 
 
-def apply(content: Mapping[str, Any], body: Mapping[str, Any]) -> dict[str, Any]:
-    """Apply a delta body; raises SnapshotError on any shape it does not expect."""
+def _checked(body: Any) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], list[str]]:
     if not isinstance(body, dict) or set(body) != {"set", "unset", "replace", "drop"}:
         raise SnapshotError("delta body must have set, unset, replace and drop", field="body")
     sets, unsets, replaces, drops = body["set"], body["unset"], body["replace"], body["drop"]
@@ -243,25 +298,78 @@ def apply(content: Mapping[str, Any], body: Mapping[str, Any]) -> dict[str, Any]
         raise SnapshotError("set, unset and replace must be objects", field="body")
     if not isinstance(drops, list) or not all(isinstance(d, str) for d in drops):
         raise SnapshotError("drop must list section names", field="body.drop")
-    result: dict[str, Any] = {
-        k: (dict(v) if isinstance(v, dict) else v) for k, v in content.items()
-    }
+    return sets, unsets, replaces, drops
+
+
+def delta_sums(
+    content: Mapping[str, Any], sums: Mapping[str, int], body: Any
+) -> dict[str, int | None]:
+    """The digest shares of the sections ``body`` touches, after it (None: dropped).
+
+    Checks the body's shape against ``content`` like :func:`apply` and costs
+    O(changed rows) plus the size of replaced sections; nothing is modified.
+    """
+    sets, unsets, replaces, drops = _checked(body)
+    out: dict[str, int | None] = {}
+    for name in {*sets, *unsets}:
+        section = content.get(name)
+        changes = sets.get(name, {})
+        keys = unsets.get(name, [])
+        if not isinstance(section, dict) or not isinstance(changes, dict):
+            raise SnapshotError("set targets an object section", field=f"body.set.{name}")
+        if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
+            raise SnapshotError("unset targets an object section", field=f"body.unset.{name}")
+        total = sums[name] if name in sums else section_hash(name, section)
+        for key, value in changes.items():
+            if not isinstance(key, str):
+                raise SnapshotError("set keys are strings", field=f"body.set.{name}")
+            if key in section:
+                total -= row_hash(name, key, section[key])
+            total += row_hash(name, key, value)
+        for key in dict.fromkeys(keys):  # a key listed twice goes once
+            if key in changes:
+                total -= row_hash(name, key, changes[key])
+            elif key in section:
+                total -= row_hash(name, key, section[key])
+        out[name] = total % _MOD
+    for name, value in replaces.items():
+        out[name] = section_hash(name, value)
+    for name in drops:
+        out[name] = None
+    return out
+
+
+def apply_in_place(content: dict[str, Any], body: Any) -> None:
+    """Apply a delta body to ``content`` itself, changing only the rows it names.
+
+    Check the body first (:func:`delta_sums`): a body that fails halfway leaves
+    ``content`` partly changed.
+    """
+    sets, unsets, replaces, drops = _checked(body)
     for name, changes in sets.items():
-        section = result.get(name)
+        section = content.get(name)
         if not isinstance(section, dict) or not isinstance(changes, dict):
             raise SnapshotError("set targets an object section", field=f"body.set.{name}")
         section.update(changes)
     for name, keys in unsets.items():
-        section = result.get(name)
+        section = content.get(name)
         if not isinstance(section, dict) or not isinstance(keys, list):
             raise SnapshotError("unset targets an object section", field=f"body.unset.{name}")
         for key in keys:
             if not isinstance(key, str):
                 raise SnapshotError("unset keys are strings", field=f"body.unset.{name}")
             section.pop(key, None)
-    result.update(replaces)
+    content.update(replaces)
     for name in drops:
-        result.pop(name, None)
+        content.pop(name, None)
+
+
+def apply(content: Mapping[str, Any], body: Mapping[str, Any]) -> dict[str, Any]:
+    """Apply a delta body to a copy; raises SnapshotError on any shape it does not expect."""
+    result: dict[str, Any] = {
+        k: (dict(v) if isinstance(v, dict) else v) for k, v in content.items()
+    }
+    apply_in_place(result, body)
     return result
 
 
@@ -278,6 +386,7 @@ def make_frame(
     result_digest: str,
     base_version: int | None = None,
     link_nonce: str | None = None,
+    parts: int | None = None,
 ) -> dict[str, Any]:
     frame: dict[str, Any] = {
         "type": kind,
@@ -290,8 +399,68 @@ def make_frame(
         frame["base_version"] = base_version
     if link_nonce is not None:
         frame["nonce"] = link_nonce
+    if parts is not None and parts > 1:
+        frame["parts"] = parts
     frame["sig"] = sign(key, canonical(frame))
     return frame
+
+
+def snapshot_frames(
+    key: ec.EllipticCurvePrivateKey,
+    *,
+    reader_id: str,
+    version: int,
+    content: Mapping[str, Any],
+    result_digest: str,
+    link_nonce: str | None = None,
+    rows_per_part: int = ROWS_PER_PART,
+) -> list[dict[str, Any]]:
+    """A snapshot as one ``snapshot`` frame and as many ``snapshot_part`` frames as needed.
+
+    The first frame holds every whole-value section and each object section's first
+    rows (an empty object when it has none), each part up to ``rows_per_part`` further
+    rows; one signature per frame, so a 100,000-credential cache costs some fifty.
+    """
+    rows_per_part = max(1, rows_per_part)
+    chunks: list[dict[str, dict[str, Any]]] = [{}]
+    count = 0
+    head: dict[str, Any] = {}
+    for name, value in content.items():
+        if not isinstance(value, dict):
+            head[name] = value
+            continue
+        head[name] = {}
+        for row_key, row in value.items():
+            if count == rows_per_part:
+                chunks.append({})
+                count = 0
+            chunks[-1].setdefault(name, {})[row_key] = row
+            count += 1
+    head.update(chunks[0])
+    first = make_frame(
+        key,
+        kind="snapshot",
+        reader_id=reader_id,
+        version=version,
+        body=head,
+        result_digest=result_digest,
+        link_nonce=link_nonce,
+        parts=len(chunks),
+    )
+    frames = [first]
+    for index, rows in enumerate(chunks[1:], start=1):
+        part: dict[str, Any] = {
+            "type": "snapshot_part",
+            "reader_id": reader_id,
+            "version": version,
+            "index": index,
+            "body": rows,
+        }
+        if link_nonce is not None:
+            part["nonce"] = link_nonce
+        part["sig"] = sign(key, canonical(part))
+        frames.append(part)
+    return frames
 
 
 def make_heartbeat(
@@ -324,9 +493,21 @@ def make_heartbeat(
 
 @dataclass(frozen=True)
 class Accepted:
+    """A frame taken: the content now held, and for a delta the body that changed it."""
+
     version: int
     content: dict[str, Any]
     digest: str
+    changes: dict[str, Any] | None = None  # None: a (complete) snapshot
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A part of a snapshot in parts was taken; the snapshot is not complete yet."""
+
+    version: int
+    received: int
+    parts: int
 
 
 @dataclass(frozen=True)
@@ -338,8 +519,27 @@ def _int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
+# Checks a snapshot's full content, or a delta body against the current content, before
+# either is taken; a ValidationError rejects the frame as "unusable".
+Validator = Callable[[Mapping[str, Any], "dict[str, Any] | None"], None]
+
+
+@dataclass
+class _Assembly:
+    version: int
+    digest: str
+    parts: int
+    content: dict[str, Any]
+    next_index: int = 1
+
+
 class CacheState:
-    """The reader's view of its signed cache; feed it frames, it says accept or reject."""
+    """The reader's view of its signed cache; feed it frames, it says accept or reject.
+
+    A delta changes the held content in place, row by row, and its digest is updated
+    from the rows it names: the cost of a delta is the size of the delta, whatever the
+    size of the cache.
+    """
 
     def __init__(
         self,
@@ -349,33 +549,32 @@ class CacheState:
         version: int = 0,
         content: dict[str, Any] | None = None,
         link_nonce: str | None = None,
+        validate: Validator | None = None,
     ) -> None:
         self.reader_id = reader_id
         self._key = server_key
         self.version = version
         self.content: dict[str, Any] | None = content
+        self._sums: dict[str, int] = {}
+        if content is not None:
+            try:
+                self._sums = {n: section_hash(n, v) for n, v in content.items()}
+            except SnapshotError:
+                self.content, self.version = None, 0
         # The nonce this reader sent for the current connection: frames and heartbeats
         # must carry it (None: frames are checked without it, heartbeats never confirm).
         self.link_nonce = link_nonce
+        self._validate = validate
+        self._assembly: _Assembly | None = None
         self._beat_seq = -1
         self._beat_at = -1
 
-    def receive(self, frame: Any) -> Accepted | Rejected:
-        """Never raises for any JSON value; state changes only on acceptance."""
-        if not isinstance(frame, dict) or frame.get("type") not in ("snapshot", "delta"):
-            return Rejected("malformed")
+    def _signed(self, frame: dict[str, Any]) -> Rejected | None:
         sig = frame.get("sig")
-        version = frame.get("version")
-        body = frame.get("body")
-        if not isinstance(version, int) or not _int(version):
+        if not isinstance(sig, str):
             return Rejected("malformed")
-        if not isinstance(sig, str) or not isinstance(body, dict):
-            return Rejected("malformed")
-        if not isinstance(frame.get("digest"), str):
-            return Rejected("malformed")
-        unsigned = {k: v for k, v in frame.items() if k != "sig"}
         try:
-            message = canonical(unsigned)
+            message = canonical({k: v for k, v in frame.items() if k != "sig"})
         except SnapshotError:
             return Rejected("malformed")
         if not verify(self._key, sig, message):
@@ -384,25 +583,107 @@ class CacheState:
             return Rejected("wrong_reader")
         if self.link_nonce is not None and frame.get("nonce") != self.link_nonce:
             return Rejected("replayed")  # signed for another connection
+        return None
+
+    def receive(self, frame: Any) -> Accepted | Pending | Rejected:
+        """Never raises for any JSON value; state changes only on acceptance.
+
+        Any rejection also abandons a snapshot being assembled.
+        """
+        verdict = self._receive(frame)
+        if isinstance(verdict, Rejected):
+            self._assembly = None
+        return verdict
+
+    def _receive(self, frame: Any) -> Accepted | Pending | Rejected:
+        if not isinstance(frame, dict):
+            return Rejected("malformed")
+        kind = frame.get("type")
+        if kind not in ("snapshot", "delta", "snapshot_part"):
+            return Rejected("malformed")
+        version = frame.get("version")
+        body = frame.get("body")
+        if not _int(version) or not isinstance(body, dict):
+            return Rejected("malformed")
+        assert isinstance(version, int)
+        if kind != "snapshot_part" and not isinstance(frame.get("digest"), str):
+            return Rejected("malformed")
+        bad = self._signed(frame)
+        if bad is not None:
+            return bad
+        if kind == "snapshot_part":
+            return self._part(frame, version, body)
         if version <= self.version:
             return Rejected("rollback")
+        self._assembly = None  # a new snapshot or a delta ends an unfinished snapshot
         try:
-            if frame["type"] == "snapshot":
-                _no_floats(body)
-                content = body
-            else:
-                if frame.get("base_version") != self.version or self.content is None:
-                    return Rejected("gap")
-                content = apply(self.content, body)
-                _no_floats(content)
-            result_digest = digest(content)
+            _no_floats(body)
+            if kind == "snapshot":
+                parts = frame.get("parts", 1)
+                if not _int(parts) or parts < 1:
+                    return Rejected("malformed")
+                content = {k: (dict(v) if isinstance(v, dict) else v) for k, v in body.items()}
+                if parts > 1:
+                    self._assembly = _Assembly(version, frame["digest"], parts, content)
+                    return Pending(version, 1, parts)
+                return self._take_snapshot(version, content, frame["digest"])
+            if frame.get("base_version") != self.version or self.content is None:
+                return Rejected("gap")
+            sums = delta_sums(self.content, self._sums, body)
         except SnapshotError:
             return Rejected("malformed")
-        if result_digest != frame["digest"]:
+        merged = {**self._sums, **sums}
+        total = format_digest(sum(v for v in merged.values() if v is not None))
+        if total != frame["digest"]:
             return Rejected("digest")
+        if self._validate is not None:
+            try:
+                self._validate(self.content, body)
+            except ValidationError:
+                return Rejected("unusable")
+        apply_in_place(self.content, body)
+        self._sums = {k: v for k, v in merged.items() if v is not None}
         self.version = version
-        self.content = content
-        return Accepted(version, content, result_digest)
+        return Accepted(version, self.content, total, body)
+
+    def _part(
+        self, frame: dict[str, Any], version: int, body: dict[str, Any]
+    ) -> Accepted | Pending | Rejected:
+        found = self._assembly
+        if found is None or found.version != version or frame.get("index") != found.next_index:
+            return Rejected("gap")
+        try:
+            _no_floats(body)
+        except SnapshotError:
+            return Rejected("malformed")
+        for name, rows in body.items():
+            section = found.content.get(name)
+            if not isinstance(section, dict) or not isinstance(rows, dict):
+                return Rejected("malformed")
+            section.update(rows)
+        found.next_index += 1
+        if found.next_index < found.parts:
+            return Pending(version, found.next_index, found.parts)
+        self._assembly = None
+        return self._take_snapshot(version, found.content, found.digest)
+
+    def _take_snapshot(
+        self, version: int, content: dict[str, Any], wanted: str
+    ) -> Accepted | Rejected:
+        try:
+            sums = {n: section_hash(n, v) for n, v in content.items()}
+        except SnapshotError:
+            return Rejected("malformed")
+        total = format_digest(sum(sums.values()))
+        if total != wanted:
+            return Rejected("digest")
+        if self._validate is not None:
+            try:
+                self._validate(content, None)
+            except ValidationError:
+                return Rejected("unusable")
+        self.version, self.content, self._sums = version, content, sums
+        return Accepted(version, content, total)
 
     def confirms(self, frame: Any) -> bool:
         """A signed heartbeat of this connection saying our version is still the server's.
@@ -466,7 +747,7 @@ def parse_message(text: str | bytes) -> dict[str, Any]:
     if not isinstance(value, dict) or not isinstance(value.get("type"), str):
         raise SnapshotError("message must be an object with a type", field="type")
     kind = value["type"]
-    if kind in ("snapshot", "delta"):
+    if kind in ("snapshot", "delta", "snapshot_part"):
         return value  # checked by CacheState, signature first
     schema = _SCHEMAS.get(kind)
     if schema is None:

@@ -29,10 +29,11 @@ admin deletes or re-pairs the reader.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -42,7 +43,14 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from passgate.domain.access import Decision, Reason, UnlockMethod
 from passgate.domain.errors import PassgateError, ValidationError
 from passgate.domain.passes import key_id_of
-from passgate.domain.reader_cache import CacheView, decide_tap, parse_cache
+from passgate.domain.reader_cache import (
+    CacheView,
+    decide_tap,
+    parse_cache,
+    parse_credential,
+    parse_header,
+    parse_member,
+)
 from passgate.proto import snapshot as snap
 from passgate.proto.aliro import (
     AliroError,
@@ -100,6 +108,42 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+_ROWS = ("credentials", "members")
+
+
+def _header_sections(body: dict[str, Any]) -> set[str]:
+    names = {*body["set"], *body["unset"], *body["replace"], *body["drop"]}
+    return names - set(_ROWS)
+
+
+def _only(body: dict[str, Any], names: set[str]) -> dict[str, Any]:
+    return {
+        "set": {k: v for k, v in body["set"].items() if k in names},
+        "unset": {k: v for k, v in body["unset"].items() if k in names},
+        "replace": {k: v for k, v in body["replace"].items() if k in names},
+        "drop": [k for k in body["drop"] if k in names],
+    }
+
+
+def _rows(
+    current: Mapping[str, Any],
+    body: dict[str, Any],
+    name: str,
+    parse: Callable[[str, Any], Any],
+) -> Any:
+    """The parsed rows of section ``name`` after ``body``: updated in place when only
+    rows change, a new map when the section is replaced."""
+    if name in body["replace"]:
+        return {k: parse(k, v) for k, v in body["replace"][name].items()}
+    if not isinstance(current, dict):
+        current = dict(current)
+    for key, raw in body["set"].get(name, {}).items():
+        current[key] = parse(key, raw)
+    for key in body["unset"].get(name, []):
+        current.pop(key, None)
+    return current
+
+
 class ReaderAgent:
     def __init__(
         self,
@@ -116,7 +160,7 @@ class ReaderAgent:
         self._lock = threading.Lock()
         self.view: CacheView | None = None
         self.version: int = int(store.get("version") or 0)
-        self.content: dict[str, Any] | None = store.get("content")
+        self.content: dict[str, Any] | None = store.load_cache()
         synced = store.get("synced_at")
         self.synced_at = datetime.fromisoformat(synced) if synced else None
         self.halted_seq: int = int(store.get("halted_seq") or 0)
@@ -206,12 +250,60 @@ class ReaderAgent:
     # --- cache ---------------------------------------------------------------------------
 
     def apply(self, version: int, content: dict[str, Any]) -> None:
-        """Install verified content; ValidationError when it cannot be used (re-sync)."""
+        """Install a verified full content; ValidationError when it cannot be used (re-sync)."""
         view = parse_cache(content)
         now = self.clock()
+        self.store.save_cache(version, content, now.isoformat())
         with self._lock:
             self.view, self.content, self.version, self.synced_at = view, content, version, now
-        self.store.put({"version": version, "content": content, "synced_at": now.isoformat()})
+        self._maybe_resume(view)
+
+    @staticmethod
+    def check(content: Mapping[str, Any], body: dict[str, Any] | None) -> None:
+        """Can the cache use this? ``body`` None: a full content, else a delta on it.
+
+        Given to ``proto.snapshot.CacheState`` as its validator, so an unusable frame is
+        refused before the held content changes. A delta's rows are parsed one by one;
+        the small sections are checked as they will be after it.
+        """
+        if body is None:
+            parse_cache(content)
+            return
+        for name, parse in (("credentials", parse_credential), ("members", parse_member)):
+            rows = body["set"].get(name, {})
+            replaced = body["replace"].get(name)
+            for source in (rows, replaced if isinstance(replaced, dict) else {}):
+                for key, raw in source.items():
+                    parse(key, raw)
+            if name in body["replace"] and not isinstance(replaced, dict):
+                raise ValidationError(f"content.{name} must be an object", field=name)
+            if name in body["drop"]:
+                raise ValidationError(f"content.{name} is required", field=name)
+        touched = _header_sections(body)
+        if touched:
+            small = {k: v for k, v in content.items() if k not in ("credentials", "members")}
+            after = snap.apply(small, _only(body, touched))
+            parse_header(after, {}, {})
+
+    def apply_changes(self, version: int, content: dict[str, Any], body: dict[str, Any]) -> None:
+        """Take a verified delta: ``content`` already holds it; update the rows it names."""
+        now = self.clock()
+        self.store.apply_changes(version, body, now.isoformat())
+        with self._lock:
+            view = self.view
+            if view is None or self.content is not content:
+                view = parse_cache(content)  # not built from this content: start over
+            else:
+                creds = _rows(view.credentials, body, "credentials", parse_credential)
+                members = _rows(view.members, body, "members", parse_member)
+                if _header_sections(body):
+                    view = parse_header(content, creds, members)
+                elif creds is not view.credentials or members is not view.members:
+                    view = dataclasses.replace(view, credentials=creds, members=members)
+            self.view, self.content, self.version, self.synced_at = view, content, version, now
+        self._maybe_resume(view)
+
+    def _maybe_resume(self, view: CacheView) -> None:
         if self.halted and not view.server_tampered and view.tamper_seq >= self.halted_seq:
             # The server stored our tamper and an admin cleared it: back into service.
             self.halted_seq = 0
@@ -268,14 +360,15 @@ class ReaderAgent:
         return seq
 
     def _decide(self, key_id: str | None, method: UnlockMethod) -> Decision:
-        return decide_tap(
-            self.view,
-            key_id=key_id,
-            method=method,
-            now=self.clock(),
-            synced_at=self.synced_at,
-            halted=self.halted,
-        ).decision
+        with self._lock:  # a delta being taken changes rows of the view in place
+            return decide_tap(
+                self.view,
+                key_id=key_id,
+                method=method,
+                now=self.clock(),
+                synced_at=self.synced_at,
+                halted=self.halted,
+            ).decision
 
     def tap(self, card: Card, *, prefer_fast: bool = True) -> TapResult | None:
         """One NFC tap; None when the device left before the transaction ended."""

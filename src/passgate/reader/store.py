@@ -5,6 +5,11 @@ accepted cache (version, content, when the server last confirmed it), the persis
 keys learned in STANDARD transactions, the tamper latch, and the event queue. An event
 is committed (fsync'ed) before the relay moves or the device is told the outcome, and
 deleted only when the server acknowledged it; its sequence number is never reused.
+
+The cache is stored as rows: one per credential and per member (``cache_rows``), one per
+small section (door, reader, org: ``cache_sections``), with its version in the same
+transaction. A delta updates the rows it names, so taking a revocation costs the same
+with ten credentials or a hundred thousand.
 """
 
 from __future__ import annotations
@@ -21,7 +26,14 @@ CREATE TABLE IF NOT EXISTS kv (k TEXT PRIMARY KEY, v TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY, body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS persistent_keys (key_id TEXT PRIMARY KEY, public_key BLOB NOT NULL,
                                             secret BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS cache_sections (name TEXT PRIMARY KEY, is_rows INTEGER NOT NULL,
+                                           value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS cache_rows (section TEXT NOT NULL, k TEXT NOT NULL, v TEXT NOT NULL,
+                                       PRIMARY KEY (section, k));
 """
+
+# Object sections with one row per key; every other section is one value.
+ROW_SECTIONS = frozenset({"credentials", "members"})
 
 
 class AgentStore:
@@ -68,6 +80,115 @@ class AgentStore:
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
+
+    # --- cache -------------------------------------------------------------------
+
+    def _put_section(self, name: str, value: Any) -> None:
+        db = self._db
+        db.execute("DELETE FROM cache_rows WHERE section = ?", (name,))
+        if name in ROW_SECTIONS and isinstance(value, dict):
+            db.execute("INSERT OR REPLACE INTO cache_sections VALUES (?, 1, '')", (name,))
+            db.executemany(
+                "INSERT INTO cache_rows (section, k, v) VALUES (?, ?, ?)",
+                [(name, k, json.dumps(v)) for k, v in value.items()],
+            )
+        else:
+            db.execute(
+                "INSERT OR REPLACE INTO cache_sections VALUES (?, 0, ?)", (name, json.dumps(value))
+            )
+
+    def _write(self, work: Any, kv: dict[str, Any]) -> None:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                work()
+                for key, value in kv.items():
+                    self._db.execute(
+                        "INSERT OR REPLACE INTO kv (k, v) VALUES (?, ?)", (key, json.dumps(value))
+                    )
+                self._db.execute("DELETE FROM kv WHERE k = 'content'")  # the pre-rows format
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    def save_cache(self, version: int, content: dict[str, Any], synced_at: str) -> None:
+        """Replace the whole cache (a snapshot), atomically with its version."""
+
+        def work() -> None:
+            self._db.execute("DELETE FROM cache_rows")
+            self._db.execute("DELETE FROM cache_sections")
+            for name, value in content.items():
+                self._put_section(name, value)
+
+        self._write(work, {"version": version, "synced_at": synced_at})
+
+    def apply_changes(self, version: int, body: dict[str, Any], synced_at: str) -> None:
+        """Apply a checked delta body (``proto.snapshot``) to the rows it names."""
+        db = self._db
+
+        def work() -> None:
+            for name, changes in body["set"].items():
+                if name in ROW_SECTIONS:
+                    db.executemany(
+                        "INSERT OR REPLACE INTO cache_rows (section, k, v) VALUES (?, ?, ?)",
+                        [(name, k, json.dumps(v)) for k, v in changes.items()],
+                    )
+                else:
+                    row = db.execute(
+                        "SELECT value FROM cache_sections WHERE name = ?", (name,)
+                    ).fetchone()
+                    value = {**json.loads(row[0]), **changes}
+                    db.execute(
+                        "UPDATE cache_sections SET value = ? WHERE name = ?",
+                        (json.dumps(value), name),
+                    )
+            for name, keys in body["unset"].items():
+                if name in ROW_SECTIONS:
+                    db.executemany(
+                        "DELETE FROM cache_rows WHERE section = ? AND k = ?",
+                        [(name, k) for k in keys],
+                    )
+                else:
+                    row = db.execute(
+                        "SELECT value FROM cache_sections WHERE name = ?", (name,)
+                    ).fetchone()
+                    value = {k: v for k, v in json.loads(row[0]).items() if k not in set(keys)}
+                    db.execute(
+                        "UPDATE cache_sections SET value = ? WHERE name = ?",
+                        (json.dumps(value), name),
+                    )
+            for name, value in body["replace"].items():
+                self._put_section(name, value)
+            for name in body["drop"]:
+                db.execute("DELETE FROM cache_rows WHERE section = ?", (name,))
+                db.execute("DELETE FROM cache_sections WHERE name = ?", (name,))
+
+        self._write(work, {"version": version, "synced_at": synced_at})
+
+    def clear_cache(self) -> None:
+        def work() -> None:
+            self._db.execute("DELETE FROM cache_rows")
+            self._db.execute("DELETE FROM cache_sections")
+            self._db.execute("DELETE FROM kv WHERE k IN ('version', 'synced_at')")
+
+        self._write(work, {})
+
+    def load_cache(self) -> dict[str, Any] | None:
+        """The stored cache content (None: none), rebuilt from its rows."""
+        with self._lock:
+            sections = self._db.execute("SELECT name, is_rows, value FROM cache_sections")
+            content: dict[str, Any] = {}
+            for name, is_rows, value in sections.fetchall():
+                content[name] = {} if is_rows else json.loads(value)
+            for section, k, v in self._db.execute("SELECT section, k, v FROM cache_rows"):
+                if isinstance(content.get(section), dict):
+                    content[section][k] = json.loads(v)
+            legacy = self._db.execute("SELECT v FROM kv WHERE k = 'content'").fetchone()
+        if not content and legacy is not None:
+            found = json.loads(legacy[0])  # an agent upgraded from the one-document format
+            return found if isinstance(found, dict) else None
+        return content or None
 
     # --- events ------------------------------------------------------------------
 

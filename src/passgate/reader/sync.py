@@ -47,6 +47,7 @@ def pair(agent: ReaderAgent, server_url: str, code: str, *, timeout: float = 10.
         raise PassgateError(f"pairing refused ({response.status_code}): {response.text[:200]}")
     body = response.json()
     snap.load_public_pem(body["server_public_key"], "server_public_key")
+    agent.store.clear_cache()
     agent.store.put(
         {
             "server_url": server_url.rstrip("/"),
@@ -132,6 +133,7 @@ class SyncClient:
             version=agent.version,
             content=agent.content,
             link_nonce=link_nonce,
+            validate=agent.check,
         )
         async with websockets.connect(ws_url(url), max_size=snap.MAX_FRAME_BYTES) as ws:
             challenge = snap.parse_message(await asyncio.wait_for(ws.recv(), 10))
@@ -181,16 +183,15 @@ class SyncClient:
             self.rejections.append("malformed")
             return
         kind = msg["type"]
-        if kind in ("snapshot", "delta"):
+        if kind in ("snapshot", "delta", "snapshot_part"):
             verdict = state.receive(msg)
+            if isinstance(verdict, snap.Pending):
+                return  # a snapshot in parts: the rest follows
             if isinstance(verdict, snap.Accepted):
-                try:
+                if verdict.changes is None:
                     self.agent.apply(verdict.version, verdict.content)
-                except PassgateError:
-                    self.rejections.append("unusable")
-                    state.version, state.content = self.agent.version, self.agent.content
-                    await ws.send(snap.encode_message({"type": "resync", "reason": "unusable"}))
-                    return
+                else:
+                    self.agent.apply_changes(verdict.version, verdict.content, verdict.changes)
                 self.accepted += 1
                 self.connected.set()
                 await self._request_certificate(ws)  # a cleared tamper made a new key

@@ -7,7 +7,7 @@ never import an adapter, the bootstrap module or SQLAlchemy.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from typing import Protocol
 
 from passgate.config import Settings
@@ -88,6 +88,8 @@ class Container(Protocol):
     def session_policy(self, kind: SessionKind) -> SessionPolicy: ...
 
     def webhook_poster(self) -> Poster: ...
+
+    def change_mark(self) -> Hashable | None: ...
 
     def apns_client(self) -> PushClient | None: ...
 

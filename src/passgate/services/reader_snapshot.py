@@ -133,6 +133,21 @@ def load_org(uow: UnitOfWork, org_id: str, now: datetime) -> OrgCache:
     )
 
 
+def next_scheduled_change(uow: UnitOfWork, now: datetime) -> datetime | None:
+    """The next time the organization's reader content changes with no commit at all.
+
+    Eligibility depends on the clock (a subscription starts or ends, R1); the gateway
+    wakes at that time instead of polling for it.
+    """
+    times = [
+        t
+        for s in uow.repo(m.Subscription).all_where()
+        for t in (s.valid_from, s.valid_until)
+        if t is not None and t > now
+    ]
+    return min(times, default=None)
+
+
 def door_members(cache: OrgCache, door_id: str) -> dict[str, dict[str, Any]]:
     result: dict[str, dict[str, Any]] = {}
     for member_id, base in cache.members.items():

@@ -1,16 +1,16 @@
 """The reader gateway: pairing, the pairing-code API, and the readers' WebSocket.
 
-Fan-out runs inside the API process: a hub of connected readers wakes every
-``reader_poll_interval_s`` (and whenever a "reader" outbox row appears), rebuilds the
-cache content of the organizations that have readers connected, and sends each reader
-whose content changed a signed delta. Content is compared by digest, so any change
-reaches readers whatever service made it, with no coupling to the other areas.
+Fan-out runs inside the API process: a hub of connected readers rebuilds the cache
+content of its organizations only when something may have changed (a transaction this
+process committed, a reader's resync, a tamper or status report, the scheduled start or
+end of a subscription) and sends each reader whose content changed a signed delta.
+While nothing changes it does no database work at all: it only signs each connection's
+heartbeat every ``reader_heartbeat_s``. Digests are sums of row hashes kept per section
+object, so a change costs hashes of the rows that changed; a full snapshot goes out in
+signed parts (``proto.snapshot.snapshot_frames``), so a cache of any size syncs.
 
-Scaling out on PostgreSQL: every API process runs its own hub for its own connections
-and polls the database (one set of queries per organization per tick). The outbox rows
-only shorten the wait; a process that misses one still finds the change on its next
-tick. LISTEN/NOTIFY on the outbox insert would replace the tick with a push; the hub's
-``wake`` is where it would plug in.
+On PostgreSQL other processes' commits are still found by polling every
+``reader_poll_interval_s``.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from passgate.domain.errors import PassgateError, Unauthenticated
 from passgate.proto import snapshot as snap
 from passgate.services import aliro_groups, reader_events, reader_gateway, reader_snapshot
+from passgate.services.change_gate import ChangeGate
 from passgate.services.container import Container
 from passgate.services.reader_store import ReaderLink
 from passgate.services.wallet import READER_TOPIC
@@ -100,16 +101,17 @@ class Link:
     beats: int = 0
     seen_at: float = field(default_factory=time.monotonic)
 
-    async def send(self, message: dict[str, Any]) -> None:
+    async def send(self, *messages: dict[str, Any]) -> None:
+        """Send messages in order, none interleaved (a snapshot's parts stay together)."""
         async with self.lock:
-            await self.ws.send_text(snap.encode_message(message))
+            for message in messages:
+                await self.ws.send_text(snap.encode_message(message))
 
 
 # Commits this process makes on the hub's own behalf (status, events, outbox) do not wake
 # it; a tamper event wakes it explicitly.
 _QUIET: contextvars.ContextVar[bool] = contextvars.ContextVar("reader_hub_quiet", default=False)
 MIN_PASS_GAP_S = 0.02  # a burst of commits costs one pass per 20 ms, not one per commit
-OUTBOX_DRAIN_S = 1.0
 
 
 def quiet(fn: Callable[..., T], *args: Any) -> T:
@@ -124,12 +126,12 @@ class Hub:
     """Connected readers of this process, and the loop that keeps their caches current.
 
     A pass runs when a transaction commits in this process (any service, so no coupling
-    to the other areas), when a reader asks for a snapshot, and every
-    ``reader_poll_interval_s`` for changes other processes made. A pass loads the
-    organization once, interns its sections (unchanged ones stay the same objects), and
-    only readers whose content changed get a frame: digests and diffs are memoized per
-    shared section, so a change costs one database load, one signature per changed
-    reader and a few pointer comparisons per unchanged one.
+    to the other areas), when a reader asks for a snapshot, and at scheduled changes;
+    between passes only heartbeats are signed. A pass loads the organization once,
+    interns its sections (unchanged ones stay the same objects), and only readers whose
+    content changed get a frame: digest shares and diffs are memoized per shared
+    section, so a change costs one database load, one signature per changed reader and
+    a few pointer comparisons per unchanged one.
     """
 
     def __init__(self, container: Container, metrics: Metrics | None = None) -> None:
@@ -144,7 +146,13 @@ class Hub:
         self._forced: set[Link] = set()
         self._interners: dict[str, reader_snapshot.SectionInterner] = {}
         self._keys: dict[str, ec.EllipticCurvePrivateKey] = {}
-        self._drained_at = 0.0
+        self._sums: dict[str, snap.SectionSums] = {}
+        # Wall-clock times at which an organization's content changes by itself.
+        self._scheduled: dict[str, float] = {}
+        # Other processes' commits (another server process, a CLI command on the same
+        # SQLite file) are seen by polling a cheap change mark; a rebuild only when it moved.
+        self._gate = ChangeGate()
+        self._polled_at = 0.0
         self._unsubscribe: Callable[[], None] | None = None
         self._sending: set[asyncio.Task[None]] = set()
 
@@ -195,15 +203,16 @@ class Hub:
         self._wake.set()
 
     async def _run(self) -> None:
-        interval = self._c.settings.reader_poll_interval_s
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), interval)
-            self._wake.clear()
+            woken = await self._sleep()
+            if woken:
+                self._wake.clear()  # only a wake-up this pass answers is cleared
             started = time.monotonic()
+            if not woken:
+                await self._beat()  # nothing changed: signed heartbeats, no database work
+                continue
             commit_at, self._commit_at = self._commit_at, None
-            if started - self._drained_at >= OUTBOX_DRAIN_S:
-                self._drained_at = started
+            if commit_at is not None:
                 await asyncio.to_thread(quiet, self._drain_outbox)
             forced, self._forced = self._forced, set()
             orgs = {link.org_id for link in self._links.values()}
@@ -213,6 +222,69 @@ class Hub:
             if commit_at is not None and pushed:
                 self._time_push(commit_at, pushed)
             await asyncio.sleep(max(0.0, MIN_PASS_GAP_S - (time.monotonic() - started)))
+
+    async def _sleep(self) -> bool:
+        """Wait for a wake-up (True) or the next heartbeat or scheduled change (False).
+
+        A scheduled change is a time at which content changes without a commit (a
+        subscription starting or ending): it counts as a wake-up, and so does the poll
+        where other processes' commits cannot wake this one.
+        """
+        now = time.monotonic()
+        heartbeat_s = self._c.settings.reader_heartbeat_s
+        due = min((x.sent_at + heartbeat_s for x in self._links.values()), default=now + 60)
+        timeout = max(0.0, due - now)
+        poll_at = self._polled_at + self._c.settings.reader_poll_interval_s
+        timeout = min(timeout, max(0.0, poll_at - now))
+        scheduled = min(self._scheduled.values(), default=None)
+        if scheduled is not None:
+            timeout = min(timeout, max(0.0, scheduled - time.time()))
+        if self._wake.is_set():
+            return True  # wait_for with no time left would not even look
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout)
+            return True
+        if self._wake.is_set():
+            return True  # set while the timed-out wait was being cancelled
+        if scheduled is not None and time.time() >= scheduled:
+            return True
+        if time.monotonic() >= poll_at:
+            self._polled_at = time.monotonic()
+            mark = await asyncio.to_thread(self._c.change_mark)
+            return self._gate.should_build(mark)
+        return False
+
+    async def _beat(self) -> None:
+        tick = time.monotonic()
+        heartbeat_s = self._c.settings.reader_heartbeat_s
+        due = [x for x in self._links.values() if tick - x.sent_at >= heartbeat_s]
+        if not due:
+            return
+        beats = await asyncio.to_thread(self._heartbeats, due, tick)
+        loop = asyncio.get_running_loop()
+        for link, beat in beats:
+            task = loop.create_task(_safe_send(link, [beat]))
+            self._sending.add(task)
+            task.add_done_callback(self._sending.discard)
+
+    def _heartbeats(self, links: list[Link], tick: float) -> list[tuple[Link, dict[str, Any]]]:
+        at_ms = int(self._c.clock.now().timestamp() * 1000)
+        out = []
+        for link in links:
+            link.sent_at = tick
+            if link.reader_nonce is None or link.content is None:
+                continue  # an agent too old to check one gets none; unsynced: nothing to confirm
+            link.beats += 1
+            beat = snap.make_heartbeat(
+                self._signing_key(link.org_id),
+                reader_id=link.reader_id,
+                version=link.version,
+                link_nonce=link.reader_nonce,
+                seq=link.beats,
+                at_ms=at_ms,
+            )
+            out.append((link, beat))
+        return out
 
     def _drain_outbox(self) -> None:
         # The rows only mark changes; the content itself is rebuilt from the database.
@@ -254,7 +326,7 @@ class Hub:
             )
             self._sending.add(task)
             task.add_done_callback(self._sending.discard)
-            if frame is not None and frame.get("type") in ("snapshot", "delta"):
+            if frame is not None:
                 changed.append(task)
         return changed
 
@@ -269,7 +341,7 @@ class Hub:
 
     def _frames(
         self, org_id: str, links: list[Link], forced: set[Link]
-    ) -> list[tuple[Link, dict[str, Any] | None]]:
+    ) -> list[tuple[Link, list[dict[str, Any]] | None]]:
         c = self._c
         now = c.clock.now()
         private = self._signing_key(org_id)
@@ -279,57 +351,58 @@ class Hub:
                 uow, org_id, [x.reader_id for x in links], now, interner
             )
             keys = {x.id: x.public_key for x in uow.repo(ReaderLink).all_where()}
-        heartbeat_s = c.settings.reader_heartbeat_s
+            upcoming = reader_snapshot.next_scheduled_change(uow, now)
+        if upcoming is None:
+            self._scheduled.pop(org_id, None)
+        else:
+            self._scheduled[org_id] = time.time() + (upcoming - now).total_seconds()
         tick = time.monotonic()
-        digests = snap.DigestMemo()
+        sums = self._sums.setdefault(org_id, snap.SectionSums())
         diffs: snap.SectionMemo = {}
-        out: list[tuple[Link, dict[str, Any] | None]] = []
+        out: list[tuple[Link, list[dict[str, Any]] | None]] = []
         for link in links:
             content = contents.get(link.reader_id)
             if content is None or keys.get(link.reader_id) != link.public_key:
                 out.append((link, None))  # deleted, or paired again with a new key
                 continue
             force = link in forced
-            if not force and snap.same_content(link.content, content):
-                if tick - link.sent_at >= heartbeat_s:
-                    link.sent_at = tick
-                    if link.reader_nonce is not None:  # an agent too old to check one gets none
-                        link.beats += 1
-                        beat = snap.make_heartbeat(
-                            private,
-                            reader_id=link.reader_id,
-                            version=link.version,
-                            link_nonce=link.reader_nonce,
-                            seq=link.beats,
-                            at_ms=int(now.timestamp() * 1000),
-                        )
-                        out.append((link, beat))
+            if not force and (link.content is None or snap.same_content(link.content, content)):
+                # Unchanged: the heartbeat timer confirms it. Not synced yet: its own
+                # snapshot request (connect, resync) is already queued.
                 continue
-            digest = digests.digest(content)
+            old = link.content
+            if old is not None:
+                for name, value in content.items():  # shares derived from the rows changed
+                    before = old.get(name)
+                    if before is not value and isinstance(before, dict) and isinstance(value, dict):
+                        sums.derive(name, before, value)
+            digest = sums.digest(content)
             version = next_snapshot_version(link.version)
-            if force or link.content is None:
-                frame = snap.make_frame(
+            if force or old is None:
+                frames = snap.snapshot_frames(
                     private,
-                    kind="snapshot",
                     reader_id=link.reader_id,
                     version=version,
-                    body=content,
+                    content=content,
                     result_digest=digest,
                     link_nonce=link.reader_nonce,
                 )
             else:
-                frame = snap.make_frame(
-                    private,
-                    kind="delta",
-                    reader_id=link.reader_id,
-                    version=version,
-                    base_version=link.version,
-                    body=snap.diff(link.content, content, diffs),
-                    result_digest=digest,
-                    link_nonce=link.reader_nonce,
-                )
+                frames = [
+                    snap.make_frame(
+                        private,
+                        kind="delta",
+                        reader_id=link.reader_id,
+                        version=version,
+                        base_version=link.version,
+                        body=snap.diff(old, content, diffs),
+                        result_digest=digest,
+                        link_nonce=link.reader_nonce,
+                    )
+                ]
             link.version, link.content, link.digest, link.sent_at = version, content, digest, tick
-            out.append((link, frame))
+            out.append((link, frames))
+        sums.keep_only(x.content for x in list(self._links.values()) if x.content is not None)
         return out
 
 
@@ -338,9 +411,9 @@ async def _close(ws: WebSocket, code: int) -> None:
         await ws.close(code)
 
 
-async def _safe_send(link: Link, message: dict[str, Any]) -> None:
+async def _safe_send(link: Link, messages: list[dict[str, Any]]) -> None:
     try:
-        await asyncio.wait_for(link.send(message), SEND_TIMEOUT_S)
+        await asyncio.wait_for(link.send(*messages), SEND_TIMEOUT_S)
     except TimeoutError:
         await _close(link.ws, 4408)  # it stopped reading: it re-syncs when it reconnects
     except (RuntimeError, WebSocketDisconnect, OSError):
