@@ -59,6 +59,9 @@ class Metrics:
         """Report the shared state (readers, outbox) from the database at each scrape."""
         self.registry.register(_StateCollector(container))
 
+    def observe_push(self, seconds: float) -> None:
+        self.reader_push.observe(seconds)
+
     def count_taps(self, items: Iterable[tuple[bool, str]]) -> None:
         for granted, reason in items:
             self.taps.labels("granted" if granted else "denied", reason or "none").inc()

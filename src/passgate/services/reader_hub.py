@@ -1,0 +1,560 @@
+"""The reader hub: connected readers, and the loop that keeps their caches current.
+
+Fan-out runs inside each API process. The hub rebuilds the cache content of its
+organizations only when something may have changed (a transaction this process
+committed, a reader's resync, a tamper or status report, the scheduled start or end of a
+subscription) and sends each reader whose content changed a signed delta. While nothing
+changes it does no database work at all: it only signs each connection's heartbeat every
+``reader_heartbeat_s``. Digests are sums of row hashes kept per section object, so a
+change costs hashes of the rows that changed; a full snapshot goes out in signed parts
+(``proto.snapshot.snapshot_frames``), so a cache of any size syncs.
+
+On PostgreSQL other processes' commits are still found by polling a change mark every
+``reader_poll_interval_s``.
+
+The hub speaks to a reader through a :class:`Channel` (the web layer's WebSocket is
+one); :func:`serve_reader` runs one reader's whole session over it, so the endpoint in
+``web/`` only moves frames.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
+
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from passgate.domain.errors import PassgateError, Unauthenticated
+from passgate.proto import snapshot as snap
+from passgate.services import aliro_groups, reader_events, reader_gateway, reader_snapshot
+from passgate.services.change_gate import ChangeGate
+from passgate.services.container import Container
+from passgate.services.reader_store import ReaderLink
+from passgate.services.wallet import READER_TOPIC
+
+AUTH_TIMEOUT_S = 10.0
+SEND_TIMEOUT_S = 10.0
+T = TypeVar("T")
+
+
+class ChannelClosed(Exception):
+    """The reader's connection is gone (raised by a :class:`Channel`)."""
+
+
+class Channel(Protocol):
+    """One reader's connection: text frames in and out."""
+
+    async def send_text(self, text: str) -> None:
+        """Send one frame; raises :class:`ChannelClosed` when the connection is gone."""
+
+    async def receive(self) -> str | bytes:
+        """The next frame; raises :class:`ChannelClosed` when the peer went away."""
+
+    async def close(self, code: int) -> None:
+        """Close with ``code``; never raises (a closed channel stays closed)."""
+
+
+class HubMetrics(Protocol):
+    def observe_push(self, seconds: float) -> None:
+        """Commit to changed content written to every affected reader (R16, server part)."""
+
+    def count_taps(self, items: Iterable[tuple[bool, str]]) -> None:
+        """Taps stored, as (granted, reason)."""
+
+
+def next_snapshot_version(previous: int) -> int:
+    # Time-derived and strictly increasing: survives server restarts without a counter.
+    return max(previous + 1, time.time_ns() // 1000)
+
+
+@dataclass(eq=False)
+class Link:
+    channel: Channel
+    reader_id: str
+    org_id: str
+    version: int
+    content: dict[str, Any] | None = None
+    digest: str = ""
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    sent_at: float = 0.0
+    # The link key this connection proved; another key (the reader paired again) or none
+    # (deleted) ends the connection at the next pass.
+    public_key: str = ""
+    # The reader's nonce for this connection: every frame and heartbeat carries it, and
+    # heartbeats count up, so a recorded one cannot be replayed (see snap.make_heartbeat).
+    reader_nonce: str | None = None
+    beats: int = 0
+    seen_at: float = field(default_factory=time.monotonic)
+
+    async def send(self, *messages: dict[str, Any]) -> None:
+        """Send messages in order, none interleaved (a snapshot's parts stay together)."""
+        async with self.lock:
+            for message in messages:
+                await self.channel.send_text(snap.encode_message(message))
+
+
+# Commits this process makes on the hub's own behalf (status, events, outbox) do not wake
+# it; a tamper event wakes it explicitly.
+_QUIET: contextvars.ContextVar[bool] = contextvars.ContextVar("reader_hub_quiet", default=False)
+MIN_PASS_GAP_S = 0.02  # a burst of commits costs one pass per 20 ms, not one per commit
+
+
+def quiet(fn: Callable[..., T], *args: Any) -> T:
+    token = _QUIET.set(True)
+    try:
+        return fn(*args)
+    finally:
+        _QUIET.reset(token)
+
+
+class Hub:
+    """Connected readers of this process, and the loop that keeps their caches current.
+
+    A pass runs when a transaction commits in this process (any service, so no coupling
+    to the other areas), when a reader asks for a snapshot, and at scheduled changes;
+    between passes only heartbeats are signed. A pass loads the organization once,
+    interns its sections (unchanged ones stay the same objects), and only readers whose
+    content changed get a frame: digest shares and diffs are memoized per shared
+    section, so a change costs one database load, one signature per changed reader and
+    a few pointer comparisons per unchanged one.
+    """
+
+    def __init__(self, container: Container, metrics: HubMetrics | None = None) -> None:
+        self._c = container
+        self._metrics = metrics
+        # When the first commit not yet pushed happened (this process's commits only).
+        self._commit_at: float | None = None
+        self._links: dict[str, Link] = {}
+        self._task: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wake = asyncio.Event()
+        self._forced: set[Link] = set()
+        self._interners: dict[str, reader_snapshot.SectionInterner] = {}
+        self._keys: dict[str, ec.EllipticCurvePrivateKey] = {}
+        self._sums: dict[str, snap.SectionSums] = {}
+        # Wall-clock times at which an organization's content changes by itself.
+        self._scheduled: dict[str, float] = {}
+        # Other processes' commits (another server process, a CLI command on the same
+        # SQLite file) are seen by polling a cheap change mark; a rebuild only when it moved.
+        self._gate = ChangeGate()
+        self._polled_at = 0.0
+        self._unsubscribe: Callable[[], None] | None = None
+        self._sending: set[asyncio.Task[None]] = set()
+
+    @property
+    def container(self) -> Container:
+        return self._c
+
+    @property
+    def metrics(self) -> HubMetrics | None:
+        return self._metrics
+
+    def add(self, link: Link) -> None:
+        old = self._links.get(link.reader_id)
+        if old is not None:
+            # One live connection per reader: the newest wins, the old one is dropped.
+            self._forced.discard(old)
+            asyncio.get_running_loop().create_task(old.channel.close(4409))
+        self._links[link.reader_id] = link
+        if self._task is None or self._task.done():
+            self._loop = asyncio.get_running_loop()
+            if self._unsubscribe is None:
+                self._unsubscribe = self._c.on_commit(self._committed)
+            self._task = self._loop.create_task(self._run())
+
+    def remove(self, link: Link) -> None:
+        if self._links.get(link.reader_id) is link:
+            del self._links[link.reader_id]
+        self._forced.discard(link)
+        if not self._links and self._task is not None:
+            self._task.cancel()
+            self._task = None
+            if self._unsubscribe is not None:
+                self._unsubscribe()
+                self._unsubscribe = None
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def request_snapshot(self, link: Link) -> None:
+        """Send ``link`` a full snapshot in the next pass (connect, or a reader's resync)."""
+        self._forced.add(link)
+        self._wake.set()
+
+    def _committed(self) -> None:
+        # Runs in whatever thread committed; only hands a wake-up to the hub's loop.
+        loop = self._loop
+        if _QUIET.get() or loop is None or loop.is_closed():
+            return
+        at = time.monotonic()
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+            loop.call_soon_threadsafe(self._note_commit, at)
+
+    def _note_commit(self, at: float) -> None:
+        if self._commit_at is None:
+            self._commit_at = at
+        self._wake.set()
+
+    async def _run(self) -> None:
+        while True:
+            woken = await self._sleep()
+            if woken:
+                self._wake.clear()  # only a wake-up this pass answers is cleared
+            started = time.monotonic()
+            if not woken:
+                await self._beat()  # nothing changed: signed heartbeats, no database work
+                continue
+            commit_at, self._commit_at = self._commit_at, None
+            if commit_at is not None:
+                await asyncio.to_thread(quiet, self._drain_outbox)
+            forced, self._forced = self._forced, set()
+            orgs = {link.org_id for link in self._links.values()}
+            pushed: list[asyncio.Task[None]] = []
+            for org_id in orgs:
+                pushed += await self.refresh(org_id, {x for x in forced if x.org_id == org_id})
+            if commit_at is not None and pushed:
+                self._time_push(commit_at, pushed)
+            await asyncio.sleep(max(0.0, MIN_PASS_GAP_S - (time.monotonic() - started)))
+
+    async def _sleep(self) -> bool:
+        """Wait for a wake-up (True) or the next heartbeat or scheduled change (False).
+
+        A scheduled change is a time at which content changes without a commit (a
+        subscription starting or ending): it counts as a wake-up, and so does the poll
+        where other processes' commits cannot wake this one.
+        """
+        now = time.monotonic()
+        heartbeat_s = self._c.settings.reader_heartbeat_s
+        due = min((x.sent_at + heartbeat_s for x in self._links.values()), default=now + 60)
+        timeout = max(0.0, due - now)
+        poll_at = self._polled_at + self._c.settings.reader_poll_interval_s
+        timeout = min(timeout, max(0.0, poll_at - now))
+        scheduled = min(self._scheduled.values(), default=None)
+        if scheduled is not None:
+            timeout = min(timeout, max(0.0, scheduled - time.time()))
+        if self._wake.is_set():
+            return True  # wait_for with no time left would not even look
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout)
+            return True
+        if self._wake.is_set():
+            return True  # set while the timed-out wait was being cancelled
+        if scheduled is not None and time.time() >= scheduled:
+            return True
+        if time.monotonic() >= poll_at:
+            self._polled_at = time.monotonic()
+            mark = await asyncio.to_thread(self._c.change_mark)
+            return self._gate.should_build(mark)
+        return False
+
+    async def _beat(self) -> None:
+        tick = time.monotonic()
+        heartbeat_s = self._c.settings.reader_heartbeat_s
+        due = [x for x in self._links.values() if tick - x.sent_at >= heartbeat_s]
+        if not due:
+            return
+        beats = await asyncio.to_thread(self._heartbeats, due, tick)
+        loop = asyncio.get_running_loop()
+        for link, beat in beats:
+            task = loop.create_task(_safe_send(link, [beat]))
+            self._sending.add(task)
+            task.add_done_callback(self._sending.discard)
+
+    def _heartbeats(self, links: list[Link], tick: float) -> list[tuple[Link, dict[str, Any]]]:
+        at_ms = int(self._c.clock.now().timestamp() * 1000)
+        out = []
+        for link in links:
+            link.sent_at = tick
+            if link.reader_nonce is None or link.content is None:
+                continue  # an agent too old to check one gets none; unsynced: nothing to confirm
+            link.beats += 1
+            beat = snap.make_heartbeat(
+                self._signing_key(link.org_id),
+                reader_id=link.reader_id,
+                version=link.version,
+                link_nonce=link.reader_nonce,
+                seq=link.beats,
+                at_ms=at_ms,
+            )
+            out.append((link, beat))
+        return out
+
+    def _drain_outbox(self) -> None:
+        # The rows only mark changes; the content itself is rebuilt from the database.
+        now = self._c.clock.now()
+        with self._c.uow_factory(None) as uow:
+            for message in uow.outbox.claim(
+                READER_TOPIC, worker_id="reader-hub", now=now, lease_s=30, limit=500
+            ):
+                assert message.id is not None
+                uow.outbox.mark_delivered(message.id, now)
+
+    def _time_push(self, commit_at: float, sends: list[asyncio.Task[None]]) -> None:
+        """Observe commit -> changed content written to every affected reader's socket."""
+        metrics = self._metrics
+        if metrics is None:
+            return
+
+        async def observe() -> None:
+            await asyncio.wait(sends)
+            metrics.observe_push(time.monotonic() - commit_at)
+
+        task = asyncio.get_running_loop().create_task(observe())
+        self._sending.add(task)
+        task.add_done_callback(self._sending.discard)
+
+    async def refresh(self, org_id: str, forced: set[Link]) -> list[asyncio.Task[None]]:
+        """One pass for ``org_id``; returns the sends of changed content (not heartbeats)."""
+        links = [link for link in self._links.values() if link.org_id == org_id]
+        if not links:
+            return []
+        frames = await asyncio.to_thread(quiet, self._frames, org_id, links, forced)
+        loop = asyncio.get_running_loop()
+        changed: list[asyncio.Task[None]] = []
+        for link, frame in frames:
+            # Not awaited: a reader that stops reading must not hold up the others. Each
+            # link's lock is FIFO, so a link still gets its frames in pass order.
+            task = loop.create_task(
+                link.channel.close(4403) if frame is None else _safe_send(link, frame)
+            )
+            self._sending.add(task)
+            task.add_done_callback(self._sending.discard)
+            if frame is not None:
+                changed.append(task)
+        return changed
+
+    def _signing_key(self, org_id: str) -> ec.EllipticCurvePrivateKey:
+        key = self._keys.get(org_id)
+        if key is None:
+            c = self._c
+            with c.uow_factory(org_id) as uow:
+                stored = reader_gateway.org_key(uow, org_id, c.secret_box, c.clock.now())
+            key = self._keys[org_id] = reader_gateway.signing_key(stored, c.secret_box)
+        return key
+
+    def _frames(
+        self, org_id: str, links: list[Link], forced: set[Link]
+    ) -> list[tuple[Link, list[dict[str, Any]] | None]]:
+        c = self._c
+        now = c.clock.now()
+        private = self._signing_key(org_id)
+        interner = self._interners.setdefault(org_id, reader_snapshot.SectionInterner())
+        with c.uow_factory(org_id, write=False) as uow:
+            contents = reader_snapshot.contents_for(
+                uow, org_id, [x.reader_id for x in links], now, interner
+            )
+            keys = {x.id: x.public_key for x in uow.repo(ReaderLink).all_where()}
+            upcoming = reader_snapshot.next_scheduled_change(uow, now)
+        if upcoming is None:
+            self._scheduled.pop(org_id, None)
+        else:
+            self._scheduled[org_id] = time.time() + (upcoming - now).total_seconds()
+        tick = time.monotonic()
+        sums = self._sums.setdefault(org_id, snap.SectionSums())
+        diffs: snap.SectionMemo = {}
+        out: list[tuple[Link, list[dict[str, Any]] | None]] = []
+        for link in links:
+            content = contents.get(link.reader_id)
+            if content is None or keys.get(link.reader_id) != link.public_key:
+                out.append((link, None))  # deleted, or paired again with a new key
+                continue
+            force = link in forced
+            if not force and (link.content is None or snap.same_content(link.content, content)):
+                # Unchanged: the heartbeat timer confirms it. Not synced yet: its own
+                # snapshot request (connect, resync) is already queued.
+                continue
+            old = link.content
+            if old is not None:
+                for name, value in content.items():  # shares derived from the rows changed
+                    before = old.get(name)
+                    if before is not value and isinstance(before, dict) and isinstance(value, dict):
+                        sums.derive(name, before, value)
+            digest = sums.digest(content)
+            version = next_snapshot_version(link.version)
+            if force or old is None:
+                frames = snap.snapshot_frames(
+                    private,
+                    reader_id=link.reader_id,
+                    version=version,
+                    content=content,
+                    result_digest=digest,
+                    link_nonce=link.reader_nonce,
+                )
+            else:
+                frames = [
+                    snap.make_frame(
+                        private,
+                        kind="delta",
+                        reader_id=link.reader_id,
+                        version=version,
+                        base_version=link.version,
+                        body=snap.diff(old, content, diffs),
+                        result_digest=digest,
+                        link_nonce=link.reader_nonce,
+                    )
+                ]
+            link.version, link.content, link.digest, link.sent_at = version, content, digest, tick
+            out.append((link, frames))
+        sums.keep_only(x.content for x in list(self._links.values()) if x.content is not None)
+        return out
+
+
+async def _safe_send(link: Link, messages: list[dict[str, Any]]) -> None:
+    try:
+        await asyncio.wait_for(link.send(*messages), SEND_TIMEOUT_S)
+    except TimeoutError:
+        await link.channel.close(4408)  # it stopped reading: it re-syncs when it reconnects
+    except ChannelClosed:
+        return
+
+
+async def _authenticate(ch: Channel, c: Container) -> tuple[str, str, dict[str, Any]] | None:
+    nonce = reader_gateway.new_nonce()
+    await ch.send_text(snap.encode_message({"type": "challenge", "nonce": nonce}))
+    try:
+        text = await asyncio.wait_for(ch.receive(), AUTH_TIMEOUT_S)
+        msg = snap.parse_message(text)
+        if msg["type"] != "auth":
+            raise Unauthenticated("expected auth")
+        org_id, key = await asyncio.to_thread(
+            reader_gateway.authenticate,
+            c.uow_factory,
+            c.reader_directory,
+            reader_id=msg["reader_id"],
+            nonce=nonce,
+            signature=msg["signature"],
+        )
+    except (TimeoutError, PassgateError, KeyError):
+        await ch.send_text(snap.encode_message({"type": "error", "code": "unauthenticated"}))
+        await ch.close(4401)
+        return None
+    return org_id, key, msg
+
+
+def _reader_nonce(hello: dict[str, Any]) -> str | None:
+    nonce = hello.get("reader_nonce")
+    if isinstance(nonce, str) and 16 <= len(nonce) <= 100:
+        return nonce
+    return None
+
+
+async def _serve(c: Container, hub: Hub, link: Link) -> None:
+    while True:
+        text = await link.channel.receive()
+        try:
+            msg = snap.parse_message(text)
+            kind = msg["type"]
+            tick = time.monotonic()
+            if tick - link.seen_at >= c.settings.reader_heartbeat_s / 2:
+                # Last seen stays live (at most one write per half heartbeat per reader).
+                link.seen_at = tick
+                await asyncio.to_thread(quiet, _seen, c, link)
+            if kind == "events":
+                items = reader_events.parse_items(msg["items"])
+                acked = await asyncio.to_thread(quiet, _ingest, c, link, items, hub.metrics)
+                await link.send({"type": "ack", "sequences": acked})
+                if any(item.kind == "tamper" for item in items):
+                    hub.wake()
+            elif kind == "aliro_key":
+                made = await asyncio.to_thread(quiet, _aliro_key, c, link, msg.get("public_key"))
+                if made is not None:
+                    await link.send(_certificate_message(made))
+            elif kind == "resync":
+                hub.request_snapshot(link)
+            elif kind == "status":
+                await asyncio.to_thread(quiet, _status, c, link, msg["status"], True)
+                hub.wake()  # a reported model can change the reader's readiness (R13)
+            elif kind != "ping":
+                raise snap.SnapshotError("unexpected message type", field="type")
+        except PassgateError as exc:
+            # A peer's garbage gets an error message, never a dropped process or a 500.
+            await link.send({"type": "error", "code": "bad_message", "field": exc.field or ""})
+
+
+def _ingest(
+    c: Container, link: Link, items: list[reader_events.ReaderEvent], metrics: HubMetrics | None
+) -> list[int]:
+    stored: list[reader_events.ReaderEvent] = []
+    with c.uow_factory(link.org_id) as uow:
+        acked = reader_events.ingest(uow, link.reader_id, items, c.clock.now(), stored)
+    # Counted after the commit, and only once per tap even when a reader resends.
+    if metrics is not None:
+        metrics.count_taps((e.granted, e.reason) for e in stored if e.kind == "access")
+    return acked
+
+
+def _certificate_message(made: aliro_groups.ReaderCredentials) -> dict[str, Any]:
+    return {
+        "type": "aliro_certificate",
+        "group_identifier": made.group_identifier,
+        "group_public_key": made.group_public_key,
+        "certificate": made.certificate,
+    }
+
+
+def _aliro_key(
+    c: Container, link: Link, public_key: object
+) -> aliro_groups.ReaderCredentials | None:
+    """The reader made a new Aliro key (after a tamper): certify it under the current group."""
+    with c.uow_factory(link.org_id) as uow:
+        return aliro_groups.set_reader_key(
+            uow,
+            link.reader_id,
+            aliro_groups.parse_aliro_key(public_key),
+            c.secret_box,
+            c.clock.now(),
+        )
+
+
+def _recertify(c: Container, link: Link) -> aliro_groups.ReaderCredentials | None:
+    """A certificate from a group that is no longer current is replaced on connect."""
+    with c.uow_factory(link.org_id) as uow:
+        return aliro_groups.recertify(uow, link.reader_id, c.secret_box, c.clock.now())
+
+
+def _seen(c: Container, link: Link) -> None:
+    with c.uow_factory(link.org_id) as uow:
+        reader_events.touch_seen(uow, link.reader_id, c.clock.now())
+
+
+def _status(c: Container, link: Link, status: dict[str, Any] | None, online: bool) -> None:
+    with c.uow_factory(link.org_id) as uow:
+        reader_events.set_status(uow, link.reader_id, status, online=online, now=c.clock.now())
+
+
+async def serve_reader(hub: Hub, channel: Channel) -> None:
+    """One reader's session: challenge, authentication, sync and its messages until it leaves."""
+    c = hub.container
+    try:
+        authed = await _authenticate(channel, c)
+    except ChannelClosed:
+        return
+    if authed is None:
+        return
+    org_id, key, hello = authed
+    link = Link(channel, hello["reader_id"], org_id, version=max(0, int(hello["version"])))
+    link.public_key, link.reader_nonce = key, _reader_nonce(hello)
+    hub.add(link)
+    try:
+        try:
+            await asyncio.to_thread(quiet, _status, c, link, hello["status"], True)
+        except PassgateError as exc:
+            # A bad status report (unknown model...) is refused; the link stays up.
+            await link.send({"type": "error", "code": "bad_status", "field": exc.field or ""})
+            await asyncio.to_thread(quiet, _status, c, link, None, True)
+        renewed = await asyncio.to_thread(quiet, _recertify, c, link)
+        if renewed is not None:
+            await link.send(_certificate_message(renewed))
+        hub.request_snapshot(link)
+        with contextlib.suppress(ChannelClosed):
+            # A disconnect ends the session normally; cleanup follows either way.
+            await _serve(c, hub, link)
+    finally:
+        hub.remove(link)
+        with contextlib.suppress(PassgateError):
+            await asyncio.to_thread(quiet, _status, c, link, None, False)
