@@ -200,7 +200,8 @@ class SessionKeys:
 
 
 def k_dh(shared_x: bytes, transaction_id: bytes) -> bytes:
-    return x963_kdf(shared_x, transaction_id, c.KEY_LEN)
+    """X9.63-KDF of 32 bytes: exactly one SHA-256 block, ``x963_kdf(..., 32)``."""
+    return hashlib.sha256(shared_x + b"\x00\x00\x00\x01" + transaction_id).digest()
 
 
 def standard_keys(kdh: bytes, ctx: Context) -> SessionKeys:
@@ -339,7 +340,9 @@ class SecureChannel:
     nothing more it sends may be trusted.
     """
 
-    def __init__(self, send_key: bytes, send_dir: bytes, recv_key: bytes, recv_dir: bytes) -> None:
+    def __init__(
+        self, send_key: bytes, send_dir: bytes, recv_key: bytes | None, recv_dir: bytes
+    ) -> None:
         self._send = AESGCM(send_key)
         self._recv_key = recv_key
         self._recv: AESGCM | None = None  # made on first use: a FAST reader only sends
@@ -348,6 +351,11 @@ class SecureChannel:
         self._send_counter = 1
         self._recv_counter = 1
         self._closed = False
+
+    @classmethod
+    def sender(cls, send_key: bytes, send_dir: bytes) -> SecureChannel:
+        """A channel that only sends (a FAST reader seals EXCHANGE and reads nothing)."""
+        return cls(send_key, send_dir, None, READER_TO_DEVICE)
 
     @classmethod
     def for_reader(cls, keys: SessionKeys) -> SecureChannel:
@@ -379,6 +387,9 @@ class SecureChannel:
             raise AliroError("secure channel message rejected")
         iv = channel_iv(self._recv_dir, self._recv_counter)
         if self._recv is None:
+            if self._recv_key is None:
+                self._closed = True
+                raise AliroError("this secure channel only sends")
             self._recv = AESGCM(self._recv_key)
         try:
             plaintext = self._recv.decrypt(iv, ciphertext, None)
