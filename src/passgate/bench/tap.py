@@ -107,6 +107,9 @@ class TimedDevice:
     def transmit(self, command: bytes) -> bytes:  # the agent's Card
         return self.process(command)
 
+    def transceive(self, command: bytes) -> bytes:  # the Aliro loop's NFC front end
+        return self.process(command)
+
 
 class TimedPhone:
     """The app over an in-memory BLE link; its framing and applet's CPU time kept apart."""
@@ -301,7 +304,7 @@ class BareReader:
             fast_candidates=self.candidates,
             prefer_fast=fast,
         )
-        return run_transaction(tx, InMemory(device))
+        return run_transaction(tx, device)
 
 
 # --- the crypto floor ------------------------------------------------------------------
@@ -388,7 +391,7 @@ class Floor:
     def standard(self) -> list[int]:
         laps = [thread_time_ns()]
         eph = ec.generate_private_key(P256)
-        crypto.public_bytes(eph)  # AUTH0 carries the point
+        crypto.ephemeral_point(eph)  # AUTH0 carries the point
         laps.append(thread_time_ns())
         tid = os.urandom(c.TRANSACTION_ID_LEN)
         laps.append(thread_time_ns())
@@ -419,7 +422,7 @@ class Floor:
     def fast(self) -> list[int]:
         laps = [thread_time_ns()]
         eph = ec.generate_private_key(P256)
-        crypto.public_bytes(eph)
+        crypto.ephemeral_point(eph)
         laps.append(thread_time_ns())
         os.urandom(c.TRANSACTION_ID_LEN)
         laps.append(thread_time_ns())

@@ -27,7 +27,7 @@ import hmac
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -104,8 +104,9 @@ class KnownEndpoint:
     persistent_key: bytes | None = None
 
 
-@dataclass(frozen=True)
-class TransactionResult:
+class TransactionResult(NamedTuple):
+    """How a transaction ended (a tuple: one is made on every tap)."""
+
     authenticated: bool
     flow: Flow | None
     endpoint_public_key: bytes | None
@@ -138,7 +139,6 @@ _EXCHANGE_STATUS = {
 _SELECT = CommandApdu(c.CLA_ISO, c.INS_SELECT, 0x04, 0x00, c.AID_PRIMARY, LE)
 _FIRST_IV = b"\x00\x00\x00\x01"  # both directions: each side's first channel message
 _READER_IV = crypto.READER_TO_DEVICE + _FIRST_IV
-_DEVICE_IV = crypto.DEVICE_TO_READER + _FIRST_IV
 _SW_OK = b"\x90\x00"
 _USAGE_READER = b"\x93\x04" + c.READER_USAGE
 _USAGE_DEVICE = b"\x93\x04" + c.DEVICE_USAGE
@@ -223,14 +223,6 @@ def _auth0_answer(data: bytes) -> tuple[bytes, bytes | None, bytes | None]:
     return answer.device_ephemeral, answer.cryptogram, answer.extension
 
 
-def _cryptogram_status(plaintext: bytes) -> CredentialStatus:
-    """The 9D plaintext ``5E 02 .. 91 14 .. 92 14 ..`` (48 bytes), cut by position."""
-    p = plaintext
-    if len(p) == 48 and p[:2] == b"\x5e\x02" and p[4:6] == b"\x91\x14" and p[26:28] == b"\x92\x14":
-        return CredentialStatus(p[2:4], p[6:26], p[28:48])
-    return CredentialStatus.parse_cryptogram_plaintext(p)
-
-
 def _auth1_answer(p: bytes) -> Auth1Response:
     """The decrypted AUTH1 answer ``5A 41 key 9E 40 signature 5E 02 bitmap [91 14] [92 14]``
     cut by position when laid out so; any other layout through the general parser."""
@@ -251,6 +243,37 @@ def _auth1_answer(p: bytes) -> Auth1Response:
 
 
 class ReaderTransaction:
+    __slots__ = (
+        "_channel",
+        "_device_x",
+        "_ephemeral",
+        "_extension",
+        "_fast_candidates",
+        "_finished",
+        "_flags",
+        "_identity",
+        "_info",
+        "_interface",
+        "_kdh",
+        "_lookup",
+        "_lookup_slot",
+        "_mode",
+        "_policy",
+        "_reader_x",
+        "_result",
+        "_rng",
+        "_seal_key",
+        "_started",
+        "_step",
+        "_tail",
+        "_templates",
+        "_transaction_id",
+        "_version",
+        "_versions",
+        "max_command",
+        "max_response",
+    )
+
     def __init__(
         self,
         identity: ReaderIdentity,
@@ -292,11 +315,13 @@ class ReaderTransaction:
         self._version = 0
         self._ephemeral: ec.EllipticCurvePrivateKey | None = None
         self._transaction_id = b""
+        self._reader_x = b""  # X of our ephemeral key
+        self._device_x = b""  # X of the device's ephemeral key
         self._tail = b""  # salt after the label's part: reader eph X, tid, 41, 42, A5
         self._info = b""  # HKDF info: device ephemeral X [|| B1/B2 TLVs]
-        self._signed_core = b""  # 86, 87 and 4C of the signed data
         self._kdh = b""
-        self._channel: crypto.SecureChannel | None = None
+        self._channel: crypto.SecureChannel | None = None  # STANDARD: opened the AUTH1 answer
+        self._seal_key: bytes | None = None  # SKReader, once the device proved it has it
         self.max_command: int | None = None  # the device's 7F66 limits, once known
         self.max_response: int | None = None
 
@@ -342,14 +367,15 @@ class ReaderTransaction:
         if self._finished:
             raise AliroError("finish() already called")
         self._finished = True
-        channel, self._channel = self._channel, None
-        if channel is not None and not channel.closed:
+        key, self._seal_key, self._channel = self._seal_key, None, None
+        if key is not None:
             status = (
                 c.READER_STATUS_GRANTED
                 if granted
                 else _EXCHANGE_STATUS.get(result.error or "", c.READER_STATUS_DENIED)
             )
-            body = channel.seal(b"\x97\x02" + status.to_bytes(2, "big"))
+            # The reader's first (and only) message in the channel: counter 1.
+            body = AESGCM(key).encrypt(_READER_IV, b"\x97\x02" + status.to_bytes(2, "big"), None)
             return _command(c.CLA_PROPRIETARY, c.INS_EXCHANGE, body, LE)
         s2 = c.S2_NO_COMMON_VERSION if result.error == "unsupported_version" else c.S2_GENERIC
         body = ControlFlow(c.S1_FAILURE, s2).encode()
@@ -374,14 +400,13 @@ class ReaderTransaction:
         self.max_command, self.max_response = fci.max_command, fci.max_response
         self._version = version
         self._ephemeral = crypto.private_key_from_rng(self._rng)
-        ephemeral_public = crypto.public_bytes(self._ephemeral)
+        ephemeral_public = crypto.ephemeral_point(self._ephemeral)
         tid = self._transaction_id = self._rng(c.TRANSACTION_ID_LEN)
         if len(tid) != c.TRANSACTION_ID_LEN:
             raise AliroError("random source returned the wrong length")
         flags, policy = self._flags, self._policy
-        eph_x = ephemeral_public[1:33]
+        eph_x = self._reader_x = ephemeral_public[1:33]
         self._tail = eph_x + tid + bytes((flags, policy)) + fci.proprietary
-        self._signed_core = b"\x87\x20" + eph_x + b"\x4c\x10" + tid
         t = self._templates
         body = t.auth0_head(flags, policy, version) + ephemeral_public
         body += b"\x4c\x10" + tid + t.reader_id_tlv
@@ -392,14 +417,13 @@ class ReaderTransaction:
 
     def _on_auth0(self, data: bytes) -> CommandApdu | TransactionResult:
         device_ephemeral, cryptogram, device_extension = _auth0_answer(data)
-        device_x = device_ephemeral[1:33]
+        device_x = self._device_x = device_ephemeral[1:33]
         info = device_x
         if self._extension is not None:
             info += encode_tlv(c.TAG_READER_EXTENSION, self._extension)
         if device_extension is not None:
             info += encode_tlv(c.TAG_DEVICE_EXTENSION, device_extension)
         self._info = info
-        self._signed_core = b"\x86\x20" + device_x + self._signed_core
         if cryptogram is not None and self._flags == c.FLAGS_FAST:
             found = self._find_fast(cryptogram)
             if found is not None:
@@ -428,24 +452,36 @@ class ReaderTransaction:
         if len(cryptogram) != c.CRYPTOGRAM_LEN:
             return None
         salt = self._templates.salt_head(c.LABEL_FAST, self._interface, self._version)
-        prefix = hashlib.sha256(salt + self._tail)
+        salt += self._tail
+        prefix = None
+        tried = False
         first = self._info + b"\x01"
         digest = hmac.digest
         for endpoint in self._fast_candidates():
             kpersistent = endpoint.persistent_key
             if kpersistent is None:
                 continue
-            h = prefix.copy()
-            h.update(endpoint.public_key[1:33])
-            prk = digest(h.digest(), kpersistent, "sha256")
+            x = endpoint.public_key[1:33]
+            if not tried:  # the first candidate: HMAC hashes the long salt itself
+                tried = True
+                prk = digest(salt + x, kpersistent, "sha256")
+            else:  # more: the salt's common part is hashed once, then only X per key
+                if prefix is None:
+                    prefix = hashlib.sha256(salt)
+                h = prefix.copy()
+                h.update(x)
+                prk = digest(h.digest(), kpersistent, "sha256")
             cryptogram_sk = digest(prk, first, "sha256")
             try:
-                plaintext = AESGCM(cryptogram_sk).decrypt(crypto.ZERO_IV, cryptogram, None)
+                p = AESGCM(cryptogram_sk).decrypt(crypto.ZERO_IV, cryptogram, None)
             except InvalidTag:
                 continue
-            sk_reader = digest(prk, cryptogram_sk + self._info + b"\x02", "sha256")
-            self._channel = crypto.SecureChannel.sender(sk_reader, crypto.READER_TO_DEVICE)
-            status = _cryptogram_status(plaintext)
+            self._seal_key = digest(prk, cryptogram_sk + self._info + b"\x02", "sha256")
+            # The plaintext 5E 02 .. 91 14 .. 92 14 .. (48 bytes), cut by position.
+            if p[:2] == b"\x5e\x02" and p[4:6] == b"\x91\x14" and p[26:28] == b"\x92\x14":
+                status = CredentialStatus(p[2:4], p[6:26], p[28:48])
+            else:
+                status = CredentialStatus.parse_cryptogram_plaintext(p)
             return self._end(
                 TransactionResult(True, "fast", endpoint.public_key, None, None, status)
             )
@@ -456,9 +492,24 @@ class ReaderTransaction:
             raise _Failed("protocol_error")
         return self._auth1()
 
+    def _signed(self, usage: bytes) -> bytes:
+        """What a side signs: ``4D rid, 86 device eph X, 87 reader eph X, 4C tid, 93 usage``."""
+        return b"".join(
+            (
+                self._templates.reader_id_tlv,
+                b"\x86\x20",
+                self._device_x,
+                b"\x87\x20",
+                self._reader_x,
+                b"\x4c\x10",
+                self._transaction_id,
+                usage,
+            )
+        )
+
     def _auth1(self) -> CommandApdu:
         t = self._templates
-        signature = self._identity.signer(t.reader_id_tlv + self._signed_core + _USAGE_READER)
+        signature = self._identity.signer(self._signed(_USAGE_READER))
         params = c.AUTH1_RETURN_KEY_SLOT if self._lookup_slot else c.AUTH1_RETURN_PUBLIC_KEY
         body = bytes((0x41, 1, params)) + encode_tlv(c.TAG_SIGNATURE, signature)
         if self._mode == "auth1":
@@ -479,7 +530,8 @@ class ReaderTransaction:
             sk_reader, crypto.READER_TO_DEVICE, sk_device, crypto.DEVICE_TO_READER
         )
         plaintext = channel.open(data)  # AliroError -> protocol_error
-        self._channel = channel  # from here on, failures close by EXCHANGE
+        self._channel = channel
+        self._seal_key = sk_reader  # from here on, failures close by EXCHANGE
         answer = _auth1_answer(plaintext)
         if answer.public_key is not None:
             public_key = answer.public_key
@@ -491,8 +543,7 @@ class ReaderTransaction:
                 raise _Failed("unknown_key_slot")
             public_key = known.public_key
         device_key = _credential_key(public_key)
-        signed = t.reader_id_tlv + self._signed_core + _USAGE_DEVICE
-        if not crypto.verify_raw(device_key, answer.signature, signed):
+        if not crypto.verify_raw(device_key, answer.signature, self._signed(_USAGE_DEVICE)):
             raise _Failed("bad_signature")
         if known is None or not hmac.compare_digest(known.public_key, public_key):
             raise _Failed("unknown_endpoint", public_key)
