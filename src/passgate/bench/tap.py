@@ -322,9 +322,10 @@ class Floor:
     X9.63 (one SHA-256 block), HKDF-Extract and the two blocks the reader uses (SKReader,
     SKDevice), the AUTH1 signature, opening the AUTH1 answer, verifying the device's
     signature (the credential's key object is cached per credential, as the reader does),
-    Kpersistent (Extract and one block) and sealing EXCHANGE. The other three 32-byte keys
-    of each derivation (step-up, BLE, URSK) serve phases this reader does not run, so
-    neither the reader nor the floor makes them.
+    Kpersistent (Extract and one block) and sealing EXCHANGE. Both flows also free the
+    ephemeral private key where the reader drops it (OpenSSL clears it). The other three
+    32-byte keys of each derivation (step-up, BLE, URSK) serve phases this reader does
+    not run, so neither the reader nor the floor makes them.
     """
 
     STANDARD_OPS = (
@@ -338,6 +339,7 @@ class Floor:
         "gcm_open_auth1",
         "ecdsa_verify",
         "kpersistent",
+        "free_ephemeral",
         "gcm_seal_exchange",
     )
     FAST_OPS = (
@@ -346,6 +348,7 @@ class Floor:
         "hkdf_first_block",
         "gcm_open_9d",
         "hkdf_second_block",
+        "free_ephemeral",
         "gcm_seal_exchange",
     )
 
@@ -414,6 +417,8 @@ class Floor:
         prk = hmac.digest(self.salt_persistent, kdh, "sha256")
         hmac.digest(prk, self.info + b"\x01", "sha256")
         laps.append(thread_time_ns())
+        del eph  # the reader drops its ephemeral secret (freed and cleared) at the result
+        laps.append(thread_time_ns())
         AESGCM(sk_reader).encrypt(crypto.channel_iv(crypto.READER_TO_DEVICE, 1), self.status, None)
         del sk_device  # it opened the AUTH1 answer (timed with the stand-in key above)
         laps.append(thread_time_ns())
@@ -432,6 +437,8 @@ class Floor:
         AESGCM(self.key).decrypt(crypto.ZERO_IV, self.cryptogram, None)
         laps.append(thread_time_ns())
         sk_reader = hmac.digest(prk, cryptogram_sk + self.info + b"\x02", "sha256")
+        laps.append(thread_time_ns())
+        del eph  # the reader drops its ephemeral secret (freed and cleared) once matched
         laps.append(thread_time_ns())
         AESGCM(sk_reader).encrypt(self.iv, self.status, None)
         laps.append(thread_time_ns())
