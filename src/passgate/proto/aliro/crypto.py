@@ -349,9 +349,12 @@ class SecureChannel:
     """
 
     def __init__(self, send_key: bytes, send_dir: bytes, recv_key: bytes, recv_dir: bytes) -> None:
-        self._send = AESGCM(send_key)
+        self._send_key = send_key
         self._recv_key = recv_key
-        self._recv: AESGCM | None = None  # made on first use: a FAST reader only sends
+        # Each AES-GCM key is set up on its first use (a reader's STANDARD run only opens
+        # the AUTH1 answer here; it seals its one EXCHANGE itself).
+        self._send: AESGCM | None = None
+        self._recv: AESGCM | None = None
         self._send_dir = send_dir
         self._recv_dir = recv_dir
         self._send_counter = 1
@@ -378,6 +381,8 @@ class SecureChannel:
             raise AliroError("secure channel counter exhausted")
         iv = channel_iv(self._send_dir, self._send_counter)
         self._send_counter += 1
+        if self._send is None:
+            self._send = AESGCM(self._send_key)
         return self._send.encrypt(iv, plaintext, None)
 
     def open(self, ciphertext: bytes) -> bytes:
