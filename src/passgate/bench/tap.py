@@ -107,6 +107,9 @@ class TimedDevice:
     def transmit(self, command: bytes) -> bytes:  # the agent's Card
         return self.process(command)
 
+    def transceive(self, command: bytes) -> bytes:  # the Aliro loop's NFC front end
+        return self.process(command)
+
 
 class TimedPhone:
     """The app over an in-memory BLE link; its framing and applet's CPU time kept apart."""
@@ -292,7 +295,7 @@ class BareReader:
         self.endpoints = endpoints  # public key -> endpoint, least recently used first
 
     def candidates(self) -> Iterable[KnownEndpoint]:
-        return reversed(list(self.endpoints.values()))
+        return reversed(self.endpoints.values())
 
     def transaction(self, device: TimedDevice, fast: bool) -> TransactionResult:
         tx = ReaderTransaction(
@@ -301,42 +304,60 @@ class BareReader:
             fast_candidates=self.candidates,
             prefer_fast=fast,
         )
-        return run_transaction(tx, InMemory(device))
+        return run_transaction(tx, device)
 
 
 # --- the crypto floor ------------------------------------------------------------------
 
 
-def _hkdf(ikm: bytes, salt: bytes, info: bytes, blocks: int) -> bytes:
-    prk = hmac.digest(salt, ikm, "sha256")
-    out = block = b""
-    for i in range(1, blocks + 1):
-        block = hmac.digest(prk, block + info + bytes([i]), "sha256")
-        out += block
-    return out
-
-
 class Floor:
-    """The minimum primitive work of each flow, on inputs shaped like a real transaction."""
+    """The cryptographic work a reader cannot avoid in each flow, on inputs shaped like a
+    real transaction, each operation timed on its own (clock cost taken off each).
+
+    FAST: a fresh ephemeral key (and its point for AUTH0), the 16-byte transaction
+    identifier, for the tapping credential HKDF-Extract (the salt is longer than a SHA-256
+    block, so HMAC hashes it) and the first Expand block (CryptogramSK), opening 9D, the
+    second block (SKReader) and sealing the closing EXCHANGE. STANDARD: the key and the
+    identifier, loading the device's ephemeral point (it arrives fresh every time), ECDH,
+    X9.63 (one SHA-256 block), HKDF-Extract and the two blocks the reader uses (SKReader,
+    SKDevice), the AUTH1 signature, opening the AUTH1 answer, verifying the device's
+    signature (the credential's key object is cached per credential, as the reader does),
+    Kpersistent (Extract and one block) and sealing EXCHANGE. Both flows also free the
+    ephemeral private key where the reader drops it (OpenSSL clears it). The other three
+    32-byte keys of each derivation (step-up, BLE, URSK) serve phases this reader does
+    not run, so neither the reader nor the floor makes them.
+    """
 
     STANDARD_OPS = (
         "keygen",
+        "nonce",
+        "load_device_point",
         "ecdh",
         "x963_kdf",
-        "hkdf_160",
+        "hkdf_2_blocks",
         "ecdsa_sign",
+        "gcm_open_auth1",
         "ecdsa_verify",
-        "gcm_decrypt",
-        "gcm_encrypt",
+        "kpersistent",
+        "free_ephemeral",
+        "gcm_seal_exchange",
     )
-    FAST_OPS = ("keygen", "hkdf_first_block", "gcm_open_9d", "hkdf_160", "gcm_encrypt")
+    FAST_OPS = (
+        "keygen",
+        "nonce",
+        "hkdf_first_block",
+        "gcm_open_9d",
+        "hkdf_second_block",
+        "free_ephemeral",
+        "gcm_seal_exchange",
+    )
 
     def __init__(self, reader_key: ec.EllipticCurvePrivateKey, fci: bytes, overhead_ns: int):
         self.overhead_ns = overhead_ns
         self.reader_key = reader_key
         device_eph = ec.generate_private_key(P256)
         credential = ec.generate_private_key(P256)
-        self.device_eph = device_eph.public_key()
+        self.device_point = crypto.public_bytes(device_eph)
         self.credential = credential.public_key()
         self.credential_x = crypto.x_of(crypto.public_bytes(credential))
         ctx = crypto.Context(
@@ -348,10 +369,11 @@ class Floor:
             flags=c.FLAGS_FAST,
             policy=c.POLICY_USER_DEVICE_SETTING,
             fci_proprietary=parse_fci(fci).proprietary,
-            device_ephemeral=crypto.public_bytes(device_eph),
+            device_ephemeral=self.device_point,
         )
         self.transaction_id = ctx.transaction_id
         self.salt_standard = ctx.salt(c.LABEL_VOLATILE)
+        self.salt_persistent = ctx.salt(c.LABEL_PERSISTENT) + self.credential_x
         self.salt_fast = ctx.salt(c.LABEL_FAST) + self.credential_x
         self.info = ctx.info
         self.reader_signed = ctx.signed_data(c.READER_USAGE)
@@ -362,9 +384,9 @@ class Floor:
         self.key = os.urandom(32)
         self.iv = crypto.channel_iv(crypto.DEVICE_TO_READER, 1)
         # AUTH1 answer: 5A credential key, 9E signature, 5E signaling (and TLV headers).
-        self.auth1_answer = AESGCM(self.key).encrypt(self.iv, os.urandom(65 + 64 + 2 + 8), None)
+        self.auth1_answer = AESGCM(self.key).encrypt(self.iv, os.urandom(67 + 66 + 4), None)
         self.cryptogram = AESGCM(self.key).encrypt(crypto.ZERO_IV, os.urandom(48), None)
-        self.status = b"\x97\x02\x01\x00"
+        self.status = b"\x97\x02\x01\x01"
 
     def _split(self, laps: list[int]) -> list[int]:
         return [b - a - self.overhead_ns for a, b in pairwise(laps)]
@@ -372,37 +394,53 @@ class Floor:
     def standard(self) -> list[int]:
         laps = [thread_time_ns()]
         eph = ec.generate_private_key(P256)
-        crypto.public_bytes(eph)  # AUTH0 carries the point
+        crypto.ephemeral_point(eph)  # AUTH0 carries the point
         laps.append(thread_time_ns())
-        shared = eph.exchange(ec.ECDH(), self.device_eph)
+        tid = os.urandom(c.TRANSACTION_ID_LEN)
         laps.append(thread_time_ns())
-        kdh = hashlib.sha256(shared + b"\x00\x00\x00\x01" + self.transaction_id).digest()
+        device_eph = ec.EllipticCurvePublicKey.from_encoded_point(P256, self.device_point)
         laps.append(thread_time_ns())
-        _hkdf(kdh, self.salt_standard, self.info, 5)
+        shared = eph.exchange(ec.ECDH(), device_eph)
+        laps.append(thread_time_ns())
+        kdh = hashlib.sha256(shared + b"\x00\x00\x00\x01" + tid).digest()
+        laps.append(thread_time_ns())
+        prk = hmac.digest(self.salt_standard, kdh, "sha256")
+        sk_reader = hmac.digest(prk, self.info + b"\x01", "sha256")
+        sk_device = hmac.digest(prk, sk_reader + self.info + b"\x02", "sha256")
         laps.append(thread_time_ns())
         self.reader_key.sign(self.reader_signed, ECDSA)
         laps.append(thread_time_ns())
-        self.credential.verify(self.device_signature, self.device_signed, ECDSA)
-        laps.append(thread_time_ns())
         AESGCM(self.key).decrypt(self.iv, self.auth1_answer, None)
         laps.append(thread_time_ns())
-        AESGCM(self.key).encrypt(self.iv, self.status, None)
+        self.credential.verify(self.device_signature, self.device_signed, ECDSA)
+        laps.append(thread_time_ns())
+        prk = hmac.digest(self.salt_persistent, kdh, "sha256")
+        hmac.digest(prk, self.info + b"\x01", "sha256")
+        laps.append(thread_time_ns())
+        del eph  # the reader drops its ephemeral secret (freed and cleared) at the result
+        laps.append(thread_time_ns())
+        AESGCM(sk_reader).encrypt(crypto.channel_iv(crypto.READER_TO_DEVICE, 1), self.status, None)
+        del sk_device  # it opened the AUTH1 answer (timed with the stand-in key above)
         laps.append(thread_time_ns())
         return self._split(laps)
 
     def fast(self) -> list[int]:
         laps = [thread_time_ns()]
         eph = ec.generate_private_key(P256)
-        crypto.public_bytes(eph)
+        crypto.ephemeral_point(eph)
+        laps.append(thread_time_ns())
+        os.urandom(c.TRANSACTION_ID_LEN)
         laps.append(thread_time_ns())
         prk = hmac.digest(self.salt_fast, self.kpersistent, "sha256")
-        hmac.digest(prk, self.info + b"\x01", "sha256")
+        cryptogram_sk = hmac.digest(prk, self.info + b"\x01", "sha256")
         laps.append(thread_time_ns())
         AESGCM(self.key).decrypt(crypto.ZERO_IV, self.cryptogram, None)
         laps.append(thread_time_ns())
-        _hkdf(self.kpersistent, self.salt_fast, self.info, 5)
+        sk_reader = hmac.digest(prk, cryptogram_sk + self.info + b"\x02", "sha256")
         laps.append(thread_time_ns())
-        AESGCM(self.key).encrypt(self.iv, self.status, None)
+        del eph  # the reader drops its ephemeral secret (freed and cleared) once matched
+        laps.append(thread_time_ns())
+        AESGCM(sk_reader).encrypt(self.iv, self.status, None)
         laps.append(thread_time_ns())
         return self._split(laps)
 

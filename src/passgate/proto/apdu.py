@@ -9,6 +9,7 @@ front-ends and phones do not accept extended APDUs.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from passgate.errors import ProtocolError
 
@@ -57,6 +58,29 @@ class CommandApdu:
             raise ApduError("command data longer than 65535 bytes", field="data")
         if self.le is not None and not 0 < self.le <= EXTENDED_MAX_LE:
             raise ApduError("le must be between 1 and 65536", field="le")
+
+    @classmethod
+    def prepared(
+        cls, cla: int, ins: int, data: bytes, le: int | None, wire: bytes | None = None
+    ) -> CommandApdu:
+        """A command whose fields the caller built from constants (P1 = P2 = 00, data of at
+        most 65535 bytes, le None or 256), optionally with its short encoding already made.
+
+        Skips the field checks and the encoding on a hot path; ``wire`` must equal
+        :meth:`encode` (the reader's templates are tested against it).
+        """
+        command = object.__new__(cls)
+        state = command.__dict__
+        state["cla"], state["ins"], state["p1"], state["p2"] = cla, ins, 0, 0
+        state["data"], state["le"] = data, le
+        if wire is not None:
+            state["wire"] = wire
+        return command
+
+    @cached_property
+    def wire(self) -> bytes:
+        """The encoding (:meth:`encode`), made once."""
+        return self.encode()
 
     @property
     def extended(self) -> bool:

@@ -33,7 +33,7 @@ import dataclasses
 import hashlib
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -329,6 +329,17 @@ class ReaderAgent:
         known = self._persistent.get(cred.key_id)
         return known or KnownEndpoint(cred.public_key)
 
+    def _fast_candidates(self) -> Iterator[KnownEndpoint]:
+        """Persistent keys, most recently used first, walked in place (no copy per tap).
+
+        Another tap (NFC and BLE run on their own threads) or a tamper may reorder or
+        clear the keys meanwhile; the walk then goes on over a copy taken at that moment.
+        """
+        try:
+            yield from reversed(self._persistent.values())
+        except RuntimeError:  # the dict changed size during the walk: walk a copy
+            yield from list(reversed(self._persistent.values()))
+
     def _record(
         self,
         outcome_reason: Decision,
@@ -407,7 +418,7 @@ class ReaderAgent:
         tx = ReaderTransaction(
             identity,
             lookup=self._lookup,
-            fast_candidates=lambda: reversed(list(self._persistent.values())),
+            fast_candidates=self._fast_candidates,
             prefer_fast=prefer_fast,
             interface=c.INTERFACE_BLE if method == UnlockMethod.BLE else c.INTERFACE_NFC,
         )
@@ -416,9 +427,9 @@ class ReaderAgent:
         except AliroError:
             return None
         transaction_id = tx.transaction_id.hex() or None
-        key_id = (
-            key_id_of(outcome.endpoint_public_key.hex()) if outcome.endpoint_public_key else None
-        )
+        public_key = outcome.endpoint_public_key
+        # key_id_of(public_key.hex()) without the hex round trip: SHA-256 of the point.
+        key_id = hashlib.sha256(public_key).hexdigest() if public_key else None
         decision = self._decide(key_id, method)
         if decision.granted and not outcome.authenticated:
             decision = Decision(False, Reason.UNKNOWN_CREDENTIAL)  # never reached: fail closed
@@ -436,7 +447,12 @@ class ReaderAgent:
         if learned is not None:
             self._persistent.pop(learned[0], None)
             self._persistent[learned[0]] = KnownEndpoint(learned[1], learned[2])
-        elif outcome.flow == "fast" and key_id is not None and key_id in self._persistent:
+        elif (
+            outcome.flow == "fast"
+            and key_id is not None
+            and key_id in self._persistent
+            and next(reversed(self._persistent)) != key_id  # not already the most recent
+        ):
             self._persistent[key_id] = self._persistent.pop(key_id)  # most recently used
         relay_ok = relays.unlock(self.relay) if decision.granted else False
         try:

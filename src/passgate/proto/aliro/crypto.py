@@ -58,6 +58,10 @@ MAX_COUNTER = 0xFFFFFFFF
 GCM_TAG_LEN = 16
 ZERO_IV = bytes(12)
 _SHA256_BLOCK = 64
+P256 = ec.SECP256R1()
+ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
+_X962 = serialization.Encoding.X962
+_UNCOMPRESSED = serialization.PublicFormat.UncompressedPoint
 
 
 # --- keys -------------------------------------------------------------------------------
@@ -70,11 +74,11 @@ def private_key_from_rng(rng: Rng = os.urandom) -> ec.EllipticCurvePrivateKey:
     deriving one from a drawn scalar, and the same distribution).
     """
     if rng is os.urandom:
-        return ec.generate_private_key(ec.SECP256R1())
+        return ec.generate_private_key(P256)
     for _ in range(16):
         scalar = int.from_bytes(rng(32), "big")
         if 0 < scalar < P256_ORDER:
-            return ec.derive_private_key(scalar, ec.SECP256R1())
+            return ec.derive_private_key(scalar, P256)
     # Sixteen out-of-range draws from a 32-byte source only happen with a broken rng.
     raise AliroError("random source keeps returning out-of-range scalars")
 
@@ -82,9 +86,13 @@ def private_key_from_rng(rng: Rng = os.urandom) -> ec.EllipticCurvePrivateKey:
 def public_bytes(key: ec.EllipticCurvePublicKey | ec.EllipticCurvePrivateKey) -> bytes:
     """Uncompressed SEC1 point (65 bytes)."""
     pub = key.public_key() if isinstance(key, ec.EllipticCurvePrivateKey) else key
-    return pub.public_bytes(
-        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
-    )
+    return pub.public_bytes(_X962, _UNCOMPRESSED)
+
+
+def ephemeral_point(private_key: ec.EllipticCurvePrivateKey) -> bytes:
+    """The uncompressed point of a private key (:func:`public_bytes` without the type
+    test, for the ephemeral key of every transaction)."""
+    return private_key.public_key().public_bytes(_X962, _UNCOMPRESSED)
 
 
 def load_public_key(raw: bytes) -> ec.EllipticCurvePublicKey:
@@ -92,7 +100,7 @@ def load_public_key(raw: bytes) -> ec.EllipticCurvePublicKey:
     if len(raw) != c.PUBLIC_KEY_LEN or raw[0] != 0x04:
         raise AliroError("public key must be an uncompressed P-256 point", field="public_key")
     try:
-        return ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), raw)
+        return ec.EllipticCurvePublicKey.from_encoded_point(P256, raw)
     except ValueError as exc:
         raise AliroError("public key is not a point on P-256", field="public_key") from exc
 
@@ -200,7 +208,8 @@ class SessionKeys:
 
 
 def k_dh(shared_x: bytes, transaction_id: bytes) -> bytes:
-    return x963_kdf(shared_x, transaction_id, c.KEY_LEN)
+    """X9.63-KDF of 32 bytes: exactly one SHA-256 block, ``x963_kdf(..., 32)``."""
+    return hashlib.sha256(shared_x + b"\x00\x00\x00\x01" + transaction_id).digest()
 
 
 def standard_keys(kdh: bytes, ctx: Context) -> SessionKeys:
@@ -292,7 +301,7 @@ def key_signer(private_key: ec.EllipticCurvePrivateKey) -> Signer:
 
 def sign_raw(private_key: ec.EllipticCurvePrivateKey, message: bytes) -> bytes:
     """ECDSA P-256 / SHA-256 as 64 raw bytes r || s."""
-    der = private_key.sign(message, ec.ECDSA(hashes.SHA256()))
+    der = private_key.sign(message, ECDSA_SHA256)
     r, s = decode_dss_signature(der)
     return r.to_bytes(32, "big") + s.to_bytes(32, "big")
 
@@ -309,7 +318,7 @@ def raw_to_der(signature: bytes) -> bytes | None:
 
 def verify_der(public_key: ec.EllipticCurvePublicKey, der: bytes, message: bytes) -> bool:
     try:
-        public_key.verify(der, message, ec.ECDSA(hashes.SHA256()))
+        public_key.verify(der, message, ECDSA_SHA256)
     except (InvalidSignature, ValueError):
         return False
     return True
@@ -340,9 +349,12 @@ class SecureChannel:
     """
 
     def __init__(self, send_key: bytes, send_dir: bytes, recv_key: bytes, recv_dir: bytes) -> None:
-        self._send = AESGCM(send_key)
+        self._send_key = send_key
         self._recv_key = recv_key
-        self._recv: AESGCM | None = None  # made on first use: a FAST reader only sends
+        # Each AES-GCM key is set up on its first use (a reader's STANDARD run only opens
+        # the AUTH1 answer here; it seals its one EXCHANGE itself).
+        self._send: AESGCM | None = None
+        self._recv: AESGCM | None = None
         self._send_dir = send_dir
         self._recv_dir = recv_dir
         self._send_counter = 1
@@ -369,6 +381,8 @@ class SecureChannel:
             raise AliroError("secure channel counter exhausted")
         iv = channel_iv(self._send_dir, self._send_counter)
         self._send_counter += 1
+        if self._send is None:
+            self._send = AESGCM(self._send_key)
         return self._send.encrypt(iv, plaintext, None)
 
     def open(self, ciphertext: bytes) -> bytes:

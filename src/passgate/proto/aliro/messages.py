@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from passgate.proto.aliro import constants as c
 from passgate.proto.aliro.errors import AliroError
@@ -199,9 +200,9 @@ class Auth0Response:
         )
 
 
-@dataclass(frozen=True)
-class CredentialStatus:
-    """The plaintext of the FAST cryptogram and the tail of the AUTH1 answer."""
+class CredentialStatus(NamedTuple):
+    """The plaintext of the FAST cryptogram and the tail of the AUTH1 answer (a tuple: it
+    is made on every tap)."""
 
     signaling: bytes  # 5E, 2 bytes
     issued_at: bytes | None = None  # 91, 20 bytes (all zero: unset)

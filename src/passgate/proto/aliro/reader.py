@@ -22,31 +22,31 @@ nonce and ephemeral key, so a recorded transcript can never authenticate again.
 from __future__ import annotations
 
 import functools
+import hashlib
 import hmac
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from passgate.errors import PassgateError
 from passgate.proto.aliro import constants as c
 from passgate.proto.aliro import crypto
 from passgate.proto.aliro.errors import AliroError
 from passgate.proto.aliro.messages import (
-    Auth0Command,
     Auth0Response,
-    Auth1Command,
     Auth1Response,
     ControlFlow,
     CredentialStatus,
     Fci,
-    encode_reader_status,
-    optional_tlv,
     parse_fci,
 )
-from passgate.proto.apdu import CommandApdu, ResponseApdu
+from passgate.proto.apdu import CommandApdu
+from passgate.proto.tlv import encode_tlv
 
 Flow = Literal["fast", "standard"]
 CertificateMode = Literal["none", "auth1", "load"]
@@ -104,8 +104,9 @@ class KnownEndpoint:
     persistent_key: bytes | None = None
 
 
-@dataclass(frozen=True)
-class TransactionResult:
+class TransactionResult(NamedTuple):
+    """How a transaction ended (a tuple: one is made on every tap)."""
+
     authenticated: bool
     flow: Flow | None
     endpoint_public_key: bytes | None
@@ -135,6 +136,21 @@ _EXCHANGE_STATUS = {
     "protocol_error": c.READER_STATUS_BAD_FORMAT,
 }
 
+_SELECT = CommandApdu(c.CLA_ISO, c.INS_SELECT, 0x04, 0x00, c.AID_PRIMARY, LE)
+_FIRST_IV = b"\x00\x00\x00\x01"  # both directions: each side's first channel message
+_READER_IV = crypto.READER_TO_DEVICE + _FIRST_IV
+_SW_OK = b"\x90\x00"
+_USAGE_READER = b"\x93\x04" + c.READER_USAGE
+_USAGE_DEVICE = b"\x93\x04" + c.DEVICE_USAGE
+
+
+def _command(cla: int, ins: int, data: bytes, le: int | None) -> CommandApdu:
+    """A command of this module (P1 P2 00 00), its short encoding made here when it fits."""
+    if len(data) > 255:
+        return CommandApdu(cla, ins, 0, 0, data, le)
+    wire = bytes((cla, ins, 0, 0, len(data))) + data
+    return CommandApdu.prepared(cla, ins, data, le, wire if le is None else wire + b"\x00")
+
 
 @functools.lru_cache(maxsize=64)
 def _parsed_fci(data: bytes) -> Fci:
@@ -142,7 +158,122 @@ def _parsed_fci(data: bytes) -> Fci:
     return parse_fci(data)
 
 
+@functools.lru_cache(maxsize=8192)
+def _credential_key(public_key: bytes) -> ec.EllipticCurvePublicKey:
+    """A credential's public key as a key object, loaded (and checked) once per key."""
+    return crypto.load_public_key(public_key)
+
+
+class _Templates:
+    """What one reader identity sends the same way every time, made once per identity."""
+
+    def __init__(self, identity: ReaderIdentity) -> None:
+        self.reader_id = identity.reader_id
+        self.reader_id_tlv = b"\x4d\x20" + self.reader_id
+        self.group_x = crypto.x_of(identity.group_public_key)
+        cert = identity.certificate
+        self.load_certificate = (
+            None
+            if cert is None
+            else _command(c.CLA_PROPRIETARY, c.INS_LOAD_CERTIFICATE, cert, None)
+        )
+        self.certificate_tlv = b"" if cert is None else encode_tlv(c.TAG_READER_CERTIFICATE, cert)
+        self._salt_heads: dict[tuple[bytes, int, int], bytes] = {}
+        self._auth0_heads: dict[tuple[int, int, int], bytes] = {}
+
+    def salt_head(self, label: bytes, interface: int, version: int) -> bytes:
+        """salt(label) up to the reader ephemeral key: key X, label, rid, interface, 5C."""
+        key = (label, interface, version)
+        head = self._salt_heads.get(key)
+        if head is None:
+            head = self.group_x + label + self.reader_id + bytes((interface, 0x5C, 2))
+            head = self._salt_heads[key] = head + version.to_bytes(2, "big")
+        return head
+
+    def auth0_head(self, flags: int, policy: int, version: int) -> bytes:
+        """AUTH0 data up to the ephemeral key's value: 41, 42, 5C and the 87 header."""
+        key = (flags, policy, version)
+        head = self._auth0_heads.get(key)
+        if head is None:
+            head = bytes((0x41, 1, flags, 0x42, 1, policy, 0x5C, 2, version >> 8, version & 0xFF))
+            head = self._auth0_heads[key] = head + b"\x87\x41"
+        return head
+
+
+def _templates(identity: ReaderIdentity) -> _Templates:
+    made = identity.__dict__.get("_templates")
+    if made is None:
+        made = identity.__dict__["_templates"] = _Templates(identity)
+    return made
+
+
+def _auth0_answer(data: bytes) -> tuple[bytes, bytes | None, bytes | None]:
+    """(device ephemeral key, 9D cryptogram or None, B2 extension or None).
+
+    The two layouts devices send (86 alone; 86 then 9D) are cut by position with every
+    length and tag checked; anything else goes through the general TLV parser, which
+    refuses it or reads it the same way.
+    """
+    n = len(data)
+    if n == 133 and data[:2] == b"\x86\x41" and data[67:69] == b"\x9d\x40":
+        return data[2:67], data[69:], None
+    if n == 67 and data[:2] == b"\x86\x41":
+        return data[2:], None, None
+    answer = Auth0Response.parse(data)
+    return answer.device_ephemeral, answer.cryptogram, answer.extension
+
+
+def _auth1_answer(p: bytes) -> Auth1Response:
+    """The decrypted AUTH1 answer ``5A 41 key 9E 40 signature 5E 02 bitmap [91 14] [92 14]``
+    cut by position when laid out so; any other layout through the general parser."""
+    n = len(p)
+    if (
+        (n == 137 or n == 181)
+        and p[:2] == b"\x5a\x41"
+        and p[67:69] == b"\x9e\x40"
+        and p[133:135] == b"\x5e\x02"
+    ):
+        if n == 137:
+            return Auth1Response(p[69:133], CredentialStatus(p[135:137]), p[2:67])
+        if p[137:139] == b"\x91\x14" and p[159:161] == b"\x92\x14":
+            return Auth1Response(
+                p[69:133], CredentialStatus(p[135:137], p[139:159], p[161:181]), p[2:67]
+            )
+    return Auth1Response.parse(p)
+
+
 class ReaderTransaction:
+    __slots__ = (
+        "_channel",
+        "_device_x",
+        "_ephemeral",
+        "_extension",
+        "_fast_candidates",
+        "_finished",
+        "_flags",
+        "_identity",
+        "_info",
+        "_interface",
+        "_kdh",
+        "_lookup",
+        "_lookup_slot",
+        "_mode",
+        "_policy",
+        "_reader_x",
+        "_result",
+        "_rng",
+        "_seal_key",
+        "_started",
+        "_step",
+        "_tail",
+        "_templates",
+        "_transaction_id",
+        "_version",
+        "_versions",
+        "max_command",
+        "max_response",
+    )
+
     def __init__(
         self,
         identity: ReaderIdentity,
@@ -158,7 +289,7 @@ class ReaderTransaction:
         extension: bytes | None = None,
         interface: int = c.INTERFACE_NFC,
     ) -> None:
-        if interface not in (c.INTERFACE_NFC, c.INTERFACE_BLE):
+        if interface != c.INTERFACE_NFC and interface != c.INTERFACE_BLE:
             raise AliroError("interface must be 5E (NFC) or C3 (BLE)", field="interface")
         if policy not in c.AUTH_POLICIES:
             raise AliroError("authentication policy must be 01, 02 or 03", field="policy")
@@ -166,6 +297,7 @@ class ReaderTransaction:
         if mode != "none" and identity.certificate is None:
             raise AliroError("a certificate mode needs a reader certificate", field="certificate")
         self._identity = identity
+        self._templates = _templates(identity)
         self._lookup = lookup
         self._lookup_slot = lookup_slot
         self._fast_candidates = fast_candidates
@@ -176,17 +308,20 @@ class ReaderTransaction:
         self._versions = versions
         self._extension = extension
         self._interface = interface
-        self._state = "new"
+        self._step: Callable[[bytes], CommandApdu | TransactionResult] | None = None
+        self._started = False
         self._result: TransactionResult | None = None
         self._finished = False
-        self._fci_proprietary = b""
         self._version = 0
         self._ephemeral: ec.EllipticCurvePrivateKey | None = None
-        self._ephemeral_public = b""
         self._transaction_id = b""
-        self._ctx: crypto.Context | None = None
+        self._reader_x = b""  # X of our ephemeral key
+        self._device_x = b""  # X of the device's ephemeral key
+        self._tail = b""  # salt after the label's part: reader eph X, tid, 41, 42, A5
+        self._info = b""  # HKDF info: device ephemeral X [|| B1/B2 TLVs]
         self._kdh = b""
-        self._channel: crypto.SecureChannel | None = None
+        self._channel: crypto.SecureChannel | None = None  # STANDARD: opened the AUTH1 answer
+        self._seal_key: bytes | None = None  # SKReader, once the device proved it has it
         self.max_command: int | None = None  # the device's 7F66 limits, once known
         self.max_response: int | None = None
 
@@ -199,159 +334,205 @@ class ReaderTransaction:
         return self._transaction_id
 
     def start(self) -> CommandApdu:
-        if self._state != "new":
+        if self._started:
             raise AliroError("transaction already started")
-        self._state = "select"
-        return CommandApdu(c.CLA_ISO, c.INS_SELECT, 0x04, 0x00, c.AID_PRIMARY, LE)
+        self._started = True
+        self._step = self._on_select
+        return _SELECT
 
     def receive(self, response: bytes) -> CommandApdu | TransactionResult:
         if self._result is not None:
             return self._result
+        step = self._step
+        if step is None or len(response) < 2:
+            return self._end(TransactionResult.failed("protocol_error"))
+        if response[-2:] != _SW_OK:
+            return self._end(TransactionResult.failed("status_word"))
         try:
-            step = {
-                "select": self._on_select,
-                "auth0": self._on_auth0,
-                "load_certificate": self._on_load_certificate,
-                "auth1": self._on_auth1,
-            }.get(self._state)
-            if step is None:
-                raise _Failed("protocol_error")
-            return step(self._check_status(response))
+            return step(response[:-2])
         except _Failed as failed:
             return self._end(TransactionResult.failed(failed.error, failed.endpoint_public_key))
         except (PassgateError, ValueError):
-            # AliroError, TlvError, ApduError from parsing a peer's bytes, or a ValueError
-            # from the crypto library on a malformed value: the peer broke the protocol.
+            # AliroError, TlvError from parsing a peer's bytes, or a ValueError from the
+            # crypto library on a malformed value: the peer broke the protocol.
             return self._end(TransactionResult.failed("protocol_error"))
 
     def finish(self, granted: bool) -> CommandApdu:
         """The closing command: EXCHANGE with the reader status, or CONTROL FLOW."""
-        if self._result is None:
+        result = self._result
+        if result is None:
             raise AliroError("finish() called before the transaction ended")
-        if granted and not self._result.authenticated:
+        if granted and not result.authenticated:
             raise AliroError("cannot grant an unauthenticated transaction")
         if self._finished:
             raise AliroError("finish() already called")
         self._finished = True
-        channel, self._channel = self._channel, None
-        if channel is not None and not channel.closed:
-            error = self._result.error
+        key, self._seal_key, self._channel = self._seal_key, None, None
+        if key is not None:
             status = (
                 c.READER_STATUS_GRANTED
                 if granted
-                else _EXCHANGE_STATUS.get(error or "", c.READER_STATUS_DENIED)
+                else _EXCHANGE_STATUS.get(result.error or "", c.READER_STATUS_DENIED)
             )
-            body = channel.seal(encode_reader_status(status))
-            return CommandApdu(c.CLA_PROPRIETARY, c.INS_EXCHANGE, 0, 0, body, LE)
-        s2 = c.S2_NO_COMMON_VERSION if self._result.error == "unsupported_version" else c.S2_GENERIC
+            # The reader's first (and only) message in the channel: counter 1.
+            body = AESGCM(key).encrypt(_READER_IV, b"\x97\x02" + status.to_bytes(2, "big"), None)
+            return _command(c.CLA_PROPRIETARY, c.INS_EXCHANGE, body, LE)
+        s2 = c.S2_NO_COMMON_VERSION if result.error == "unsupported_version" else c.S2_GENERIC
         body = ControlFlow(c.S1_FAILURE, s2).encode()
-        return CommandApdu(c.CLA_PROPRIETARY, c.INS_CONTROL_FLOW, 0, 0, body)
+        return _command(c.CLA_PROPRIETARY, c.INS_CONTROL_FLOW, body, None)
 
     # --- steps ----------------------------------------------------------------------
 
     def _end(self, result: TransactionResult) -> TransactionResult:
-        self._state = "done"
+        self._step = None
         self._result = result
         self._ephemeral = None  # drop ephemeral secrets as soon as they are not needed
         return result
 
-    @staticmethod
-    def _check_status(response: bytes) -> bytes:
-        apdu = ResponseApdu.parse(response)
-        if not apdu.ok:
-            raise _Failed("status_word")
-        return apdu.data
-
     def _on_select(self, data: bytes) -> CommandApdu:
         fci = _parsed_fci(data)
-        common = [v for v in self._versions if v in fci.versions]
-        if not common:
+        offered = fci.versions
+        for version in self._versions:
+            if version in offered:
+                break
+        else:
             raise _Failed("unsupported_version")
-        self._fci_proprietary = fci.proprietary
         self.max_command, self.max_response = fci.max_command, fci.max_response
-        self._version = common[0]
+        self._version = version
         self._ephemeral = crypto.private_key_from_rng(self._rng)
-        self._ephemeral_public = crypto.public_bytes(self._ephemeral)
-        self._transaction_id = self._rng(c.TRANSACTION_ID_LEN)
-        if len(self._transaction_id) != c.TRANSACTION_ID_LEN:
+        ephemeral_public = crypto.ephemeral_point(self._ephemeral)
+        tid = self._transaction_id = self._rng(c.TRANSACTION_ID_LEN)
+        if len(tid) != c.TRANSACTION_ID_LEN:
             raise AliroError("random source returned the wrong length")
-        body = Auth0Command(
-            flags=self._flags,
-            policy=self._policy,
-            version=self._version,
-            reader_ephemeral=self._ephemeral_public,
-            transaction_id=self._transaction_id,
-            reader_id=self._identity.reader_id,
-            extension=self._extension,
-        ).encode()
-        self._state = "auth0"
-        return CommandApdu(c.CLA_PROPRIETARY, c.INS_AUTH0, 0, 0, body, LE)
+        flags, policy = self._flags, self._policy
+        eph_x = self._reader_x = ephemeral_public[1:33]
+        self._tail = eph_x + tid + bytes((flags, policy)) + fci.proprietary
+        t = self._templates
+        body = t.auth0_head(flags, policy, version) + ephemeral_public
+        body += b"\x4c\x10" + tid + t.reader_id_tlv
+        if self._extension is not None:
+            body += encode_tlv(c.TAG_READER_EXTENSION, self._extension)
+        self._step = self._on_auth0
+        return _command(c.CLA_PROPRIETARY, c.INS_AUTH0, body, LE)
 
     def _on_auth0(self, data: bytes) -> CommandApdu | TransactionResult:
-        response = Auth0Response.parse(data)
-        extensions = optional_tlv(c.TAG_READER_EXTENSION, self._extension)
-        extensions += optional_tlv(c.TAG_DEVICE_EXTENSION, response.extension)
-        ctx = crypto.Context(
-            reader_key_x=crypto.x_of(self._identity.group_public_key),
-            reader_id=self._identity.reader_id,
-            version=self._version,
-            reader_ephemeral=self._ephemeral_public,
-            transaction_id=self._transaction_id,
-            flags=self._flags,
-            policy=self._policy,
-            fci_proprietary=self._fci_proprietary,
-            device_ephemeral=response.device_ephemeral,
-            interface=self._interface,
-            extensions=extensions,
-        )
-        self._ctx = ctx
-        if self._flags == c.FLAGS_FAST and response.cryptogram is not None:
-            found = crypto.FastMatcher(ctx).find(
-                response.cryptogram,
-                (e for e in self._fast_candidates() if e.persistent_key is not None),
-                lambda e: (e.public_key, e.persistent_key or b""),
-            )
+        device_ephemeral, cryptogram, device_extension = _auth0_answer(data)
+        device_x = self._device_x = device_ephemeral[1:33]
+        info = device_x
+        if self._extension is not None:
+            info += encode_tlv(c.TAG_READER_EXTENSION, self._extension)
+        if device_extension is not None:
+            info += encode_tlv(c.TAG_DEVICE_EXTENSION, device_extension)
+        self._info = info
+        if cryptogram is not None and self._flags == c.FLAGS_FAST:
+            found = self._find_fast(cryptogram)
             if found is not None:
-                endpoint, keys, plaintext = found
-                self._channel = crypto.SecureChannel.for_reader(keys)
-                status = CredentialStatus.parse_cryptogram_plaintext(plaintext)
-                return self._end(
-                    TransactionResult(True, "fast", endpoint.public_key, None, None, status)
-                )
+                return found
         # STANDARD: ECDH of the ephemeral keys (the device's point checked here: FAST never
         # uses it as a point), then prove who we are.
         assert self._ephemeral is not None
-        device_public = crypto.load_public_key(response.device_ephemeral)
+        device_public = crypto.load_public_key(device_ephemeral)
         self._kdh = crypto.k_dh(crypto.ecdh(self._ephemeral, device_public), self._transaction_id)
         if self._mode == "load":
-            assert self._identity.certificate is not None
-            self._state = "load_certificate"
-            return CommandApdu(
-                c.CLA_PROPRIETARY, c.INS_LOAD_CERTIFICATE, 0, 0, self._identity.certificate
-            )
+            command = self._templates.load_certificate
+            assert command is not None
+            self._step = self._on_load_certificate
+            return command
         return self._auth1()
+
+    def _find_fast(self, cryptogram: bytes) -> TransactionResult | None:
+        """Which candidate's Kpersistent made the 9D cryptogram (most recent first).
+
+        Per candidate only CryptogramSK (HKDF-Expand's first block) is made: the salt's
+        long common part is hashed once (HMAC hashes a key longer than its block; the
+        candidate's key X is the only part that differs) and AES-GCM's tag decides. Of the
+        other keys the reader makes SKReader alone: it seals the closing EXCHANGE and
+        reads nothing more from the device.
+        """
+        if len(cryptogram) != c.CRYPTOGRAM_LEN:
+            return None
+        salt = self._templates.salt_head(c.LABEL_FAST, self._interface, self._version)
+        salt += self._tail
+        prefix = None
+        tried = False
+        first = self._info + b"\x01"
+        digest = hmac.digest
+        for endpoint in self._fast_candidates():
+            kpersistent = endpoint.persistent_key
+            if kpersistent is None:
+                continue
+            x = endpoint.public_key[1:33]
+            if not tried:  # the first candidate: HMAC hashes the long salt itself
+                tried = True
+                prk = digest(salt + x, kpersistent, "sha256")
+            else:  # more: the salt's common part is hashed once, then only X per key
+                if prefix is None:
+                    prefix = hashlib.sha256(salt)
+                h = prefix.copy()
+                h.update(x)
+                prk = digest(h.digest(), kpersistent, "sha256")
+            cryptogram_sk = digest(prk, first, "sha256")
+            try:
+                p = AESGCM(cryptogram_sk).decrypt(crypto.ZERO_IV, cryptogram, None)
+            except InvalidTag:
+                continue
+            self._seal_key = digest(prk, cryptogram_sk + self._info + b"\x02", "sha256")
+            # The plaintext 5E 02 .. 91 14 .. 92 14 .. (48 bytes), cut by position.
+            if p[:2] == b"\x5e\x02" and p[4:6] == b"\x91\x14" and p[26:28] == b"\x92\x14":
+                status = CredentialStatus(p[2:4], p[6:26], p[28:48])
+            else:
+                status = CredentialStatus.parse_cryptogram_plaintext(p)
+            return self._end(
+                TransactionResult(True, "fast", endpoint.public_key, None, None, status)
+            )
+        return None
 
     def _on_load_certificate(self, data: bytes) -> CommandApdu:
         if data:
             raise _Failed("protocol_error")
         return self._auth1()
 
+    def _signed(self, usage: bytes) -> bytes:
+        """What a side signs: ``4D rid, 86 device eph X, 87 reader eph X, 4C tid, 93 usage``."""
+        return b"".join(
+            (
+                self._templates.reader_id_tlv,
+                b"\x86\x20",
+                self._device_x,
+                b"\x87\x20",
+                self._reader_x,
+                b"\x4c\x10",
+                self._transaction_id,
+                usage,
+            )
+        )
+
     def _auth1(self) -> CommandApdu:
-        assert self._ctx is not None
-        signature = self._identity.signer(self._ctx.signed_data(c.READER_USAGE))
-        certificate = self._identity.certificate if self._mode == "auth1" else None
+        t = self._templates
+        signature = self._identity.signer(self._signed(_USAGE_READER))
         params = c.AUTH1_RETURN_KEY_SLOT if self._lookup_slot else c.AUTH1_RETURN_PUBLIC_KEY
-        body = Auth1Command(params, signature, certificate).encode()
-        self._state = "auth1"
-        return CommandApdu(c.CLA_PROPRIETARY, c.INS_AUTH1, 0, 0, body, LE)
+        body = bytes((0x41, 1, params)) + encode_tlv(c.TAG_SIGNATURE, signature)
+        if self._mode == "auth1":
+            body += t.certificate_tlv
+        self._step = self._on_auth1
+        return _command(c.CLA_PROPRIETARY, c.INS_AUTH1, body, LE)
 
     def _on_auth1(self, data: bytes) -> TransactionResult:
-        assert self._ctx is not None
-        keys = crypto.standard_keys(self._kdh, self._ctx)
-        channel = crypto.SecureChannel.for_reader(keys)
+        # HKDF(K_dh, salt("Volatile****"), info): of its five keys the reader uses SKReader
+        # (it seals EXCHANGE) and SKDevice (it opens this answer), the first two blocks.
+        t = self._templates
+        salt = t.salt_head(c.LABEL_VOLATILE, self._interface, self._version) + self._tail
+        info = self._info
+        prk = hmac.digest(salt, self._kdh, "sha256")
+        sk_reader = hmac.digest(prk, info + b"\x01", "sha256")
+        sk_device = hmac.digest(prk, sk_reader + info + b"\x02", "sha256")
+        channel = crypto.SecureChannel(
+            sk_reader, crypto.READER_TO_DEVICE, sk_device, crypto.DEVICE_TO_READER
+        )
         plaintext = channel.open(data)  # AliroError -> protocol_error
-        self._channel = channel  # from here on, failures close by EXCHANGE
-        answer = Auth1Response.parse(plaintext)
+        self._channel = channel
+        self._seal_key = sk_reader  # from here on, failures close by EXCHANGE
+        answer = _auth1_answer(plaintext)
         if answer.public_key is not None:
             public_key = answer.public_key
             known = self._lookup(public_key)
@@ -361,14 +542,15 @@ class ReaderTransaction:
             if known is None:
                 raise _Failed("unknown_key_slot")
             public_key = known.public_key
-        device_key = crypto.load_public_key(public_key)
-        if not crypto.verify_raw(
-            device_key, answer.signature, self._ctx.signed_data(c.DEVICE_USAGE)
-        ):
+        device_key = _credential_key(public_key)
+        if not crypto.verify_raw(device_key, answer.signature, self._signed(_USAGE_DEVICE)):
             raise _Failed("bad_signature")
         if known is None or not hmac.compare_digest(known.public_key, public_key):
             raise _Failed("unknown_endpoint", public_key)
-        persistent = crypto.persistent_key(self._kdh, self._ctx, public_key)
+        # Kpersistent = HKDF(K_dh, salt("Persistent**") || credential X, info, 32).
+        salt = t.salt_head(c.LABEL_PERSISTENT, self._interface, self._version) + self._tail
+        prk = hmac.digest(salt + public_key[1:33], self._kdh, "sha256")
+        persistent = hmac.digest(prk, info + b"\x01", "sha256")
         return self._end(
             TransactionResult(True, "standard", public_key, persistent, None, answer.status)
         )

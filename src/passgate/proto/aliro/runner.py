@@ -17,7 +17,9 @@ from typing import Protocol
 from passgate.proto.aliro import constants as c
 from passgate.proto.aliro.errors import AliroError
 from passgate.proto.aliro.reader import ReaderTransaction, TransactionResult
-from passgate.proto.apdu import SHORT_MAX_DATA, CommandApdu, ResponseApdu
+from passgate.proto.apdu import SHORT_MAX_DATA, CommandApdu
+
+SW_OK = b"\x90\x00"
 
 Transcript = list[tuple[bytes, bytes]]
 
@@ -51,7 +53,10 @@ class InMemory:
 
 
 def exchange(link: Transceiver, command: CommandApdu, *, max_command: int | None) -> bytes:
-    """Send one logical command; return its whole answer (data + final status word)."""
+    """Send one logical command; return its whole answer (data + final status word).
+
+    An answer shorter than a status word is returned as it came: the reader refuses it.
+    """
     data = command.data
     if len(data) > SHORT_MAX_DATA and (max_command is None or len(data) > max_command):
         for start in range(0, len(data) - SHORT_MAX_DATA, SHORT_MAX_DATA):
@@ -62,9 +67,9 @@ def exchange(link: Transceiver, command: CommandApdu, *, max_command: int | None
                 command.p2,
                 data[start : start + SHORT_MAX_DATA],
             )
-            answer = ResponseApdu.parse(link.transceive(part.encode()))
-            if not answer.ok:
-                return answer.encode()
+            raw = link.transceive(part.encode())
+            if len(raw) < 2 or raw[-2:] != SW_OK:
+                return raw
         last = -(-len(data) // SHORT_MAX_DATA) - 1
         command = CommandApdu(
             command.cla,
@@ -74,15 +79,18 @@ def exchange(link: Transceiver, command: CommandApdu, *, max_command: int | None
             data[last * SHORT_MAX_DATA :],
             command.le,
         )
-    raw = link.transceive(command.encode())
+    raw = link.transceive(command.wire)
+    if len(raw) < 2 or raw[-2] != 0x61:
+        return raw
     body = b""
     for _ in range(MAX_GET_RESPONSE):
-        answer = ResponseApdu.parse(raw)
-        if answer.sw1 != 0x61:
-            return body + raw
-        body += answer.data
-        more = answer.sw2 or 256
+        body += raw[:-2]
+        more = raw[-1] or 256
         raw = link.transceive(CommandApdu(c.CLA_ISO, c.INS_GET_RESPONSE, 0, 0, b"", more).encode())
+        if len(raw) < 2:
+            return raw  # broken framing: refused as a whole, never glued to the parts
+        if raw[-2] != 0x61:
+            return body + raw
     raise AliroError("device keeps answering 61xx", field="sw")
 
 
