@@ -142,6 +142,19 @@ OPERATIONS: dict[str, str] = {
         "After a tamper alarm, a reader with tamper protection stops unlocking and erases "
         "its keys (R14); this brings it back into service once an admin has checked it."
     ),
+    "unlock_door": (
+        "Opens the door now through one of its readers (remote unlock): answers 202 with "
+        "a command that the reader carries out within 30 seconds or never; follow it with "
+        "`GET /api/v1/door_commands/{command_id}`. Refused (409, `code` naming the rule) "
+        "when the door is locked down (`door_lockdown`), has no reader (`no_reader`), or "
+        "every reader is tampered (`reader_tampered`) or offline (`reader_offline`). "
+        "Recorded as a `door.unlock_requested` audit event; the reader reports a "
+        "`door.unlocked_remotely` or `door.remote_unlock_refused` access event."
+    ),
+    "get_door_command": (
+        "The state of a remote unlock command: pending, sent, done, failed or expired, "
+        "with the reader's reason."
+    ),
     "create_reader_pairing_code": (
         "A one-time code (valid ten minutes) that a reader agent trades for its identity "
         "with `POST /reader/v1/pair`; shown in this response only."

@@ -4,15 +4,17 @@ door or of every door of a place, and each door's staleness limit (R16)."""
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Query, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from passgate.domain import model as m
 from passgate.domain.readiness import READER_MODEL_NAMES, READINESS_MESSAGES
 from passgate.services import catalog, doors, resources
 from passgate.services.actors import Actor
 from passgate.services.container import Container
+from passgate.services.door_commands import OPEN_STATES, DoorCommands
 from passgate.web.api import schemas as s
 from passgate.web.dashboard.admin.forms import (
     REFUSALS,
@@ -29,7 +31,20 @@ from passgate.web.dashboard.pages import render
 from passgate.web.deps import ContainerDep
 
 Text = Annotated[str, Form(max_length=500)]
-Confirm = Annotated[str | None, Query(pattern="^delete$")]
+Confirm = Annotated[str | None, Query(pattern="^(delete|unlock)$")]
+CommandId = Annotated[str | None, Query(max_length=40)]
+# What the door page says of a remote unlock command's reason.
+UNLOCK_MESSAGES = {
+    "granted": "The lock opened.",
+    "door_lockdown": "The reader refused: its door is locked down.",
+    "reader_tampered": "The reader refused: it is tampered.",
+    "cache_stale": "The reader refused: its copy of the door's settings is out of date.",
+    "wrong_door": "The reader refused: it is mounted on another door now.",
+    "expired": "The command reached the reader too late.",
+    "relay_fault": "The reader's lock relay failed: the door stayed locked.",
+    "not_delivered": "The reader did not connect in time: nothing happened.",
+    "no_answer": "The reader did not answer: check the door.",
+}
 PLACE_LABELS = {"name": "Name", "timezone": "Time zone", "address": "Address"}
 DOOR_LABELS = {
     "name": "Name",
@@ -345,9 +360,13 @@ def router() -> APIRouter:
         errors: dict[str, str] | None = None,
         form: dict[str, Any] | None = None,
         status_code: int = 200,
+        command_id: str | None = None,
     ) -> Response:
         context = _door_context(c, who, door_id)
         door: m.Door = context["door"]
+        command = DoorCommands.of(c).get(who, command_id) if command_id else None
+        if command is not None and command.door_id != door_id:
+            command = None
         return render(
             request,
             "admin/door.html",
@@ -366,6 +385,9 @@ def router() -> APIRouter:
             confirm=confirm,
             messages=READINESS_MESSAGES,
             model_names=READER_MODEL_NAMES,
+            command=command,
+            command_open=command is not None and command.state in OPEN_STATES,
+            unlock_messages=UNLOCK_MESSAGES,
             can_write=can_write(who),
             **context,
         )
@@ -377,8 +399,9 @@ def router() -> APIRouter:
         c: ContainerDep,
         who: DashboardActor,
         confirm: Confirm = None,
+        command: CommandId = None,
     ) -> Response:
-        return door_page_view(request, c, who, door_id, confirm=confirm)
+        return door_page_view(request, c, who, door_id, confirm=confirm, command_id=command)
 
     @r.post("/doors/{door_id}")
     def door_update(
@@ -440,6 +463,19 @@ def router() -> APIRouter:
             )
         verb = "is locked down: every tap is denied" if on else "is released from lockdown"
         return done(f"/dashboard/doors/{door_id}", f"{door.name} {verb}.")
+
+    @r.post("/doors/{door_id}/unlock")
+    def door_unlock(
+        door_id: str, request: Request, c: ContainerDep, who: DashboardActor, csrf: Csrf = None
+    ) -> Response:
+        check_csrf(request, csrf)
+        try:
+            command = DoorCommands.of(c).request_unlock(who, door_id)
+        except REFUSALS as exc:
+            return door_page_view(request, c, who, door_id, errors=errors_of(exc), status_code=409)
+        return RedirectResponse(
+            f"/dashboard/doors/{door_id}?command={quote(command.id)}", status_code=303
+        )
 
     @r.post("/doors/{door_id}/delete")
     def door_delete(
