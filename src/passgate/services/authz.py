@@ -229,6 +229,7 @@ POLICY: dict[str, Rule] = {
     "dashboard_person_page": DASHBOARD_READ,
     "dashboard_person_update": DASHBOARD,
     "dashboard_person_status": DASHBOARD,
+    "dashboard_person_delete": DASHBOARD,
     "dashboard_person_add_access": DASHBOARD,
 }
 

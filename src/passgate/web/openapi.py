@@ -93,6 +93,15 @@ def _crud_descriptions() -> dict[str, str]:
 
 OPERATIONS: dict[str, str] = {
     **_crud_descriptions(),
+    "delete_member": (
+        "A person of the organization. Deletes the member: their Apple Passes are deleted "
+        "(devices revoked, Wallet copies voided, readers told), their app credentials "
+        "deleted, their sessions revoked and their access rights removed, in one "
+        "transaction recorded as a `member.deleted` audit event. The member stays on "
+        "record with status `deleted` and their name, so past events still show it; "
+        "the e-mail address is released for a new member. Refused (409) for yourself "
+        "and for a member already deleted."
+    ),
     # The operator (the service's own key).
     "create_organization": "Creates a tenant; its slug names it in SSO and dashboard URLs.",
     "list_organizations": "Lists every organization on this server, one page at a time.",

@@ -10,7 +10,10 @@ from fastapi import APIRouter, Path
 from passgate.domain import model as m
 from passgate.domain.readiness import reader_readiness
 from passgate.services import catalog, doors
+from passgate.services.actors import Actor
+from passgate.services.container import Container
 from passgate.services.door_commands import DoorCommands
+from passgate.services.members import MemberCommands
 from passgate.services.ports import UnitOfWork
 from passgate.web.api import API_PREFIX
 from passgate.web.api import schemas as s
@@ -41,6 +44,10 @@ def _render_readers(_uow: UnitOfWork, items: Sequence[m.Reader]) -> list[dict[st
         }
         out.append(s.ReaderOut.model_validate(data).model_dump(mode="json"))
     return out
+
+
+def _delete_member(c: Container, who: Actor, member_id: str) -> None:
+    MemberCommands(c.uow_factory, c.clock, c.pass_commands.topic).delete(who, member_id)
 
 
 def _schedule_values(values: dict[str, Any]) -> dict[str, Any]:
@@ -94,6 +101,7 @@ ROUTES = (
         s.MemberUpdate,
         s.MemberOut,
         frozenset({"external_id"}),
+        delete=_delete_member,
     ),
     Routes(
         catalog.ACCESS_RIGHT,

@@ -1,6 +1,6 @@
 """Dashboard administration of people: a page per person with their access (which
-doors, when), their Apple Pass and app credentials, and their taps; edit, deactivate
-and reactivate."""
+doors, when), their Apple Pass and app credentials, and their taps; edit, deactivate,
+reactivate and delete."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from passgate.services import catalog, resources
 from passgate.services.actors import Actor
 from passgate.services.container import Container
 from passgate.services.events import EventFilter
+from passgate.services.members import MemberCommands
 from passgate.web.api import schemas as s
 from passgate.web.dashboard.admin.forms import (
     REFUSALS,
@@ -121,7 +122,7 @@ def router() -> APIRouter:
         request: Request,
         c: ContainerDep,
         who: DashboardActor,
-        confirm: Annotated[str | None, Query(pattern="^deactivate$")] = None,
+        confirm: Annotated[str | None, Query(pattern="^(deactivate|delete)$")] = None,
     ) -> Response:
         return person_view(request, c, who, member_id, confirm=confirm)
 
@@ -167,6 +168,19 @@ def router() -> APIRouter:
             )
         verb = "Reactivated" if status == "active" else "Deactivated"
         return done(f"/dashboard/people/{member_id}", f"{verb} {member.display_name}.")
+
+    @r.post("/{member_id}/delete")
+    def person_delete(
+        member_id: str, request: Request, c: ContainerDep, who: DashboardActor, csrf: Csrf = None
+    ) -> Response:
+        check_csrf(request, csrf)
+        try:
+            member = MemberCommands(c.uow_factory, c.clock, c.pass_commands.topic).delete(
+                who, member_id
+            )
+        except REFUSALS as exc:
+            return person_view(request, c, who, member_id, errors=errors_of(exc), status_code=409)
+        return done(f"/dashboard/people/{member_id}", f"Deleted {member.display_name}.")
 
     @r.post("/{member_id}/access")
     def person_add_access(
