@@ -115,6 +115,7 @@ POLICY: dict[str, Rule] = {
     "create_webhook": WRITE,
     "update_webhook": WRITE,
     "delete_webhook": WRITE,
+    "test_webhook": WRITE,
     "list_events": READ,
     "get_event": READ,
     # SSO configuration (the service also asks a member session for fresh MFA; the

@@ -139,6 +139,12 @@ OPERATIONS: dict[str, str] = {
     "get_webhook": "Reads one webhook subscription (without its secret).",
     "update_webhook": "Changes a webhook's URL, event types or whether it is active.",
     "delete_webhook": "Deletes a webhook subscription; queued deliveries to it are dropped.",
+    "test_webhook": (
+        "Sends one `webhook.test` message to the webhook now, signed like a real delivery "
+        "(`Passgate-Signature`, `Passgate-Delivery`) and through the same address check; "
+        "answers whether it was delivered and how. The test is recorded as a "
+        "`webhook.tested` audit event with its outcome; a paused webhook is tested too."
+    ),
     "list_events": (
         "The event log: access decisions (taps) and audit records of every change, newest "
         "first, filtered by the query parameters; the total is in `X-Total-Count`."

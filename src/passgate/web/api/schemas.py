@@ -333,6 +333,16 @@ class WebhookCreated(WebhookOut):
     secret: str = Field(description="Shown once. Verifies the Passgate-Signature header")
 
 
+class WebhookTestOut(Out):
+    webhook_id: str = Field(description="The webhook the test message went to")
+    url: str = Field(description="Where it was sent")
+    delivered: bool = Field(description="true when the endpoint answered 2xx")
+    outcome: str = Field(
+        description="`http <status>`, `transport: <error>` (no answer), or `refused: ...` "
+        "(the address is not allowed: loopback, private or metadata)"
+    )
+
+
 # --- events ---
 class EventOut(Out):
     id: str
