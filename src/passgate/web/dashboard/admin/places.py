@@ -3,6 +3,7 @@ door or of every door of a place, and each door's staleness limit (R16)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -15,6 +16,7 @@ from passgate.services import catalog, doors, resources
 from passgate.services.actors import Actor
 from passgate.services.container import Container
 from passgate.services.door_commands import OPEN_STATES, DoorCommands
+from passgate.services.ports import UnitOfWork
 from passgate.web.api import schemas as s
 from passgate.web.dashboard.admin.forms import (
     REFUSALS,
@@ -23,8 +25,8 @@ from passgate.web.dashboard.admin.forms import (
     blank,
     can_write,
     check,
-    done,
     errors_of,
+    save,
 )
 from passgate.web.dashboard.auth import DashboardActor, check_csrf
 from passgate.web.dashboard.pages import render
@@ -167,19 +169,24 @@ def router() -> APIRouter:
     ) -> Response:
         check_csrf(request, csrf)
         form = {"name": name, "timezone": timezone, "address": address}
-        try:
+
+        def create(uow: UnitOfWork, now: datetime) -> m.Place:
             body = check(
                 s.PlaceCreate,
                 {"name": name, "timezone": blank(timezone) or "UTC", "address": blank(address)},
                 PLACE_LABELS,
             )
-            with c.uow_factory(who.require_org()) as uow:
-                place = resources.create(uow, who, catalog.PLACE, body.model_dump(), c.clock.now())
-        except REFUSALS as exc:
-            return place_list_page(
-                request, c, who, errors=errors_of(exc), form=form, status_code=422
-            )
-        return done(f"/dashboard/places/{place.id}", f"Created place {place.name}.")
+            return resources.create(uow, who, catalog.PLACE, body.model_dump(), now)
+
+        return save(
+            c,
+            who,
+            create,
+            lambda place: (f"/dashboard/places/{place.id}", f"Created place {place.name}."),
+            refused=lambda errors: place_list_page(
+                request, c, who, errors=errors, form=form, status_code=422
+            ),
+        )
 
     def place_page_view(
         request: Request,
@@ -230,21 +237,24 @@ def router() -> APIRouter:
     ) -> Response:
         check_csrf(request, csrf)
         form = {"name": name, "timezone": timezone, "address": address}
-        try:
+
+        def update(uow: UnitOfWork, now: datetime) -> m.Place:
             body = check(
                 s.PlaceUpdate,
                 {"name": name, "timezone": timezone, "address": blank(address)},
                 PLACE_LABELS,
             )
-            with c.uow_factory(who.require_org()) as uow:
-                place = resources.update(
-                    uow, who, catalog.PLACE, place_id, body.model_dump(), c.clock.now()
-                )
-        except REFUSALS as exc:
-            return place_page_view(
-                request, c, who, place_id, errors=errors_of(exc), form=form, status_code=422
-            )
-        return done(f"/dashboard/places/{place_id}", f"Saved place {place.name}.")
+            return resources.update(uow, who, catalog.PLACE, place_id, body.model_dump(), now)
+
+        return save(
+            c,
+            who,
+            update,
+            lambda place: (f"/dashboard/places/{place_id}", f"Saved place {place.name}."),
+            refused=lambda errors: place_page_view(
+                request, c, who, place_id, errors=errors, form=form, status_code=422
+            ),
+        )
 
     @r.post("/places/{place_id}/lockdown")
     def place_lockdown(
@@ -257,25 +267,28 @@ def router() -> APIRouter:
     ) -> Response:
         check_csrf(request, csrf)
         on = lockdown == "on"
-        with c.uow_factory(who.require_org()) as uow:
-            changed = doors.set_place_lockdown(uow, who, place_id, on, c.clock.now())
         verb = "Locked down" if on else "Released"
-        return done(f"/dashboard/places/{place_id}", f"{verb} {len(changed)} door(s).")
+        return save(
+            c,
+            who,
+            lambda uow, now: doors.set_place_lockdown(uow, who, place_id, on, now),
+            lambda changed: (f"/dashboard/places/{place_id}", f"{verb} {len(changed)} door(s)."),
+        )
 
     @r.post("/places/{place_id}/delete")
     def place_delete(
         place_id: str, request: Request, c: ContainerDep, who: DashboardActor, csrf: Csrf = None
     ) -> Response:
         check_csrf(request, csrf)
-        try:
-            with c.uow_factory(who.require_org()) as uow:
-                place = uow.repo(m.Place).get(place_id)
-                resources.delete(uow, who, catalog.PLACE, place_id, c.clock.now())
-        except REFUSALS as exc:
-            return place_page_view(
-                request, c, who, place_id, errors=errors_of(exc), status_code=409
-            )
-        return done("/dashboard/places", f"Deleted place {place.name}.")
+        return save(
+            c,
+            who,
+            lambda uow, now: resources.delete_returning(uow, who, catalog.PLACE, place_id, now),
+            lambda place: ("/dashboard/places", f"Deleted place {place.name}."),
+            refused=lambda errors: place_page_view(
+                request, c, who, place_id, errors=errors, status_code=409
+            ),
+        )
 
     # --- doors ---
     def door_new_page(
@@ -330,7 +343,8 @@ def router() -> APIRouter:
             "schedule_id": schedule_id,
             "staleness_h": staleness_h,
         }
-        try:
+
+        def create(uow: UnitOfWork, now: datetime) -> m.Door:
             if not place_id:
                 raise Invalid({"place_id": "Place is required: create a place first"})
             body = check(
@@ -344,11 +358,17 @@ def router() -> APIRouter:
                 },
                 DOOR_LABELS,
             )
-            with c.uow_factory(who.require_org()) as uow:
-                door = resources.create(uow, who, catalog.DOOR, body.model_dump(), c.clock.now())
-        except REFUSALS as exc:
-            return door_new_page(request, c, who, errors=errors_of(exc), form=form, status_code=422)
-        return done(f"/dashboard/doors/{door.id}", f"Created door {door.name}.")
+            return resources.create(uow, who, catalog.DOOR, body.model_dump(), now)
+
+        return save(
+            c,
+            who,
+            create,
+            lambda door: (f"/dashboard/doors/{door.id}", f"Created door {door.name}."),
+            refused=lambda errors: door_new_page(
+                request, c, who, errors=errors, form=form, status_code=422
+            ),
+        )
 
     def door_page_view(
         request: Request,
@@ -424,7 +444,8 @@ def router() -> APIRouter:
             "schedule_id": schedule_id,
             "staleness_h": staleness_h,
         }
-        try:
+
+        def update(uow: UnitOfWork, now: datetime) -> m.Door:
             body = check(
                 s.DoorUpdate,
                 {
@@ -438,13 +459,17 @@ def router() -> APIRouter:
             )
             changes = body.model_dump()
             changes.pop("lockdown")  # its own button below, never changed by this form
-            with c.uow_factory(who.require_org()) as uow:
-                door = resources.update(uow, who, catalog.DOOR, door_id, changes, c.clock.now())
-        except REFUSALS as exc:
-            return door_page_view(
-                request, c, who, door_id, errors=errors_of(exc), form=form, status_code=422
-            )
-        return done(f"/dashboard/doors/{door_id}", f"Saved door {door.name}.")
+            return resources.update(uow, who, catalog.DOOR, door_id, changes, now)
+
+        return save(
+            c,
+            who,
+            update,
+            lambda door: (f"/dashboard/doors/{door_id}", f"Saved door {door.name}."),
+            refused=lambda errors: door_page_view(
+                request, c, who, door_id, errors=errors, form=form, status_code=422
+            ),
+        )
 
     @r.post("/doors/{door_id}/lockdown")
     def door_lockdown(
@@ -457,12 +482,15 @@ def router() -> APIRouter:
     ) -> Response:
         check_csrf(request, csrf)
         on = lockdown == "on"
-        with c.uow_factory(who.require_org()) as uow:
-            door = resources.update(
-                uow, who, catalog.DOOR, door_id, {"lockdown": on}, c.clock.now()
-            )
         verb = "is locked down: every tap is denied" if on else "is released from lockdown"
-        return done(f"/dashboard/doors/{door_id}", f"{door.name} {verb}.")
+        return save(
+            c,
+            who,
+            lambda uow, now: resources.update(
+                uow, who, catalog.DOOR, door_id, {"lockdown": on}, now
+            ),
+            lambda door: (f"/dashboard/doors/{door_id}", f"{door.name} {verb}."),
+        )
 
     @r.post("/doors/{door_id}/unlock")
     def door_unlock(
@@ -482,13 +510,15 @@ def router() -> APIRouter:
         door_id: str, request: Request, c: ContainerDep, who: DashboardActor, csrf: Csrf = None
     ) -> Response:
         check_csrf(request, csrf)
-        try:
-            with c.uow_factory(who.require_org()) as uow:
-                door = uow.repo(m.Door).get(door_id)
-                resources.delete(uow, who, catalog.DOOR, door_id, c.clock.now())
-        except REFUSALS as exc:
-            return door_page_view(request, c, who, door_id, errors=errors_of(exc), status_code=409)
-        return done("/dashboard/doors", f"Deleted door {door.name}.")
+        return save(
+            c,
+            who,
+            lambda uow, now: resources.delete_returning(uow, who, catalog.DOOR, door_id, now),
+            lambda door: ("/dashboard/doors", f"Deleted door {door.name}."),
+            refused=lambda errors: door_page_view(
+                request, c, who, door_id, errors=errors, status_code=409
+            ),
+        )
 
     return r
 
