@@ -28,7 +28,7 @@ from tests.passes.helpers import (
     make_eligible,
 )
 from tests.web.test_bad_input import VALID
-from tests.web.test_tenant_isolation import BODIES, PARAM_KIND
+from tests.web.test_tenant_isolation import BODIES, PARAM_KIND, add_door_command
 
 from passgate.bootstrap import Container
 from passgate.domain import model as m
@@ -155,6 +155,7 @@ def build_world(client: TestClient) -> World:
         headers=operator_headers(),
     )
     ids["subscription"] = sub.json()["id"]
+    ids["door_command"] = add_door_command(client, org, ids)
     mine = _tap(c, org.id, me_id, ids["door"], True)
     theirs = _tap(c, org.id, ids["member"], ids["door"], False)
     key = client.post(

@@ -15,6 +15,8 @@ from fastapi.testclient import TestClient
 from tests.conftest import Org, operator_headers
 from tests.passes.helpers import add_app_credential, add_apple_pass
 
+from passgate.domain import model as m
+
 # A valid body per operation, so the request reaches the handler (an invalid body
 # would be refused with 422 before any lookup, which proves nothing).
 BODIES: dict[str, dict[str, Any]] = {
@@ -39,7 +41,20 @@ PARAM_KIND = {
     "org_id": "org",
     "subscription_id": "subscription",
     "api_key_id": "api_key",
+    "command_id": "door_command",
 }
+
+
+def add_door_command(client: TestClient, org: Org, ids: dict[str, str]) -> str:
+    """A remote unlock command of the world's door (its reader marked online first)."""
+    c = client.app.state.container  # type: ignore[attr-defined]
+    with c.uow_factory(org.id) as uow:
+        reader = uow.repo(m.Reader).get(ids["reader"])
+        reader.online, reader.last_seen_at = True, c.clock.now()
+        uow.repo(m.Reader).update(reader)
+    r = client.post(f"/api/v1/doors/{ids['door']}/unlock", headers=org.headers)
+    assert r.status_code == 202, r.text
+    return str(r.json()["id"])
 
 
 def _b_ids_of(ids: dict[str, str]) -> set[str]:
@@ -82,6 +97,7 @@ def test_every_operation_on_another_organizations_objects_is_404_and_leaks_nothi
         headers=operator_headers(),
     )
     ids_b["subscription"] = sub.json()["id"]
+    ids_b["door_command"] = add_door_command(client, b, ids_b)
     before = _snapshot(client, b, ids_b)
     b_events_before = client.get("/api/v1/events", headers=b.headers).headers["X-Total-Count"]
     forbidden = _b_ids_of(ids_b)

@@ -37,6 +37,9 @@ class ApiKeyRole(StrEnum):
 class MemberStatus(StrEnum):
     ACTIVE = "active"
     DEACTIVATED = "deactivated"
+    # Deleted by an admin: a tombstone that keeps the name for the event log
+    # (services/members.py); nothing can change it any more.
+    DELETED = "deleted"
 
 
 class SubscriptionKind(StrEnum):

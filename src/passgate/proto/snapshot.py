@@ -722,6 +722,7 @@ _SCHEMAS: dict[str, dict[str, type | tuple[type, ...]]] = {
     "ack": {"sequences": list},
     "error": {"code": str},
     "aliro_certificate": {"group_identifier": str, "group_public_key": str, "certificate": str},
+    "unlock": {},  # checked by proto.unlock.check_unlock, signature first
     # reader -> server
     "auth": {"reader_id": str, "signature": str, "version": int, "status": dict},
     "events": {"items": list},
@@ -729,6 +730,7 @@ _SCHEMAS: dict[str, dict[str, type | tuple[type, ...]]] = {
     "status": {"status": dict},
     "aliro_key": {"public_key": str},  # a new Aliro key asks for its certificate
     "ping": {},
+    "unlock_result": {"command_id": str, "reason": str},  # ``ok`` (a bool) checked by its taker
 }
 
 

@@ -62,6 +62,7 @@ from passgate.proto.aliro import (
 )
 from passgate.proto.aliro import constants as c
 from passgate.proto.aliro.runner import Transceiver, close, run_until_result
+from passgate.proto.unlock import GRANTED, UnlockCommand
 from passgate.reader import relay as relays
 from passgate.reader.store import AgentStore
 
@@ -462,6 +463,40 @@ class ReaderAgent:
             # command (or broke the link's framing), so it learns nothing more.
             log.info("%s transaction not closed: %s", method.value, exc)
         return TapResult(decision, seq, outcome.flow, relay_ok)
+
+    def remote_unlock(self, command: UnlockCommand) -> tuple[bool, str]:
+        """An administrator's verified unlock command (``proto.unlock``): judged from this
+        reader's own state, recorded durably as a ``remote_unlock`` event before the relay
+        acts, like a tap. Returns (unlocked, reason), a ``proto.unlock`` result reason."""
+        with self._lock:
+            view, synced_at = self.view, self.synced_at
+        now = self.clock()
+        if self.halted or (view is not None and view.server_tampered):
+            reason = Reason.READER_TAMPERED.value
+        elif view is None or synced_at is None or now - synced_at > view.door.staleness_limit:
+            reason = Reason.CACHE_STALE.value
+        elif view.door.id != command.door_id:
+            reason = "wrong_door"
+        elif view.door.lockdown:
+            reason = Reason.DOOR_LOCKDOWN.value
+        else:
+            reason = GRANTED
+        granted = reason == GRANTED
+        event = {
+            "kind": "remote_unlock",
+            "occurred_at": now.isoformat(),
+            "granted": granted,
+            "reason": reason,
+            "command_id": command.command_id,
+        }
+        self.store.add_event(event)
+        if self.on_event is not None:
+            self.on_event()
+        if not granted:
+            return False, reason
+        if not relays.unlock(self.relay):
+            return False, "relay_fault"
+        return True, GRANTED
 
     def tamper(self) -> int:
         """The tamper input fired (R14)."""

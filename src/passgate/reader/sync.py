@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from passgate.domain.errors import PassgateError
 from passgate.proto import snapshot as snap
+from passgate.proto import unlock
 from passgate.proto.aliro import crypto
 from passgate.reader.agent import ReaderAgent
 
@@ -89,6 +90,9 @@ class SyncClient:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
         self.stopped = False
+        # This connection's server key and the unlock commands taken on it (replays).
+        self._server_key: ec.EllipticCurvePublicKey | None = None
+        self._unlocks: set[str] = set()
 
     def notify_event(self) -> None:
         """Called from any thread when the agent queued an event."""
@@ -125,6 +129,7 @@ class SyncClient:
         if not (reader_id and server_key_pem and link_pem and url):
             raise PassgateError("the agent is not paired")
         link_key = snap.load_private_pem(link_pem.encode())
+        self._server_key, self._unlocks = snap.load_public_pem(server_key_pem), set()
         # Ours for this connection only: the server's frames and heartbeats must echo it.
         link_nonce = secrets.token_urlsafe(24)
         state = snap.CacheState(
@@ -212,11 +217,36 @@ class SyncClient:
                 self.agent.confirm_synced(msg["version"])
                 # The answer tells the server this reader is alive (its last seen).
                 await ws.send(snap.encode_message({"type": "ping"}))
+        elif kind == "unlock":
+            await self._unlock(ws, state, msg)
         elif kind == "ack":
             seqs = [s for s in msg["sequences"] if isinstance(s, int) and not isinstance(s, bool)]
             await asyncio.to_thread(self.agent.store.delete_events, seqs)
         elif kind == "error":
             log.warning("server refused a message: %s", msg.get("code"))
+
+    async def _unlock(self, ws: Any, state: snap.CacheState, msg: dict[str, Any]) -> None:
+        """A remote unlock: only a frame signed by the server for this reader and this
+        connection, unexpired and not seen before on it, reaches the relay."""
+        key = self._server_key
+        if key is None:
+            return
+        verdict = unlock.check_unlock(
+            key,
+            msg,
+            reader_id=state.reader_id,
+            link_nonce=state.link_nonce,
+            now_ms=int(self.agent.clock().timestamp() * 1000),
+            taken=self._unlocks,
+        )
+        if isinstance(verdict, unlock.Refused):
+            self.rejections.append(f"unlock_{verdict.reason}")
+            if verdict.answerable:
+                answer = unlock.result_message(msg["command_id"], False, verdict.reason)
+                await ws.send(snap.encode_message(answer))
+            return
+        ok, reason = await asyncio.to_thread(self.agent.remote_unlock, verdict)
+        await ws.send(snap.encode_message(unlock.result_message(verdict.command_id, ok, reason)))
 
     async def _request_certificate(self, ws: Any) -> None:
         key = self.agent.aliro_public_key

@@ -176,6 +176,17 @@ def change(
         return cred
 
 
+def end_all_of(uow: UnitOfWork, actor: Actor, member_id: str, now: datetime) -> list[str]:
+    """Delete every live app credential of a member (the member is being deleted);
+    returns their ids. Each is audited as ``actor``'s, as an admin's delete is."""
+    ended = []
+    for cred in uow.repo(m.AppCredential).all_where(member_id=member_id):
+        if cred.status != m.AppCredentialStatus.DELETED:
+            _end(uow, actor, cred, now)
+            ended.append(cred.id)
+    return ended
+
+
 def member_changed(uow: UnitOfWork, before: m.Member, after: m.Member, now: datetime) -> None:
     """A deactivated member (by an admin or SCIM deprovisioning) keeps no app credential.
 

@@ -101,6 +101,8 @@ POLICY: dict[str, Rule] = {
     "set_group_doors": WRITE,
     "clear_reader_tamper": WRITE,
     "set_place_lockdown": WRITE,
+    "unlock_door": WRITE,
+    "get_door_command": READ,
     "create_reader_pairing_code": WRITE,
     # The organization itself, its keys, webhooks, events.
     "get_own_organization": READ,
@@ -113,6 +115,7 @@ POLICY: dict[str, Rule] = {
     "create_webhook": WRITE,
     "update_webhook": WRITE,
     "delete_webhook": WRITE,
+    "test_webhook": WRITE,
     "list_events": READ,
     "get_event": READ,
     # SSO configuration (the service also asks a member session for fresh MFA; the
@@ -202,6 +205,7 @@ POLICY: dict[str, Rule] = {
     "dashboard_door_create": DASHBOARD,
     "dashboard_door_update": DASHBOARD,
     "dashboard_door_lockdown": DASHBOARD,
+    "dashboard_door_unlock": DASHBOARD,
     "dashboard_door_delete": DASHBOARD,
     "dashboard_reader_new": DASHBOARD_READ,
     "dashboard_reader_page": DASHBOARD_READ,
@@ -226,6 +230,7 @@ POLICY: dict[str, Rule] = {
     "dashboard_person_page": DASHBOARD_READ,
     "dashboard_person_update": DASHBOARD,
     "dashboard_person_status": DASHBOARD,
+    "dashboard_person_delete": DASHBOARD,
     "dashboard_person_add_access": DASHBOARD,
 }
 

@@ -6,7 +6,7 @@ from datetime import date, datetime
 from typing import Any
 
 from passgate.domain import model as m
-from passgate.domain.errors import ValidationError
+from passgate.domain.errors import Conflict, ValidationError
 from passgate.domain.readiness import validate_reader_model
 from passgate.domain.schedule import Schedule, WeeklyWindow, parse_hhmm
 from passgate.domain.schedule import validate_window as validate_weekly_window
@@ -70,8 +70,11 @@ def _member_validate(uow: UnitOfWork, member: m.Member) -> None:
         raise ValidationError("email is already used by another member", field="email")
 
 
-def _access_right_validate(_uow: UnitOfWork, right: m.AccessRight) -> None:
+def _access_right_validate(uow: UnitOfWork, right: m.AccessRight) -> None:
     validate_window(right.valid_from, right.valid_until)
+    member = uow.repo(m.Member).find(right.member_id)
+    if member is not None and member.status == m.MemberStatus.DELETED:
+        raise ValidationError("member_id names a deleted member", field="member_id")
 
 
 def schedule_from_input(windows: list[dict[str, Any]], holidays: list[str]) -> Schedule:
@@ -155,6 +158,9 @@ GROUP = ResourceSpec(
 
 
 def _member_changed(uow: UnitOfWork, before: m.Member, after: m.Member, now: datetime) -> None:
+    if before.status == m.MemberStatus.DELETED:
+        # Raised inside the update's transaction: it rolls back, nothing changed.
+        raise Conflict("this member was deleted; nothing can change it any more")
     pass_effects.member_changed(uow, before, after, now)
     app_credentials.member_changed(uow, before, after, now)
 

@@ -16,18 +16,20 @@ from passgate.domain import model as m
 from passgate.domain.access import Reason
 from passgate.domain.errors import ValidationError
 from passgate.domain.readiness import validate_reader_model
+from passgate.proto.unlock import MAX_ID, RESULT_REASONS
 from passgate.services.events import record_events
 from passgate.services.ports import UnitOfWork
 from passgate.services.reader_store import ReaderLink
 
 MAX_BATCH = 500
+KINDS = ("access", "tamper", "remote_unlock")
 _REASONS = {r.value for r in Reason}
 
 
 @dataclass(frozen=True)
 class ReaderEvent:
     sequence: int
-    kind: str  # "access" or "tamper"
+    kind: str  # "access", "tamper" or "remote_unlock"
     occurred_at: datetime
     granted: bool
     reason: str
@@ -61,8 +63,10 @@ def parse_items(items: list[Any]) -> list[ReaderEvent]:
         if not 0 <= sequence < 2**62:
             raise ValidationError("sequence out of range", field=f"{where}.sequence")
         kind = _field(item, "kind", str, where)
-        if kind not in ("access", "tamper"):
-            raise ValidationError("kind must be access or tamper", field=f"{where}.kind")
+        if kind not in KINDS:
+            raise ValidationError(
+                "kind must be access, tamper or remote_unlock", field=f"{where}.kind"
+            )
         try:
             occurred = datetime.fromisoformat(_field(item, "occurred_at", str, where))
         except ValueError as exc:
@@ -73,6 +77,14 @@ def parse_items(items: list[Any]) -> list[ReaderEvent]:
         if kind == "access" and reason not in _REASONS:
             raise ValidationError("unknown reason", field=f"{where}.reason")
         extra = {}
+        if kind == "remote_unlock":
+            # An administrator's unlock command carried out (or refused) at the door.
+            if reason not in RESULT_REASONS:
+                raise ValidationError("unknown remote unlock reason", field=f"{where}.reason")
+            command_id = _field(item, "command_id", str, where)
+            if not 0 < len(command_id) <= MAX_ID:
+                raise ValidationError("command_id is not a command id", field=f"{where}.command_id")
+            extra["command_id"] = command_id
         for name in ("method", "flow", "transaction_id", "key_id"):
             value = _field(item, name, str, where, optional=True)
             if value is not None:
@@ -94,15 +106,22 @@ def parse_items(items: list[Any]) -> list[ReaderEvent]:
     return parsed
 
 
+def _type(item: ReaderEvent) -> str:
+    if item.kind == "access":
+        return "access.granted" if item.granted else "access.denied"
+    if item.kind == "remote_unlock":
+        return "door.unlocked_remotely" if item.granted else "door.remote_unlock_refused"
+    return "reader.tampered"
+
+
 def _event(org_id: str, reader: m.Reader, item: ReaderEvent, now: datetime) -> m.Event:
     access = item.kind == "access"
+    decided = item.kind in ("access", "remote_unlock")  # granted or not, with a reason
     return m.Event(
         id=m.new_id("evt"),
         org_id=org_id,
-        category=m.EventCategory.ACCESS if access else m.EventCategory.AUDIT,
-        type=(
-            ("access.granted" if item.granted else "access.denied") if access else "reader.tampered"
-        ),
+        category=m.EventCategory.ACCESS if decided else m.EventCategory.AUDIT,
+        type=_type(item),
         idempotency_key=f"{reader.id}:{item.sequence}",
         occurred_at=item.occurred_at,
         recorded_at=now,
@@ -114,8 +133,8 @@ def _event(org_id: str, reader: m.Reader, item: ReaderEvent, now: datetime) -> m
         reader_id=reader.id,
         member_id=item.member_id if access else None,
         credential_id=item.credential_id if access else None,
-        granted=item.granted if access else None,
-        reason=item.reason if access else None,
+        granted=item.granted if decided else None,
+        reason=item.reason if decided else None,
         data={"sequence": item.sequence, **item.data},
     )
 

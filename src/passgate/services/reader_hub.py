@@ -31,7 +31,13 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from passgate.domain.errors import PassgateError, Unauthenticated
 from passgate.proto import snapshot as snap
-from passgate.services import aliro_groups, reader_events, reader_gateway, reader_snapshot
+from passgate.services import (
+    aliro_groups,
+    door_commands,
+    reader_events,
+    reader_gateway,
+    reader_snapshot,
+)
 from passgate.services.change_gate import ChangeGate
 from passgate.services.container import Container
 from passgate.services.reader_store import ReaderLink
@@ -219,6 +225,7 @@ class Hub:
                 pushed += await self.refresh(org_id, {x for x in forced if x.org_id == org_id})
             if commit_at is not None and pushed:
                 self._time_push(commit_at, pushed)
+            await self._send_door_commands()  # remote unlock (services/door_commands)
             await asyncio.sleep(max(0.0, MIN_PASS_GAP_S - (time.monotonic() - started)))
 
     async def _sleep(self) -> bool:
@@ -283,6 +290,27 @@ class Hub:
             )
             out.append((link, beat))
         return out
+
+    async def _send_door_commands(self) -> None:
+        """Remote unlock: the signed frames of connected readers' pending commands."""
+        for org_id in {x.org_id for x in self._links.values()}:
+            nonces = {
+                x.reader_id: x.reader_nonce for x in self._links.values() if x.org_id == org_id
+            }
+            frames = await asyncio.to_thread(
+                quiet,
+                door_commands.claim_frames,
+                self._c.uow_factory,
+                org_id,
+                nonces,
+                self._signing_key,
+                self._c.clock.now(),
+            )
+            for reader_id, frame in frames:
+                if (link := self._links.get(reader_id)) is not None:
+                    task = asyncio.get_running_loop().create_task(_safe_send(link, [frame]))
+                    self._sending.add(task)
+                    task.add_done_callback(self._sending.discard)
 
     def _drain_outbox(self) -> None:
         # The rows only mark changes; the content itself is rebuilt from the database.
@@ -469,6 +497,16 @@ async def _serve(c: Container, hub: Hub, link: Link) -> None:
             elif kind == "status":
                 await asyncio.to_thread(quiet, _status, c, link, msg["status"], True)
                 hub.wake()  # a reported model can change the reader's readiness (R13)
+            elif kind == "unlock_result":  # remote unlock (services/door_commands)
+                await asyncio.to_thread(
+                    quiet,
+                    door_commands.record_result,
+                    c.uow_factory,
+                    link.org_id,
+                    link.reader_id,
+                    msg,
+                    c.clock.now(),
+                )
             elif kind != "ping":
                 raise snap.SnapshotError("unexpected message type", field="type")
         except PassgateError as exc:

@@ -168,5 +168,14 @@ def delete(
     )
 
 
+def delete_returning(
+    uow: UnitOfWork, actor: Actor, spec: ResourceSpec[T], entity_id: str, now: datetime
+) -> T:
+    """:func:`delete`, answering with the entity as it was (a page names what went)."""
+    entity = uow.repo(spec.entity).get(entity_id)
+    delete(uow, actor, spec, entity_id, now)
+    return entity
+
+
 def get(uow: UnitOfWork, spec: ResourceSpec[T], entity_id: str) -> T:
     return uow.repo(spec.entity).get(entity_id)

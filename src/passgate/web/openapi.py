@@ -93,6 +93,15 @@ def _crud_descriptions() -> dict[str, str]:
 
 OPERATIONS: dict[str, str] = {
     **_crud_descriptions(),
+    "delete_member": (
+        "A person of the organization. Deletes the member: their Apple Passes are deleted "
+        "(devices revoked, Wallet copies voided, readers told), their app credentials "
+        "deleted, their sessions revoked and their access rights removed, in one "
+        "transaction recorded as a `member.deleted` audit event. The member stays on "
+        "record with status `deleted` and their name, so past events still show it; "
+        "the e-mail address is released for a new member. Refused (409) for yourself "
+        "and for a member already deleted."
+    ),
     # The operator (the service's own key).
     "create_organization": "Creates a tenant; its slug names it in SSO and dashboard URLs.",
     "list_organizations": "Lists every organization on this server, one page at a time.",
@@ -130,6 +139,12 @@ OPERATIONS: dict[str, str] = {
     "get_webhook": "Reads one webhook subscription (without its secret).",
     "update_webhook": "Changes a webhook's URL, event types or whether it is active.",
     "delete_webhook": "Deletes a webhook subscription; queued deliveries to it are dropped.",
+    "test_webhook": (
+        "Sends one `webhook.test` message to the webhook now, signed like a real delivery "
+        "(`Passgate-Signature`, `Passgate-Delivery`) and through the same address check; "
+        "answers whether it was delivered and how. The test is recorded as a "
+        "`webhook.tested` audit event with its outcome; a paused webhook is tested too."
+    ),
     "list_events": (
         "The event log: access decisions (taps) and audit records of every change, newest "
         "first, filtered by the query parameters; the total is in `X-Total-Count`."
@@ -141,6 +156,19 @@ OPERATIONS: dict[str, str] = {
     "clear_reader_tamper": (
         "After a tamper alarm, a reader with tamper protection stops unlocking and erases "
         "its keys (R14); this brings it back into service once an admin has checked it."
+    ),
+    "unlock_door": (
+        "Opens the door now through one of its readers (remote unlock): answers 202 with "
+        "a command that the reader carries out within 30 seconds or never; follow it with "
+        "`GET /api/v1/door_commands/{command_id}`. Refused (409, `code` naming the rule) "
+        "when the door is locked down (`door_lockdown`), has no reader (`no_reader`), or "
+        "every reader is tampered (`reader_tampered`) or offline (`reader_offline`). "
+        "Recorded as a `door.unlock_requested` audit event; the reader reports a "
+        "`door.unlocked_remotely` or `door.remote_unlock_refused` access event."
+    ),
+    "get_door_command": (
+        "The state of a remote unlock command: pending, sent, done, failed or expired, "
+        "with the reader's reason."
     ),
     "create_reader_pairing_code": (
         "A one-time code (valid ten minutes) that a reader agent trades for its identity "

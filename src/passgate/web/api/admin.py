@@ -221,6 +221,29 @@ def router() -> APIRouter:
                 allowed_hosts=c.settings.webhook_allowed_hosts,
             )
 
+    @r.post(
+        "/webhooks/{webhook_id}/test",
+        response_model=s.WebhookTestOut,
+        tags=["webhooks"],
+        operation_id="test_webhook",
+        summary="Send a signed test delivery to a webhook now",
+        responses=ERRORS,
+    )
+    def test_hook(webhook_id: HookId, c: ContainerDep, who: ActorDep) -> s.WebhookTestOut:
+        poster = c.webhook_poster()
+        try:
+            result = webhooks.send_test(
+                c.uow_factory, who, poster, c.secret_box, webhook_id, now=c.clock.now()
+            )
+        finally:
+            poster.close()
+        return s.WebhookTestOut(
+            webhook_id=result.webhook.id,
+            url=result.webhook.url,
+            delivered=result.delivered,
+            outcome=result.outcome,
+        )
+
     @r.delete(
         "/webhooks/{webhook_id}",
         status_code=204,

@@ -14,6 +14,8 @@ from pydantic import BaseModel
 
 from passgate.domain.errors import ValidationError
 from passgate.services import resources
+from passgate.services.actors import Actor
+from passgate.services.container import Container
 from passgate.services.ports import UnitOfWork
 from passgate.services.resources import ResourceSpec
 from passgate.web.api.schemas import ErrorBody
@@ -41,6 +43,8 @@ class Routes:
     # Converts a request body to the entity's stored form (e.g. schedule windows).
     to_values: Callable[[dict[str, Any]], dict[str, Any]] = field(default=lambda v: v)
     filters: tuple[str, ...] = ()
+    # A delete that is more than removing the row (members: services/members.py).
+    delete: Callable[[Container, Actor, str], None] | None = None
 
 
 def _render(routes: Routes, uow: UnitOfWork, items: Sequence[Any]) -> list[dict[str, Any]]:
@@ -108,6 +112,9 @@ def add_routes(router: APIRouter, routes: Routes) -> None:
             return _render(routes, uow, [item])[0]
 
     def delete_item(entity_id: id_path, c: ContainerDep, who: ActorDep) -> Response:
+        if routes.delete is not None:
+            routes.delete(c, who, entity_id)
+            return Response(status_code=status.HTTP_204_NO_CONTENT)
         with c.uow_factory(who.require_org()) as uow:
             resources.delete(uow, who, spec, entity_id, c.clock.now())
         return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -10,6 +10,10 @@ from fastapi import APIRouter, Path
 from passgate.domain import model as m
 from passgate.domain.readiness import reader_readiness
 from passgate.services import catalog, doors
+from passgate.services.actors import Actor
+from passgate.services.container import Container
+from passgate.services.door_commands import DoorCommands
+from passgate.services.members import MemberCommands
 from passgate.services.ports import UnitOfWork
 from passgate.web.api import API_PREFIX
 from passgate.web.api import schemas as s
@@ -40,6 +44,10 @@ def _render_readers(_uow: UnitOfWork, items: Sequence[m.Reader]) -> list[dict[st
         }
         out.append(s.ReaderOut.model_validate(data).model_dump(mode="json"))
     return out
+
+
+def _delete_member(c: Container, who: Actor, member_id: str) -> None:
+    MemberCommands(c.uow_factory, c.clock, c.pass_commands.topic).delete(who, member_id)
 
 
 def _schedule_values(values: dict[str, Any]) -> dict[str, Any]:
@@ -93,6 +101,7 @@ ROUTES = (
         s.MemberUpdate,
         s.MemberOut,
         frozenset({"external_id"}),
+        delete=_delete_member,
     ),
     Routes(
         catalog.ACCESS_RIGHT,
@@ -107,6 +116,8 @@ ROUTES = (
 PlaceId = Annotated[str, Path(min_length=1, max_length=40)]
 GroupId = Annotated[str, Path(min_length=1, max_length=40)]
 ReaderId = Annotated[str, Path(min_length=1, max_length=40)]
+DoorId = Annotated[str, Path(min_length=1, max_length=40)]
+CommandId = Annotated[str, Path(min_length=1, max_length=40)]
 
 
 def router() -> APIRouter:
@@ -163,6 +174,30 @@ def router() -> APIRouter:
         return s.PlaceLockdownOut(
             place_id=place_id, lockdown=body.lockdown, changed_door_ids=[d.id for d in changed]
         )
+
+    @r.post(
+        "/doors/{door_id}/unlock",
+        response_model=s.DoorCommandOut,
+        status_code=202,
+        tags=["doors"],
+        operation_id="unlock_door",
+        summary="Unlock a door now, remotely, through its reader",
+        responses=ERRORS,
+    )
+    def unlock_door(door_id: DoorId, c: ContainerDep, who: ActorDep) -> s.DoorCommandOut:
+        cmd = DoorCommands.of(c).request_unlock(who, door_id)
+        return s.DoorCommandOut.model_validate(cmd)
+
+    @r.get(
+        "/door_commands/{command_id}",
+        response_model=s.DoorCommandOut,
+        tags=["doors"],
+        operation_id="get_door_command",
+        summary="Follow a remote unlock command",
+        responses=ERRORS,
+    )
+    def get_door_command(command_id: CommandId, c: ContainerDep, who: ActorDep) -> s.DoorCommandOut:
+        return s.DoorCommandOut.model_validate(DoorCommands.of(c).get(who, command_id))
 
     @r.post(
         "/readers/{reader_id}/clear-tamper",

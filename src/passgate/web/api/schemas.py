@@ -92,6 +92,26 @@ class PlaceLockdownOut(Out):
     )
 
 
+class DoorCommandOut(Out):
+    id: str = Field(description="The command's id (`cmd_...`)")
+    door_id: str = Field(description="The door to unlock")
+    reader_id: str = Field(description="The reader the command is sent to")
+    requested_by: str = Field(description="Who asked: the member's or API key's id")
+    state: Literal["pending", "sent", "done", "failed", "expired"] = Field(
+        description="pending (waiting for the reader's connection), sent, done (the lock "
+        "opened), failed (the reader refused or its relay failed: see `reason`), expired "
+        "(not delivered or not answered in time)"
+    )
+    reason: str | None = Field(
+        description="Why it ended: `granted`, the reader's refusal (`door_lockdown`, "
+        "`reader_tampered`, `cache_stale`, `wrong_door`, `expired`, `relay_fault`) or "
+        "`not_delivered` / `no_answer` on expiry"
+    )
+    created_at: datetime = Field(description="When it was asked for")
+    expires_at: datetime = Field(description="The reader refuses it after this instant")
+    finished_at: datetime | None = Field(description="When it ended")
+
+
 # --- schedules ---
 class WindowIn(Body):
     weekday: Annotated[StrictInt, Field(ge=0, le=6, description="0 = Monday .. 6 = Sunday")]
@@ -311,6 +331,16 @@ class WebhookOut(Out):
 
 class WebhookCreated(WebhookOut):
     secret: str = Field(description="Shown once. Verifies the Passgate-Signature header")
+
+
+class WebhookTestOut(Out):
+    webhook_id: str = Field(description="The webhook the test message went to")
+    url: str = Field(description="Where it was sent")
+    delivered: bool = Field(description="true when the endpoint answered 2xx")
+    outcome: str = Field(
+        description="`http <status>`, `transport: <error>` (no answer), or `refused: ...` "
+        "(the address is not allowed: loopback, private or metadata)"
+    )
 
 
 # --- events ---

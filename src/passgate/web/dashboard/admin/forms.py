@@ -9,20 +9,23 @@ field naming the rule; the transaction was rolled back, so nothing changed.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 from urllib.parse import quote
 
 import pydantic
 from fastapi import Form
-from fastapi.responses import RedirectResponse
+from fastapi.responses import RedirectResponse, Response
 
 from passgate.domain.errors import Conflict, ValidationError
 from passgate.services.actors import Actor
+from passgate.services.container import Container
+from passgate.services.ports import UnitOfWork
 
 Csrf = Annotated[str | None, Form(alias="csrf_token")]
 B = TypeVar("B", bound=pydantic.BaseModel)
+T = TypeVar("T")
 
 
 class Invalid(Exception):
@@ -103,6 +106,31 @@ def can_write(who: Actor) -> bool:
 
 def done(path: str, message: str) -> RedirectResponse:
     return RedirectResponse(f"{path}?done={quote(message)}", status_code=303)
+
+
+def save(
+    c: Container,
+    who: Actor,
+    change: Callable[[UnitOfWork, datetime], T],
+    then: Callable[[T], tuple[str, str]],
+    *,
+    refused: Callable[[dict[str, str]], Response] | None = None,
+) -> Response:
+    """What a form does once its input is read: ``change(uow, now)`` in one transaction
+    of the caller's organization at the clock's time, then a redirect to the (path,
+    message) ``then`` makes of its result. A refusal (``REFUSALS``: the form's own
+    ``check`` inside ``change``, or the service's rule) rolled the transaction back;
+    ``refused`` renders it with one message per field, and without it the refusal
+    becomes the error page, as any other error does."""
+    try:
+        with c.uow_factory(who.require_org()) as uow:
+            result = change(uow, c.clock.now())
+    except REFUSALS as exc:
+        if refused is None:
+            raise
+        return refused(errors_of(exc))
+    path, message = then(result)
+    return done(path, message)
 
 
 def back_to(value: str | None, default: str) -> str:

@@ -3,6 +3,7 @@ doors, who is in it (access rights with validity windows: add, edit, remove), de
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request
@@ -12,17 +13,16 @@ from passgate.domain import model as m
 from passgate.services import catalog, doors, resources
 from passgate.services.actors import Actor
 from passgate.services.container import Container
+from passgate.services.ports import UnitOfWork
 from passgate.web.api import schemas as s
 from passgate.web.dashboard.admin.forms import (
-    REFUSALS,
     Csrf,
     back_to,
     blank,
     can_write,
     check,
-    done,
-    errors_of,
     local_time,
+    save,
 )
 from passgate.web.dashboard.auth import DashboardActor, check_csrf
 from passgate.web.dashboard.pages import render
@@ -123,8 +123,8 @@ def router() -> APIRouter:
     ) -> Response:
         check_csrf(request, csrf)
         form = {"name": name, "description": description, "schedule_id": schedule_id}
-        now = c.clock.now()
-        try:
+
+        def update(uow: UnitOfWork, now: datetime) -> m.Group:
             body = check(
                 s.GroupUpdate,
                 {
@@ -134,24 +134,31 @@ def router() -> APIRouter:
                 },
                 LABELS,
             )
-            with c.uow_factory(who.require_org()) as uow:
-                group = resources.update(uow, who, catalog.GROUP, group_id, body.model_dump(), now)
-                doors.set_group_doors(uow, who, group_id, door_ids or [], now)
-        except REFUSALS as exc:
-            return group_view(
-                request, c, who, group_id, errors=errors_of(exc), form=form, status_code=422
-            )
-        return done(f"/dashboard/groups/{group_id}", f"Saved group {group.name}.")
+            group = resources.update(uow, who, catalog.GROUP, group_id, body.model_dump(), now)
+            doors.set_group_doors(uow, who, group_id, door_ids or [], now)
+            return group
+
+        return save(
+            c,
+            who,
+            update,
+            lambda group: (f"/dashboard/groups/{group_id}", f"Saved group {group.name}."),
+            refused=lambda errors: group_view(
+                request, c, who, group_id, errors=errors, form=form, status_code=422
+            ),
+        )
 
     @r.post("/groups/{group_id}/delete")
     def group_delete(
         group_id: str, request: Request, c: ContainerDep, who: DashboardActor, csrf: Csrf = None
     ) -> Response:
         check_csrf(request, csrf)
-        with c.uow_factory(who.require_org()) as uow:
-            group = uow.repo(m.Group).get(group_id)
-            resources.delete(uow, who, catalog.GROUP, group_id, c.clock.now())
-        return done("/dashboard/groups", f"Deleted group {group.name}.")
+        return save(
+            c,
+            who,
+            lambda uow, now: resources.delete_returning(uow, who, catalog.GROUP, group_id, now),
+            lambda group: ("/dashboard/groups", f"Deleted group {group.name}."),
+        )
 
     @r.post("/groups/{group_id}/access")
     def group_add_access(
@@ -167,17 +174,24 @@ def router() -> APIRouter:
     ) -> Response:
         check_csrf(request, csrf)
         target = back_to(back, f"/dashboard/groups/{group_id}")
-        try:
+
+        def give(uow: UnitOfWork, now: datetime) -> m.AccessRight:
             body = check(
                 s.AccessRightCreate,
                 {"member_id": member_id, "group_id": group_id, **window(valid_from, valid_until)},
                 LABELS,
             )
-            with c.uow_factory(who.require_org()) as uow:
-                resources.create(uow, who, catalog.ACCESS_RIGHT, body.model_dump(), c.clock.now())
-        except REFUSALS as exc:
-            return group_view(request, c, who, group_id, errors=errors_of(exc), status_code=422)
-        return done(target, "Access given.")
+            return resources.create(uow, who, catalog.ACCESS_RIGHT, body.model_dump(), now)
+
+        return save(
+            c,
+            who,
+            give,
+            lambda _right: (target, "Access given."),
+            refused=lambda errors: group_view(
+                request, c, who, group_id, errors=errors, status_code=422
+            ),
+        )
 
     @r.post("/access/{access_right_id}")
     def access_update(
@@ -195,22 +209,21 @@ def router() -> APIRouter:
         with c.uow_factory(org_id, write=False) as uow:
             right = uow.repo(m.AccessRight).get(access_right_id)
         target = back_to(back, f"/dashboard/groups/{right.group_id}")
-        try:
+
+        def update(uow: UnitOfWork, now: datetime) -> m.AccessRight:
             body = check(s.AccessRightUpdate, window(valid_from, valid_until), LABELS)
-            with c.uow_factory(org_id) as uow:
-                resources.update(
-                    uow,
-                    who,
-                    catalog.ACCESS_RIGHT,
-                    access_right_id,
-                    body.model_dump(),
-                    c.clock.now(),
-                )
-        except REFUSALS as exc:
-            return group_view(
-                request, c, who, right.group_id, errors=errors_of(exc), status_code=422
-            )
-        return done(target, "Access validity saved.")
+            changes = body.model_dump()
+            return resources.update(uow, who, catalog.ACCESS_RIGHT, access_right_id, changes, now)
+
+        return save(
+            c,
+            who,
+            update,
+            lambda _right: (target, "Access validity saved."),
+            refused=lambda errors: group_view(
+                request, c, who, right.group_id, errors=errors, status_code=422
+            ),
+        )
 
     @r.post("/access/{access_right_id}/delete")
     def access_delete(
@@ -222,9 +235,13 @@ def router() -> APIRouter:
         csrf: Csrf = None,
     ) -> Response:
         check_csrf(request, csrf)
-        with c.uow_factory(who.require_org()) as uow:
-            right = uow.repo(m.AccessRight).get(access_right_id)
-            resources.delete(uow, who, catalog.ACCESS_RIGHT, access_right_id, c.clock.now())
-        return done(back_to(back, f"/dashboard/groups/{right.group_id}"), "Access removed.")
+        return save(
+            c,
+            who,
+            lambda uow, now: resources.delete_returning(
+                uow, who, catalog.ACCESS_RIGHT, access_right_id, now
+            ),
+            lambda right: (back_to(back, f"/dashboard/groups/{right.group_id}"), "Access removed."),
+        )
 
     return r

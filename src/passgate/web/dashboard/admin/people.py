@@ -1,9 +1,10 @@
 """Dashboard administration of people: a page per person with their access (which
-doors, when), their Apple Pass and app credentials, and their taps; edit, deactivate
-and reactivate."""
+doors, when), their Apple Pass and app credentials, and their taps; edit, deactivate,
+reactivate and delete."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request
@@ -14,6 +15,8 @@ from passgate.services import catalog, resources
 from passgate.services.actors import Actor
 from passgate.services.container import Container
 from passgate.services.events import EventFilter
+from passgate.services.members import MemberCommands
+from passgate.services.ports import UnitOfWork
 from passgate.web.api import schemas as s
 from passgate.web.dashboard.admin.forms import (
     REFUSALS,
@@ -23,6 +26,7 @@ from passgate.web.dashboard.admin.forms import (
     done,
     errors_of,
     local_time,
+    save,
 )
 from passgate.web.dashboard.auth import DashboardActor, check_csrf
 from passgate.web.dashboard.pages import render
@@ -121,7 +125,7 @@ def router() -> APIRouter:
         request: Request,
         c: ContainerDep,
         who: DashboardActor,
-        confirm: Annotated[str | None, Query(pattern="^deactivate$")] = None,
+        confirm: Annotated[str | None, Query(pattern="^(deactivate|delete)$")] = None,
     ) -> Response:
         return person_view(request, c, who, member_id, confirm=confirm)
 
@@ -138,18 +142,21 @@ def router() -> APIRouter:
     ) -> Response:
         check_csrf(request, csrf)
         form = {"display_name": display_name, "email": email, "role": role}
-        try:
+
+        def update(uow: UnitOfWork, now: datetime) -> m.Member:
             body = check(s.MemberUpdate, form, LABELS)
             changes = body.model_dump(exclude_unset=True, exclude={"status", "external_id"})
-            with c.uow_factory(who.require_org()) as uow:
-                member = resources.update(
-                    uow, who, catalog.MEMBER, member_id, changes, c.clock.now()
-                )
-        except REFUSALS as exc:
-            return person_view(
-                request, c, who, member_id, errors=errors_of(exc), form=form, status_code=422
-            )
-        return done(f"/dashboard/people/{member_id}", f"Saved {member.display_name}.")
+            return resources.update(uow, who, catalog.MEMBER, member_id, changes, now)
+
+        return save(
+            c,
+            who,
+            update,
+            lambda member: (f"/dashboard/people/{member_id}", f"Saved {member.display_name}."),
+            refused=lambda errors: person_view(
+                request, c, who, member_id, errors=errors, form=form, status_code=422
+            ),
+        )
 
     @r.post("/{member_id}/status")
     def person_status(
@@ -161,12 +168,27 @@ def router() -> APIRouter:
         csrf: Csrf = None,
     ) -> Response:
         check_csrf(request, csrf)
-        with c.uow_factory(who.require_org()) as uow:
-            member = resources.update(
-                uow, who, catalog.MEMBER, member_id, {"status": status}, c.clock.now()
-            )
         verb = "Reactivated" if status == "active" else "Deactivated"
-        return done(f"/dashboard/people/{member_id}", f"{verb} {member.display_name}.")
+        change = {"status": status}
+        return save(
+            c,
+            who,
+            lambda uow, now: resources.update(uow, who, catalog.MEMBER, member_id, change, now),
+            lambda member: (f"/dashboard/people/{member_id}", f"{verb} {member.display_name}."),
+        )
+
+    @r.post("/{member_id}/delete")
+    def person_delete(
+        member_id: str, request: Request, c: ContainerDep, who: DashboardActor, csrf: Csrf = None
+    ) -> Response:
+        check_csrf(request, csrf)
+        try:
+            member = MemberCommands(c.uow_factory, c.clock, c.pass_commands.topic).delete(
+                who, member_id
+            )
+        except REFUSALS as exc:
+            return person_view(request, c, who, member_id, errors=errors_of(exc), status_code=409)
+        return done(f"/dashboard/people/{member_id}", f"Deleted {member.display_name}.")
 
     @r.post("/{member_id}/access")
     def person_add_access(
@@ -180,7 +202,8 @@ def router() -> APIRouter:
         csrf: Csrf = None,
     ) -> Response:
         check_csrf(request, csrf)
-        try:
+
+        def give(uow: UnitOfWork, now: datetime) -> m.AccessRight:
             body = check(
                 s.AccessRightCreate,
                 {
@@ -191,10 +214,16 @@ def router() -> APIRouter:
                 },
                 LABELS,
             )
-            with c.uow_factory(who.require_org()) as uow:
-                resources.create(uow, who, catalog.ACCESS_RIGHT, body.model_dump(), c.clock.now())
-        except REFUSALS as exc:
-            return person_view(request, c, who, member_id, errors=errors_of(exc), status_code=422)
-        return done(f"/dashboard/people/{member_id}", "Access given.")
+            return resources.create(uow, who, catalog.ACCESS_RIGHT, body.model_dump(), now)
+
+        return save(
+            c,
+            who,
+            give,
+            lambda _right: (f"/dashboard/people/{member_id}", "Access given."),
+            refused=lambda errors: person_view(
+                request, c, who, member_id, errors=errors, status_code=422
+            ),
+        )
 
     return r

@@ -3,16 +3,20 @@ door or of every door of a place, and each door's staleness limit (R16)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Query, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from passgate.domain import model as m
 from passgate.domain.readiness import READER_MODEL_NAMES, READINESS_MESSAGES
 from passgate.services import catalog, doors, resources
 from passgate.services.actors import Actor
 from passgate.services.container import Container
+from passgate.services.door_commands import OPEN_STATES, DoorCommands
+from passgate.services.ports import UnitOfWork
 from passgate.web.api import schemas as s
 from passgate.web.dashboard.admin.forms import (
     REFUSALS,
@@ -21,15 +25,28 @@ from passgate.web.dashboard.admin.forms import (
     blank,
     can_write,
     check,
-    done,
     errors_of,
+    save,
 )
 from passgate.web.dashboard.auth import DashboardActor, check_csrf
 from passgate.web.dashboard.pages import render
 from passgate.web.deps import ContainerDep
 
 Text = Annotated[str, Form(max_length=500)]
-Confirm = Annotated[str | None, Query(pattern="^delete$")]
+Confirm = Annotated[str | None, Query(pattern="^(delete|unlock)$")]
+CommandId = Annotated[str | None, Query(max_length=40)]
+# What the door page says of a remote unlock command's reason.
+UNLOCK_MESSAGES = {
+    "granted": "The lock opened.",
+    "door_lockdown": "The reader refused: its door is locked down.",
+    "reader_tampered": "The reader refused: it is tampered.",
+    "cache_stale": "The reader refused: its copy of the door's settings is out of date.",
+    "wrong_door": "The reader refused: it is mounted on another door now.",
+    "expired": "The command reached the reader too late.",
+    "relay_fault": "The reader's lock relay failed: the door stayed locked.",
+    "not_delivered": "The reader did not connect in time: nothing happened.",
+    "no_answer": "The reader did not answer: check the door.",
+}
 PLACE_LABELS = {"name": "Name", "timezone": "Time zone", "address": "Address"}
 DOOR_LABELS = {
     "name": "Name",
@@ -152,19 +169,24 @@ def router() -> APIRouter:
     ) -> Response:
         check_csrf(request, csrf)
         form = {"name": name, "timezone": timezone, "address": address}
-        try:
+
+        def create(uow: UnitOfWork, now: datetime) -> m.Place:
             body = check(
                 s.PlaceCreate,
                 {"name": name, "timezone": blank(timezone) or "UTC", "address": blank(address)},
                 PLACE_LABELS,
             )
-            with c.uow_factory(who.require_org()) as uow:
-                place = resources.create(uow, who, catalog.PLACE, body.model_dump(), c.clock.now())
-        except REFUSALS as exc:
-            return place_list_page(
-                request, c, who, errors=errors_of(exc), form=form, status_code=422
-            )
-        return done(f"/dashboard/places/{place.id}", f"Created place {place.name}.")
+            return resources.create(uow, who, catalog.PLACE, body.model_dump(), now)
+
+        return save(
+            c,
+            who,
+            create,
+            lambda place: (f"/dashboard/places/{place.id}", f"Created place {place.name}."),
+            refused=lambda errors: place_list_page(
+                request, c, who, errors=errors, form=form, status_code=422
+            ),
+        )
 
     def place_page_view(
         request: Request,
@@ -215,21 +237,24 @@ def router() -> APIRouter:
     ) -> Response:
         check_csrf(request, csrf)
         form = {"name": name, "timezone": timezone, "address": address}
-        try:
+
+        def update(uow: UnitOfWork, now: datetime) -> m.Place:
             body = check(
                 s.PlaceUpdate,
                 {"name": name, "timezone": timezone, "address": blank(address)},
                 PLACE_LABELS,
             )
-            with c.uow_factory(who.require_org()) as uow:
-                place = resources.update(
-                    uow, who, catalog.PLACE, place_id, body.model_dump(), c.clock.now()
-                )
-        except REFUSALS as exc:
-            return place_page_view(
-                request, c, who, place_id, errors=errors_of(exc), form=form, status_code=422
-            )
-        return done(f"/dashboard/places/{place_id}", f"Saved place {place.name}.")
+            return resources.update(uow, who, catalog.PLACE, place_id, body.model_dump(), now)
+
+        return save(
+            c,
+            who,
+            update,
+            lambda place: (f"/dashboard/places/{place_id}", f"Saved place {place.name}."),
+            refused=lambda errors: place_page_view(
+                request, c, who, place_id, errors=errors, form=form, status_code=422
+            ),
+        )
 
     @r.post("/places/{place_id}/lockdown")
     def place_lockdown(
@@ -242,25 +267,28 @@ def router() -> APIRouter:
     ) -> Response:
         check_csrf(request, csrf)
         on = lockdown == "on"
-        with c.uow_factory(who.require_org()) as uow:
-            changed = doors.set_place_lockdown(uow, who, place_id, on, c.clock.now())
         verb = "Locked down" if on else "Released"
-        return done(f"/dashboard/places/{place_id}", f"{verb} {len(changed)} door(s).")
+        return save(
+            c,
+            who,
+            lambda uow, now: doors.set_place_lockdown(uow, who, place_id, on, now),
+            lambda changed: (f"/dashboard/places/{place_id}", f"{verb} {len(changed)} door(s)."),
+        )
 
     @r.post("/places/{place_id}/delete")
     def place_delete(
         place_id: str, request: Request, c: ContainerDep, who: DashboardActor, csrf: Csrf = None
     ) -> Response:
         check_csrf(request, csrf)
-        try:
-            with c.uow_factory(who.require_org()) as uow:
-                place = uow.repo(m.Place).get(place_id)
-                resources.delete(uow, who, catalog.PLACE, place_id, c.clock.now())
-        except REFUSALS as exc:
-            return place_page_view(
-                request, c, who, place_id, errors=errors_of(exc), status_code=409
-            )
-        return done("/dashboard/places", f"Deleted place {place.name}.")
+        return save(
+            c,
+            who,
+            lambda uow, now: resources.delete_returning(uow, who, catalog.PLACE, place_id, now),
+            lambda place: ("/dashboard/places", f"Deleted place {place.name}."),
+            refused=lambda errors: place_page_view(
+                request, c, who, place_id, errors=errors, status_code=409
+            ),
+        )
 
     # --- doors ---
     def door_new_page(
@@ -315,7 +343,8 @@ def router() -> APIRouter:
             "schedule_id": schedule_id,
             "staleness_h": staleness_h,
         }
-        try:
+
+        def create(uow: UnitOfWork, now: datetime) -> m.Door:
             if not place_id:
                 raise Invalid({"place_id": "Place is required: create a place first"})
             body = check(
@@ -329,11 +358,17 @@ def router() -> APIRouter:
                 },
                 DOOR_LABELS,
             )
-            with c.uow_factory(who.require_org()) as uow:
-                door = resources.create(uow, who, catalog.DOOR, body.model_dump(), c.clock.now())
-        except REFUSALS as exc:
-            return door_new_page(request, c, who, errors=errors_of(exc), form=form, status_code=422)
-        return done(f"/dashboard/doors/{door.id}", f"Created door {door.name}.")
+            return resources.create(uow, who, catalog.DOOR, body.model_dump(), now)
+
+        return save(
+            c,
+            who,
+            create,
+            lambda door: (f"/dashboard/doors/{door.id}", f"Created door {door.name}."),
+            refused=lambda errors: door_new_page(
+                request, c, who, errors=errors, form=form, status_code=422
+            ),
+        )
 
     def door_page_view(
         request: Request,
@@ -345,9 +380,13 @@ def router() -> APIRouter:
         errors: dict[str, str] | None = None,
         form: dict[str, Any] | None = None,
         status_code: int = 200,
+        command_id: str | None = None,
     ) -> Response:
         context = _door_context(c, who, door_id)
         door: m.Door = context["door"]
+        command = DoorCommands.of(c).get(who, command_id) if command_id else None
+        if command is not None and command.door_id != door_id:
+            command = None
         return render(
             request,
             "admin/door.html",
@@ -366,6 +405,9 @@ def router() -> APIRouter:
             confirm=confirm,
             messages=READINESS_MESSAGES,
             model_names=READER_MODEL_NAMES,
+            command=command,
+            command_open=command is not None and command.state in OPEN_STATES,
+            unlock_messages=UNLOCK_MESSAGES,
             can_write=can_write(who),
             **context,
         )
@@ -377,8 +419,9 @@ def router() -> APIRouter:
         c: ContainerDep,
         who: DashboardActor,
         confirm: Confirm = None,
+        command: CommandId = None,
     ) -> Response:
-        return door_page_view(request, c, who, door_id, confirm=confirm)
+        return door_page_view(request, c, who, door_id, confirm=confirm, command_id=command)
 
     @r.post("/doors/{door_id}")
     def door_update(
@@ -401,7 +444,8 @@ def router() -> APIRouter:
             "schedule_id": schedule_id,
             "staleness_h": staleness_h,
         }
-        try:
+
+        def update(uow: UnitOfWork, now: datetime) -> m.Door:
             body = check(
                 s.DoorUpdate,
                 {
@@ -415,13 +459,17 @@ def router() -> APIRouter:
             )
             changes = body.model_dump()
             changes.pop("lockdown")  # its own button below, never changed by this form
-            with c.uow_factory(who.require_org()) as uow:
-                door = resources.update(uow, who, catalog.DOOR, door_id, changes, c.clock.now())
-        except REFUSALS as exc:
-            return door_page_view(
-                request, c, who, door_id, errors=errors_of(exc), form=form, status_code=422
-            )
-        return done(f"/dashboard/doors/{door_id}", f"Saved door {door.name}.")
+            return resources.update(uow, who, catalog.DOOR, door_id, changes, now)
+
+        return save(
+            c,
+            who,
+            update,
+            lambda door: (f"/dashboard/doors/{door_id}", f"Saved door {door.name}."),
+            refused=lambda errors: door_page_view(
+                request, c, who, door_id, errors=errors, form=form, status_code=422
+            ),
+        )
 
     @r.post("/doors/{door_id}/lockdown")
     def door_lockdown(
@@ -434,25 +482,43 @@ def router() -> APIRouter:
     ) -> Response:
         check_csrf(request, csrf)
         on = lockdown == "on"
-        with c.uow_factory(who.require_org()) as uow:
-            door = resources.update(
-                uow, who, catalog.DOOR, door_id, {"lockdown": on}, c.clock.now()
-            )
         verb = "is locked down: every tap is denied" if on else "is released from lockdown"
-        return done(f"/dashboard/doors/{door_id}", f"{door.name} {verb}.")
+        return save(
+            c,
+            who,
+            lambda uow, now: resources.update(
+                uow, who, catalog.DOOR, door_id, {"lockdown": on}, now
+            ),
+            lambda door: (f"/dashboard/doors/{door_id}", f"{door.name} {verb}."),
+        )
+
+    @r.post("/doors/{door_id}/unlock")
+    def door_unlock(
+        door_id: str, request: Request, c: ContainerDep, who: DashboardActor, csrf: Csrf = None
+    ) -> Response:
+        check_csrf(request, csrf)
+        try:
+            command = DoorCommands.of(c).request_unlock(who, door_id)
+        except REFUSALS as exc:
+            return door_page_view(request, c, who, door_id, errors=errors_of(exc), status_code=409)
+        return RedirectResponse(
+            f"/dashboard/doors/{door_id}?command={quote(command.id)}", status_code=303
+        )
 
     @r.post("/doors/{door_id}/delete")
     def door_delete(
         door_id: str, request: Request, c: ContainerDep, who: DashboardActor, csrf: Csrf = None
     ) -> Response:
         check_csrf(request, csrf)
-        try:
-            with c.uow_factory(who.require_org()) as uow:
-                door = uow.repo(m.Door).get(door_id)
-                resources.delete(uow, who, catalog.DOOR, door_id, c.clock.now())
-        except REFUSALS as exc:
-            return door_page_view(request, c, who, door_id, errors=errors_of(exc), status_code=409)
-        return done("/dashboard/doors", f"Deleted door {door.name}.")
+        return save(
+            c,
+            who,
+            lambda uow, now: resources.delete_returning(uow, who, catalog.DOOR, door_id, now),
+            lambda door: ("/dashboard/doors", f"Deleted door {door.name}."),
+            refused=lambda errors: door_page_view(
+                request, c, who, door_id, errors=errors, status_code=409
+            ),
+        )
 
     return r
 

@@ -3,6 +3,7 @@ model and door, tamper protection on/off (R13, R14), a new pairing code, remove.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request
@@ -13,6 +14,7 @@ from passgate.domain.readiness import READER_MODEL_NAMES, READINESS_MESSAGES, re
 from passgate.services import catalog, reader_gateway, resources
 from passgate.services.actors import Actor
 from passgate.services.container import Container
+from passgate.services.ports import UnitOfWork
 from passgate.web.api import schemas as s
 from passgate.web.dashboard.admin.forms import (
     REFUSALS,
@@ -20,8 +22,8 @@ from passgate.web.dashboard.admin.forms import (
     Invalid,
     can_write,
     check,
-    done,
     errors_of,
+    save,
 )
 from passgate.web.dashboard.auth import DashboardActor, check_csrf
 from passgate.web.dashboard.pages import render
@@ -193,18 +195,20 @@ def router() -> APIRouter:
     ) -> Response:
         check_csrf(request, csrf)
         form = {"name": name, "door_id": door_id, "model": model, "firmware": firmware}
-        try:
-            body = check(s.ReaderUpdate, form, LABELS)
-            changes = body.model_dump(exclude={"tamper_protection"})
-            with c.uow_factory(who.require_org()) as uow:
-                reader = resources.update(
-                    uow, who, catalog.READER, reader_id, changes, c.clock.now()
-                )
-        except REFUSALS as exc:
-            return reader_view(
-                request, c, who, reader_id, errors=errors_of(exc), form=form, status_code=422
-            )
-        return done(f"/dashboard/readers/{reader_id}", f"Saved reader {reader.name}.")
+
+        def update(uow: UnitOfWork, now: datetime) -> m.Reader:
+            changes = check(s.ReaderUpdate, form, LABELS).model_dump(exclude={"tamper_protection"})
+            return resources.update(uow, who, catalog.READER, reader_id, changes, now)
+
+        return save(
+            c,
+            who,
+            update,
+            lambda reader: (f"/dashboard/readers/{reader_id}", f"Saved reader {reader.name}."),
+            refused=lambda errors: reader_view(
+                request, c, who, reader_id, errors=errors, form=form, status_code=422
+            ),
+        )
 
     @r.post("/{reader_id}/tamper-protection")
     def reader_tamper_protection(
@@ -217,12 +221,17 @@ def router() -> APIRouter:
     ) -> Response:
         check_csrf(request, csrf)
         on = tamper_protection == "on"
-        with c.uow_factory(who.require_org()) as uow:
-            reader = resources.update(
-                uow, who, catalog.READER, reader_id, {"tamper_protection": on}, c.clock.now()
-            )
+        change = {"tamper_protection": on}
         state = "on" if on else "off: it no longer accepts Apple Passes"
-        return done(f"/dashboard/readers/{reader_id}", f"{reader.name}: tamper protection {state}.")
+        return save(
+            c,
+            who,
+            lambda uow, now: resources.update(uow, who, catalog.READER, reader_id, change, now),
+            lambda reader: (
+                f"/dashboard/readers/{reader_id}",
+                f"{reader.name}: tamper protection {state}.",
+            ),
+        )
 
     @r.post("/{reader_id}/pairing-code")
     def reader_pairing_code(
@@ -239,9 +248,11 @@ def router() -> APIRouter:
         reader_id: str, request: Request, c: ContainerDep, who: DashboardActor, csrf: Csrf = None
     ) -> Response:
         check_csrf(request, csrf)
-        with c.uow_factory(who.require_org()) as uow:
-            reader = uow.repo(m.Reader).get(reader_id)
-            resources.delete(uow, who, catalog.READER, reader_id, c.clock.now())
-        return done("/dashboard/readers", f"Removed reader {reader.name}.")
+        return save(
+            c,
+            who,
+            lambda uow, now: resources.delete_returning(uow, who, catalog.READER, reader_id, now),
+            lambda reader: ("/dashboard/readers", f"Removed reader {reader.name}."),
+        )
 
     return r

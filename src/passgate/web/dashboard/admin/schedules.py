@@ -3,7 +3,8 @@ which the schedule is closed all day), create, edit, delete."""
 
 from __future__ import annotations
 
-from datetime import date
+from collections.abc import Callable
+from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request
@@ -13,15 +14,14 @@ from passgate.domain import model as m
 from passgate.services import catalog, resources
 from passgate.services.actors import Actor
 from passgate.services.container import Container
+from passgate.services.ports import UnitOfWork
 from passgate.web.api import schemas as s
 from passgate.web.dashboard.admin.forms import (
-    REFUSALS,
     Csrf,
     Invalid,
     can_write,
     check,
-    done,
-    errors_of,
+    save,
 )
 from passgate.web.dashboard.auth import DashboardActor, check_csrf
 from passgate.web.dashboard.pages import render
@@ -110,7 +110,8 @@ def router() -> APIRouter:
             {"weekday": d, "start": a, "end": b}
             for d, a, b in zip(weekday, start, end, strict=False)
         ]
-        try:
+
+        def create(uow: UnitOfWork, now: datetime) -> m.AccessSchedule:
             body = check(
                 s.ScheduleCreate,
                 {"name": name, "windows": windows_of(weekday, start, end), "holidays": []},
@@ -118,12 +119,17 @@ def router() -> APIRouter:
             )
             values = body.model_dump()
             values["holidays"] = []
-            with c.uow_factory(who.require_org()) as uow:
-                schedule = resources.create(uow, who, catalog.SCHEDULE, values, c.clock.now())
-        except REFUSALS as exc:
-            form = {"name": name, "rows": rows}
-            return list_view(request, c, who, errors=errors_of(exc), form=form, status_code=422)
-        return done(f"/dashboard/schedules/{schedule.id}", f"Created schedule {schedule.name}.")
+            return resources.create(uow, who, catalog.SCHEDULE, values, now)
+
+        return save(
+            c,
+            who,
+            create,
+            lambda x: (f"/dashboard/schedules/{x.id}", f"Created schedule {x.name}."),
+            refused=lambda errors: list_view(
+                request, c, who, errors=errors, form={"name": name, "rows": rows}, status_code=422
+            ),
+        )
 
     def schedule_view(
         request: Request,
@@ -183,31 +189,45 @@ def router() -> APIRouter:
             {"weekday": d, "start": a, "end": b}
             for d, a, b in zip(weekday, start, end, strict=False)
         ]
-        try:
+
+        def update(uow: UnitOfWork, now: datetime) -> m.AccessSchedule:
             body = check(
                 s.ScheduleUpdate,
                 {"name": name, "windows": windows_of(weekday, start, end)},
                 LABELS,
             )
             changes = body.model_dump(exclude={"holidays"})
-            with c.uow_factory(who.require_org()) as uow:
-                schedule = resources.update(
-                    uow, who, catalog.SCHEDULE, schedule_id, changes, c.clock.now()
-                )
-        except REFUSALS as exc:
-            form = {"name": name, "rows": rows}
-            return schedule_view(
-                request, c, who, schedule_id, errors=errors_of(exc), form=form, status_code=422
-            )
-        return done(f"/dashboard/schedules/{schedule_id}", f"Saved schedule {schedule.name}.")
+            return resources.update(uow, who, catalog.SCHEDULE, schedule_id, changes, now)
 
-    def _set_holidays(c: Container, who: Actor, schedule_id: str, change: Any) -> m.AccessSchedule:
-        with c.uow_factory(who.require_org()) as uow:
+        return save(
+            c,
+            who,
+            update,
+            lambda x: (f"/dashboard/schedules/{schedule_id}", f"Saved schedule {x.name}."),
+            refused=lambda errors: schedule_view(
+                request,
+                c,
+                who,
+                schedule_id,
+                errors=errors,
+                form={"name": name, "rows": rows},
+                status_code=422,
+            ),
+        )
+
+    def _holidays(
+        who: Actor, schedule_id: str, change: Callable[[set[str]], set[str]]
+    ) -> Callable[[UnitOfWork, datetime], m.AccessSchedule]:
+        """The holiday set of a schedule after ``change``, as a form's change."""
+
+        def apply(uow: UnitOfWork, now: datetime) -> m.AccessSchedule:
             schedule = uow.repo(m.AccessSchedule).get(schedule_id)
             days = sorted(change(set(schedule.holidays)))
             return resources.update(
-                uow, who, catalog.SCHEDULE, schedule_id, {"holidays": days}, c.clock.now()
+                uow, who, catalog.SCHEDULE, schedule_id, {"holidays": days}, now
             )
+
+        return apply
 
     @r.post("/{schedule_id}/holidays")
     def schedule_add_holiday(
@@ -219,18 +239,25 @@ def router() -> APIRouter:
         csrf: Csrf = None,
     ) -> Response:
         check_csrf(request, csrf)
-        try:
+
+        def add(uow: UnitOfWork, now: datetime) -> str:
             try:
-                parsed = date.fromisoformat(day.strip())
+                parsed = date.fromisoformat(day.strip()).isoformat()
             except ValueError as exc:
                 raise Invalid({"day": "Holiday must be a date like 2026-12-25"}) from exc
-            check(s.ScheduleUpdate, {"holidays": [parsed.isoformat()]}, LABELS)
-            _set_holidays(c, who, schedule_id, lambda days: days | {parsed.isoformat()})
-        except REFUSALS as exc:
-            return schedule_view(
-                request, c, who, schedule_id, errors=errors_of(exc), status_code=422
-            )
-        return done(f"/dashboard/schedules/{schedule_id}", f"Added holiday {parsed.isoformat()}.")
+            check(s.ScheduleUpdate, {"holidays": [parsed]}, LABELS)
+            _holidays(who, schedule_id, lambda days: days | {parsed})(uow, now)
+            return parsed
+
+        return save(
+            c,
+            who,
+            add,
+            lambda parsed: (f"/dashboard/schedules/{schedule_id}", f"Added holiday {parsed}."),
+            refused=lambda errors: schedule_view(
+                request, c, who, schedule_id, errors=errors, status_code=422
+            ),
+        )
 
     @r.post("/{schedule_id}/holidays/remove")
     def schedule_remove_holiday(
@@ -242,8 +269,12 @@ def router() -> APIRouter:
         csrf: Csrf = None,
     ) -> Response:
         check_csrf(request, csrf)
-        _set_holidays(c, who, schedule_id, lambda days: days - {day})
-        return done(f"/dashboard/schedules/{schedule_id}", f"Removed holiday {day}.")
+        return save(
+            c,
+            who,
+            _holidays(who, schedule_id, lambda days: days - {day}),
+            lambda _x: (f"/dashboard/schedules/{schedule_id}", f"Removed holiday {day}."),
+        )
 
     @r.post("/{schedule_id}/delete")
     def schedule_delete(
@@ -254,14 +285,16 @@ def router() -> APIRouter:
         csrf: Csrf = None,
     ) -> Response:
         check_csrf(request, csrf)
-        try:
-            with c.uow_factory(who.require_org()) as uow:
-                schedule = uow.repo(m.AccessSchedule).get(schedule_id)
-                resources.delete(uow, who, catalog.SCHEDULE, schedule_id, c.clock.now())
-        except REFUSALS as exc:
-            return schedule_view(
-                request, c, who, schedule_id, errors=errors_of(exc), status_code=409
-            )
-        return done("/dashboard/schedules", f"Deleted schedule {schedule.name}.")
+        return save(
+            c,
+            who,
+            lambda uow, now: resources.delete_returning(
+                uow, who, catalog.SCHEDULE, schedule_id, now
+            ),
+            lambda x: ("/dashboard/schedules", f"Deleted schedule {x.name}."),
+            refused=lambda errors: schedule_view(
+                request, c, who, schedule_id, errors=errors, status_code=409
+            ),
+        )
 
     return r
