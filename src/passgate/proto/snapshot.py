@@ -569,6 +569,13 @@ class CacheState:
         self._beat_seq = -1
         self._beat_at = -1
 
+    @property
+    def digest(self) -> str | None:
+        """The digest of the content held (None: none), as a frame would carry it."""
+        if self.content is None:
+            return None
+        return format_digest(sum(self._sums.values()))
+
     def _signed(self, frame: dict[str, Any]) -> Rejected | None:
         sig = frame.get("sig")
         if not isinstance(sig, str):
@@ -729,6 +736,8 @@ _SCHEMAS: dict[str, dict[str, type | tuple[type, ...]]] = {
     "status": {"status": dict},
     "aliro_key": {"public_key": str},  # a new Aliro key asks for its certificate
     "ping": {},
+    # the agent committed this version to its store (the server records it per reader)
+    "applied": {"version": int},
 }
 
 

@@ -148,6 +148,8 @@ class SyncClient:
                         "reader_nonce": link_nonce,
                         "signature": signature,
                         "version": agent.version,
+                        # With the version: the server may send only what changed since.
+                        **({"digest": state.digest} if state.digest is not None else {}),
                         "status": self.status,
                     }
                 )
@@ -192,6 +194,8 @@ class SyncClient:
                     self.agent.apply(verdict.version, verdict.content)
                 else:
                     self.agent.apply_changes(verdict.version, verdict.content, verdict.changes)
+                # Committed to the store: the server records this version as applied here.
+                await ws.send(snap.encode_message({"type": "applied", "version": verdict.version}))
                 self.accepted += 1
                 self.connected.set()
                 await self._request_certificate(ws)  # a cleared tamper made a new key
