@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -291,3 +292,56 @@ def test_an_applied_ack_is_recorded_only_for_a_version_this_connection_sent(
             assert row.applied_digest == snap.digest(ra.agent.content)
         finally:
             ra.stop()
+
+
+def _holds(ra: RunningAgent, key_id: str, status: str) -> bool:
+    view = ra.agent.view
+    return view is not None and view.credentials[key_id].view.status.value == status
+
+
+def test_readers_in_the_same_state_share_one_signature_per_change(
+    client: TestClient, container: Container, tmp_path: Path
+) -> None:
+    world = World(client, container)
+    second = world.add_reader("reader_pro_2_1", True)
+    seen: dict[str, list[dict[str, Any]]] = {world.reader: [], second: []}
+    agents = []
+    with live_server(container) as server:
+        for reader_id in (world.reader, second):
+            ra = RunningAgent(str(tmp_path / f"{reader_id}.db"))
+            ra.pair(server, world.pairing_code(reader_id))
+            original = ra.client._handle
+
+            async def spy(
+                ws: Any, state: snap.CacheState, text: Any, _o: Any = original, _r: str = reader_id
+            ) -> None:
+                seen[_r].append(snap.parse_message(text))
+                await _o(ws, state, text)
+
+            ra.client._handle = spy  # type: ignore[method-assign]
+            ra.start()
+            agents.append(ra)
+        try:
+            for ra in agents:
+                wait_until(partial(_holds, ra, world.device.key_id, "active"), "first snapshot")
+            # Readers that connected at different times hold different versions (a change
+            # that touches one reader only moves that one): the first change brings both to
+            # the organization's sequence number, and from then on they share.
+            for status in (m.PassStatus.SUSPENDED, m.PassStatus.ACTIVE):
+                world.update(m.ApplePass, world.pass_id, status=status)
+                for ra in agents:
+                    wait_until(
+                        partial(_holds, ra, world.device.key_id, status.value),
+                        f"the pass {status.value} at the reader",
+                    )
+            shared = {
+                r: [f for f in frames if f["type"] == "shared_delta"] for r, frames in seen.items()
+            }
+            assert all(len(frames) == 2 for frames in shared.values()), shared
+            first, other = shared[world.reader][-1], shared[second][-1]
+            assert first["sig"] == other["sig"] and first["statement"] == other["statement"]
+            assert first["reader_id"] == world.reader and other["reader_id"] == second
+            assert all(ra.client.rejections == [] for ra in agents)
+        finally:
+            for ra in agents:
+                ra.stop()

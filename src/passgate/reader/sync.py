@@ -150,6 +150,7 @@ class SyncClient:
                         "version": agent.version,
                         # With the version: the server may send only what changed since.
                         **({"digest": state.digest} if state.digest is not None else {}),
+                        "shared_deltas": True,  # takes deltas signed once for many readers
                         "status": self.status,
                     }
                 )
@@ -185,7 +186,7 @@ class SyncClient:
             self.rejections.append("malformed")
             return
         kind = msg["type"]
-        if kind in ("snapshot", "delta", "snapshot_part"):
+        if kind in ("snapshot", "delta", "snapshot_part", "shared_delta"):
             verdict = state.receive(msg)
             if isinstance(verdict, snap.Pending):
                 return  # a snapshot in parts: the rest follows

@@ -1,16 +1,18 @@
 """The reader hub: connected readers, and the loop that keeps their caches current.
 
-Fan-out runs inside each API process. The hub rebuilds the cache content of its
-organizations only when something may have changed (a transaction this process
-committed, a reader's resync, a tamper or status report, the scheduled start or end of a
-subscription) and sends each reader whose content changed a signed delta. While nothing
-changes it does no database work at all: it only signs each connection's heartbeat every
-``reader_heartbeat_s``. Digests are sums of row hashes kept per section object, so a
-change costs hashes of the rows that changed; a full snapshot goes out in signed parts
+Fan-out runs inside each API process. Each connected organization's content lives in
+memory (``services.reader_state.OrgState``) and follows the reader change log: a pass
+(after a commit in this process, a reader's resync, a tamper or status report,
+the scheduled start or end of a subscription, or a poll that saw the log's head move)
+reads the entries after the sequence number it built, reloads only the rows they name
+and sends each reader whose sections changed a delta of those rows. A reader's version
+is the organization's change sequence number (``reader_state.version_of``). Readers in
+the same state share one signed statement per change (``shared_delta``); a reader that
+reconnects with a version it reported applied gets the changes since from the log.
+While nothing changes it does no database work but one small poll of the log's heads
+every ``reader_poll_interval_s``, and signs each connection's heartbeat every
+``reader_heartbeat_s``. A full snapshot goes out in signed parts
 (``proto.snapshot.snapshot_frames``), so a cache of any size syncs.
-
-On PostgreSQL other processes' commits are still found by polling a change mark every
-``reader_poll_interval_s``.
 
 The hub speaks to a reader through a :class:`Channel` (the web layer's WebSocket is
 one); :func:`serve_reader` runs one reader's whole session over it, so the endpoint in
@@ -94,6 +96,8 @@ class Link:
     # Digests of the versions sent and not yet reported applied (the agent's acks).
     sent: dict[int, str] = field(default_factory=dict)
     applied_version: int = 0
+    # The agent takes deltas signed once for every reader in the same state.
+    shared_ok: bool = False
 
     async def send(self, *messages: dict[str, Any]) -> None:
         """Send messages in order, none interleaved (a snapshot's parts stay together)."""
@@ -114,6 +118,7 @@ class Link:
 # it; a tamper event wakes it explicitly.
 _QUIET: contextvars.ContextVar[bool] = contextvars.ContextVar("reader_hub_quiet", default=False)
 MIN_PASS_GAP_S = 0.02  # a burst of commits costs one pass per 20 ms, not one per commit
+ACK_BATCH_S = 0.1  # readers' applied reports are written at most every 100 ms
 
 
 def quiet(fn: Callable[..., T], *args: Any) -> T:
@@ -128,12 +133,12 @@ class Hub:
     """Connected readers of this process, and the loop that keeps their caches current.
 
     A pass runs when a transaction commits in this process (any service, so no coupling
-    to the other areas), when a reader asks for a snapshot, and at scheduled changes;
-    between passes only heartbeats are signed. A pass loads the organization once,
-    interns its sections (unchanged ones stay the same objects), and only readers whose
-    content changed get a frame: digest shares and diffs are memoized per shared
-    section, so a change costs one database load, one signature per changed reader and
-    a few pointer comparisons per unchanged one.
+    to the other areas), when a reader asks for a snapshot, at scheduled changes and
+    when the poll sees the change log move; between passes only heartbeats are signed.
+    A pass applies the log entries since the last one to the organization's state (the
+    rows they name), and only readers whose sections changed get a frame: section
+    deltas are computed once per shared section, and readers at the same version
+    holding the same changed rows share one signature.
     """
 
     def __init__(self, container: Container, metrics: HubMetrics | None = None) -> None:
@@ -156,6 +161,7 @@ class Hub:
         self._polled_at = 0.0
         # Versions readers reported applied, written in batches: (reader, org, v, digest, at).
         self._acks: list[tuple[str, str, int, str, Any]] = []
+        self._ack_task: asyncio.Task[None] | None = None
         self._unsubscribe: Callable[[], None] | None = None
         self._sending: set[asyncio.Task[None]] = set()
 
@@ -220,7 +226,15 @@ class Hub:
             del link.sent[old]
         link.applied_version = version
         self._acks.append((link.reader_id, link.org_id, version, digest, self._c.clock.now()))
-        self._wake.set()
+        if self._ack_task is None or self._ack_task.done():
+            # Acks of one change from many readers go in one transaction, with no pass.
+            self._ack_task = asyncio.get_running_loop().create_task(self._flush_acks())
+
+    async def _flush_acks(self) -> None:
+        await asyncio.sleep(ACK_BATCH_S)
+        acks, self._acks = self._acks, []
+        if acks:
+            await asyncio.to_thread(quiet, self._record_acks, acks)
 
     def _committed(self) -> None:
         # Runs in whatever thread committed; only hands a wake-up to the hub's loop.
@@ -248,9 +262,6 @@ class Hub:
             commit_at, self._commit_at = self._commit_at, None
             if commit_at is not None:
                 await asyncio.to_thread(quiet, self._drain_outbox)
-            if self._acks:
-                acks, self._acks = self._acks, []
-                await asyncio.to_thread(quiet, self._record_acks, acks)
             due = [o for o, at in self._scheduled.items() if at <= time.time()]
             if due:
                 await asyncio.to_thread(quiet, self._clock_changes, due)
@@ -442,6 +453,7 @@ class Hub:
         )
         tick = time.monotonic()
         memo: dict[int, tuple[dict[str, Any], list[str]]] = {}
+        statements: dict[tuple[Any, ...], tuple[dict[str, Any], str, dict[str, Any]]] = {}
         out: list[tuple[Link, list[dict[str, Any]] | None]] = []
         for link in links:
             view = state.view(link.reader_id)
@@ -471,8 +483,55 @@ class Hub:
             body = _body(link.small, view, memo)
             if body is None:
                 continue  # unchanged: the heartbeat timer confirms it
-            out.append((link, [self._delta(private, link, state, view, body, tick)]))
+            if link.shared_ok and "reader" not in body["replace"]:
+                frame = self._shared(private, link, state, view, body, statements, tick)
+            else:
+                frame = self._delta(private, link, state, view, body, tick)
+            out.append((link, [frame]))
         return out
+
+    def _shared(
+        self,
+        private: ec.EllipticCurvePrivateKey,
+        link: Link,
+        state: reader_state.OrgState,
+        view: reader_state.ReaderView,
+        body: dict[str, Any],
+        statements: dict[tuple[Any, ...], tuple[dict[str, Any], str, dict[str, Any]]],
+        tick: float,
+    ) -> dict[str, Any]:
+        """One signature for every reader at the same base holding the same changed rows."""
+        touched = {
+            name: section
+            for name, section in (("credentials", view.credentials), ("members", view.members))
+            if name in body["set"] or name in body["unset"]
+        }
+        key = (
+            link.version,
+            tuple((name, id(section)) for name, section in touched.items()),
+            snap.canonical(body["replace"]),
+        )
+        found = statements.get(key)
+        version = max(reader_state.version_of(state.seq), link.version + 1)
+        if found is None:
+            statement = snap.shared_statement(
+                org_id=state.org_id,
+                base_version=link.version,
+                version=version,
+                base={name: section.before for name, section in touched.items()},
+                body=body,
+            )
+            found = statements[key] = (statement, snap.sign_statement(private, statement), body)
+        statement, signature, shared_body = found
+        frame = snap.shared_delta(
+            statement,
+            signature,
+            reader_id=link.reader_id,
+            body=shared_body,
+            link_nonce=link.reader_nonce,
+        )
+        link.took(version, view, view.digest(), tick)
+        return frame
 
     def _resume_entries(
         self,
@@ -736,6 +795,7 @@ async def serve_reader(hub: Hub, channel: Channel) -> None:
     org_id, key, hello = authed
     link = Link(channel, hello["reader_id"], org_id, version=max(0, int(hello["version"])))
     link.public_key, link.reader_nonce = key, _reader_nonce(hello)
+    link.shared_ok = hello.get("shared_deltas") is True
     hub.add(link)
     try:
         try:

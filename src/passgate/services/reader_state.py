@@ -57,7 +57,7 @@ def seq_of(version: int) -> int | None:
 class Section:
     """An object section shared by readers: rows, their digest sum, keys changed."""
 
-    __slots__ = ("changed", "header", "name", "rows", "total")
+    __slots__ = ("before", "changed", "header", "name", "rows", "total")
 
     def __init__(self, name: str, rows: dict[str, Any] | None = None) -> None:
         self.name = name
@@ -68,6 +68,11 @@ class Section:
         for key, value in (rows or {}).items():
             self.rows[key] = value
             self.total += snap.row_hash(name, key, value)
+        self.before = self.share()  # the share readers synced before this pass hold
+
+    def begin(self) -> None:
+        self.changed.clear()
+        self.before = self.share()
 
     def share(self) -> int:
         return (self.header + self.total) % _MOD
@@ -352,7 +357,7 @@ class OrgState:
 
     def begin_pass(self) -> None:
         for section in (self.apple, self.app, self.both, *self.door_members.values()):
-            section.changed.clear()
+            section.begin()
 
     def expand(self, entries: Iterable[tuple[str, str]]) -> Affected:
         """The content keys a set of entries may have changed, judged on the current rows."""
