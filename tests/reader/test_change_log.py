@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from tests.reader.support import RunningAgent, World, live_server, wait_until
 
 from passgate.adapters.db import change_log
-from passgate.bootstrap import Container
+from passgate.bootstrap import Container, build_container
 from passgate.domain import model as m
 from passgate.proto import snapshot as snap
 from passgate.proto.aliro import crypto
@@ -345,3 +345,29 @@ def test_readers_in_the_same_state_share_one_signature_per_change(
         finally:
             for ra in agents:
                 ra.stop()
+
+
+def test_a_change_committed_by_another_process_reaches_the_reader_through_the_poll(
+    client: TestClient, container: Container, tmp_path: Path
+) -> None:
+    world = World(client, container)
+    other = build_container(container.settings)  # its own engine: no wake-up reaches the hub
+    try:
+        with live_server(container) as server:
+            ra = RunningAgent(str(tmp_path / "agent.db"))
+            ra.pair(server, world.pairing_code(world.reader))
+            ra.start()
+            try:
+                wait_until(partial(_holds, ra, world.device.key_id, "active"), "first snapshot")
+                with other.uow_factory(world.org.id) as uow:
+                    found = uow.repo(m.ApplePass).get(world.pass_id)
+                    found.status = m.PassStatus.SUSPENDED
+                    uow.repo(m.ApplePass).update(found)
+                wait_until(
+                    partial(_holds, ra, world.device.key_id, "suspended"), "the polled change"
+                )
+                assert reader_state.seq_of(ra.agent.version) == _head(container, world.org.id)[0]
+            finally:
+                ra.stop()
+    finally:
+        other.close()
