@@ -295,7 +295,11 @@ class Container:
 
 def build_container(settings: Settings, *, clock: SystemClock | None = None) -> Container:
     engine = create_engine(settings.database_url)
-    uow_factory = SqlUnitOfWorkFactory(engine)
+    uow_factory = SqlUnitOfWorkFactory(
+        engine,
+        log_keep_entries=settings.reader_log_keep_entries,
+        log_keep_s=settings.reader_log_keep_s,
+    )
     operator_key = settings.operator_key.get_secret_value() if settings.operator_key else None
     container = Container(
         settings=settings,

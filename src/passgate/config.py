@@ -105,6 +105,18 @@ class Settings(BaseSettings):
         le=5,
         description="How often the reader gateway looks for changes to push to readers (R16)",
     )
+    reader_log_keep_entries: int = Field(
+        default=10_000,
+        ge=1,
+        le=10_000_000,
+        description="Reader change log: sequence numbers kept per organization at least",
+    )
+    reader_log_keep_s: float = Field(
+        default=3600.0,
+        ge=0,
+        le=30 * 86400,
+        description="Reader change log: entries younger than this are kept too (seconds)",
+    )
     reader_heartbeat_s: float = Field(
         default=10.0,
         gt=0,

@@ -48,6 +48,8 @@ from passgate.errors import ValidationError
 
 MAX_FRAME_BYTES = 8 * 1024 * 1024
 AUTH_CONTEXT = b"passgate-reader-auth-v1\x00"
+SHARED_CONTEXT = b"passgate-reader-shared-delta-v1\x00"
+_STATEMENT_KEYS = frozenset({"org", "base_version", "version", "base", "body"})
 
 Rejection = Literal[
     "malformed",
@@ -463,6 +465,57 @@ def snapshot_frames(
     return frames
 
 
+def shared_statement(
+    *,
+    org_id: str,
+    base_version: int,
+    version: int,
+    base: Mapping[str, int],
+    body: Mapping[str, Any],
+) -> dict[str, Any]:
+    """What one signature vouches for, for every reader in the same state.
+
+    "Content whose sections ``base`` have these digest shares at ``base_version``
+    becomes, at ``version``, the result of ``body``" (the body by its SHA-256). It names
+    every section whose rows the body changes, so it fits exactly the readers holding
+    those very rows; whole-value sections it replaces need no base.
+    """
+    return {
+        "org": org_id,
+        "base_version": base_version,
+        "version": version,
+        "base": {name: format_digest(share) for name, share in sorted(base.items())},
+        "body": hashlib.sha256(canonical(dict(body))).hexdigest(),
+    }
+
+
+def sign_statement(key: ec.EllipticCurvePrivateKey, statement: Mapping[str, Any]) -> str:
+    return sign(key, SHARED_CONTEXT + canonical(dict(statement)))
+
+
+def shared_delta(
+    statement: Mapping[str, Any],
+    signature: str,
+    *,
+    reader_id: str,
+    body: Mapping[str, Any],
+    link_nonce: str | None = None,
+) -> dict[str, Any]:
+    """A ``shared_delta`` frame for one reader: the shared statement, its one signature
+    and the body; ``reader_id`` and ``nonce`` only route it (they are not signed)."""
+    frame: dict[str, Any] = {
+        "type": "shared_delta",
+        "reader_id": reader_id,
+        "version": statement["version"],
+        "body": dict(body),
+        "statement": dict(statement),
+        "sig": signature,
+    }
+    if link_nonce is not None:
+        frame["nonce"] = link_nonce
+    return frame
+
+
 def make_heartbeat(
     key: ec.EllipticCurvePrivateKey,
     *,
@@ -569,6 +622,13 @@ class CacheState:
         self._beat_seq = -1
         self._beat_at = -1
 
+    @property
+    def digest(self) -> str | None:
+        """The digest of the content held (None: none), as a frame would carry it."""
+        if self.content is None:
+            return None
+        return format_digest(sum(self._sums.values()))
+
     def _signed(self, frame: dict[str, Any]) -> Rejected | None:
         sig = frame.get("sig")
         if not isinstance(sig, str):
@@ -599,13 +659,15 @@ class CacheState:
         if not isinstance(frame, dict):
             return Rejected("malformed")
         kind = frame.get("type")
-        if kind not in ("snapshot", "delta", "snapshot_part"):
+        if kind not in ("snapshot", "delta", "snapshot_part", "shared_delta"):
             return Rejected("malformed")
         version = frame.get("version")
         body = frame.get("body")
         if not _int(version) or not isinstance(body, dict):
             return Rejected("malformed")
         assert isinstance(version, int)
+        if kind == "shared_delta":
+            return self._shared(frame, version, body)
         if kind != "snapshot_part" and not isinstance(frame.get("digest"), str):
             return Rejected("malformed")
         bad = self._signed(frame)
@@ -636,6 +698,68 @@ class CacheState:
         total = format_digest(sum(v for v in merged.values() if v is not None))
         if total != frame["digest"]:
             return Rejected("digest")
+        if self._validate is not None:
+            try:
+                self._validate(self.content, body)
+            except ValidationError:
+                return Rejected("unusable")
+        apply_in_place(self.content, body)
+        self._sums = {k: v for k, v in merged.items() if v is not None}
+        self.version = version
+        return Accepted(version, self.content, total, body)
+
+    def _shared(
+        self, frame: dict[str, Any], version: int, body: dict[str, Any]
+    ) -> Accepted | Rejected:
+        """A delta signed once for every reader in our exact state (see shared_statement).
+
+        It is not bound to this connection: it can only move a cache that holds exactly
+        the rows its statement names, at exactly its base version, along the transition
+        the server signed; freshness still comes from this connection's heartbeats.
+        """
+        statement, sig = frame.get("statement"), frame.get("sig")
+        if not isinstance(statement, dict) or set(statement) != _STATEMENT_KEYS:
+            return Rejected("malformed")
+        base = statement["base"]
+        if (
+            not isinstance(sig, str)
+            or not isinstance(statement["org"], str)
+            or not _int(statement["base_version"])
+            or statement["version"] != version
+            or not isinstance(base, dict)
+            or not all(isinstance(v, str) for v in base.values())
+            or not isinstance(statement["body"], str)
+        ):
+            return Rejected("malformed")
+        try:
+            message = SHARED_CONTEXT + canonical(statement)
+        except SnapshotError:
+            return Rejected("malformed")
+        if not verify(self._key, sig, message):
+            return Rejected("bad_signature")
+        if frame.get("reader_id") != self.reader_id:
+            return Rejected("wrong_reader")
+        if version <= self.version:
+            return Rejected("rollback")
+        self._assembly = None
+        if statement["base_version"] != self.version or self.content is None:
+            return Rejected("gap")
+        try:
+            _no_floats(body)
+            if hashlib.sha256(canonical(body)).hexdigest() != statement["body"]:
+                return Rejected("bad_signature")  # not the body that was signed
+            sets, unsets, _, _ = _checked(body)
+            if not {*sets, *unsets} <= set(base):
+                return Rejected("malformed")  # rows changed in a section it does not name
+            sums = delta_sums(self.content, self._sums, body)
+        except SnapshotError:
+            return Rejected("malformed")
+        for name, share in base.items():
+            held = self._sums.get(name)
+            if held is None or format_digest(held) != share:
+                return Rejected("gap")  # signed for readers holding other rows
+        merged = {**self._sums, **sums}
+        total = format_digest(sum(v for v in merged.values() if v is not None))
         if self._validate is not None:
             try:
                 self._validate(self.content, body)
@@ -731,6 +855,8 @@ _SCHEMAS: dict[str, dict[str, type | tuple[type, ...]]] = {
     "aliro_key": {"public_key": str},  # a new Aliro key asks for its certificate
     "ping": {},
     "unlock_result": {"command_id": str, "reason": str},  # ``ok`` (a bool) checked by its taker
+    # the agent committed this version to its store (the server records it per reader)
+    "applied": {"version": int},
 }
 
 
@@ -749,7 +875,7 @@ def parse_message(text: str | bytes) -> dict[str, Any]:
     if not isinstance(value, dict) or not isinstance(value.get("type"), str):
         raise SnapshotError("message must be an object with a type", field="type")
     kind = value["type"]
-    if kind in ("snapshot", "delta", "snapshot_part"):
+    if kind in ("snapshot", "delta", "snapshot_part", "shared_delta"):
         return value  # checked by CacheState, signature first
     schema = _SCHEMAS.get(kind)
     if schema is None:

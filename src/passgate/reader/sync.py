@@ -153,6 +153,9 @@ class SyncClient:
                         "reader_nonce": link_nonce,
                         "signature": signature,
                         "version": agent.version,
+                        # With the version: the server may send only what changed since.
+                        **({"digest": state.digest} if state.digest is not None else {}),
+                        "shared_deltas": True,  # takes deltas signed once for many readers
                         "status": self.status,
                     }
                 )
@@ -188,7 +191,7 @@ class SyncClient:
             self.rejections.append("malformed")
             return
         kind = msg["type"]
-        if kind in ("snapshot", "delta", "snapshot_part"):
+        if kind in ("snapshot", "delta", "snapshot_part", "shared_delta"):
             verdict = state.receive(msg)
             if isinstance(verdict, snap.Pending):
                 return  # a snapshot in parts: the rest follows
@@ -197,6 +200,8 @@ class SyncClient:
                     self.agent.apply(verdict.version, verdict.content)
                 else:
                     self.agent.apply_changes(verdict.version, verdict.content, verdict.changes)
+                # Committed to the store: the server records this version as applied here.
+                await ws.send(snap.encode_message({"type": "applied", "version": verdict.version}))
                 self.accepted += 1
                 self.connected.set()
                 await self._request_certificate(ws)  # a cleared tamper made a new key

@@ -179,6 +179,29 @@ class Outbox(Protocol):
     def pending(self, topic: str | None = None) -> list[OutboxMessage]: ...
 
 
+class ReaderChangeLog(Protocol):
+    """The reader change log (written by the repositories themselves, see
+    adapters.db.change_log) and the readers' applied-version acks."""
+
+    def heads(self, org_ids: Iterable[str]) -> dict[str, tuple[int, int]]:
+        """Organization -> (last sequence number, horizon: highest pruned one)."""
+
+    def after(self, org_id: str, seq: int, upto: int) -> list[tuple[int, str, str]]:
+        """Entries ``seq < entry <= upto`` in order, as (seq, kind, object id)."""
+
+    def last_seq(self, org_id: str, kind: str, object_id: str) -> int | None:
+        """The sequence number of the object's latest entry still in the log."""
+
+    def touch(self, org_id: str, kind: str, object_id: str) -> None:
+        """Append an entry at this transaction's commit (a change no row write shows)."""
+
+    def applied(self, org_id: str) -> dict[str, tuple[int, str, datetime]]:
+        """Reader -> (applied version, digest, when)."""
+
+    def record_applied(self, rows: Iterable[tuple[str, str, int, str, datetime]]) -> None:
+        """Store (reader, org, version, digest, at) acks."""
+
+
 class UnitOfWork(Protocol):
     # Wallet serials given a new version in this transaction: the unit of work signs
     # their .pkpass files and stores them just before it commits (services.pass_files).
@@ -196,6 +219,8 @@ class UnitOfWork(Protocol):
     def outbox(self) -> Outbox: ...
     @property
     def pass_list(self) -> PassList: ...
+    @property
+    def reader_changes(self) -> ReaderChangeLog: ...
 
     def repo(self, entity_type: type[T]) -> Repository[T]: ...
 

@@ -1,16 +1,18 @@
 """The reader hub: connected readers, and the loop that keeps their caches current.
 
-Fan-out runs inside each API process. The hub rebuilds the cache content of its
-organizations only when something may have changed (a transaction this process
-committed, a reader's resync, a tamper or status report, the scheduled start or end of a
-subscription) and sends each reader whose content changed a signed delta. While nothing
-changes it does no database work at all: it only signs each connection's heartbeat every
-``reader_heartbeat_s``. Digests are sums of row hashes kept per section object, so a
-change costs hashes of the rows that changed; a full snapshot goes out in signed parts
+Fan-out runs inside each API process. Each connected organization's content lives in
+memory (``services.reader_state.OrgState``) and follows the reader change log: a pass
+(after a commit in this process, a reader's resync, a tamper or status report,
+the scheduled start or end of a subscription, or a poll that saw the log's head move)
+reads the entries after the sequence number it built, reloads only the rows they name
+and sends each reader whose sections changed a delta of those rows. A reader's version
+is the organization's change sequence number (``reader_state.version_of``). Readers in
+the same state share one signed statement per change (``shared_delta``); a reader that
+reconnects with a version it reported applied gets the changes since from the log.
+While nothing changes it does no database work but one small poll of the log's heads
+every ``reader_poll_interval_s``, and signs each connection's heartbeat every
+``reader_heartbeat_s``. A full snapshot goes out in signed parts
 (``proto.snapshot.snapshot_frames``), so a cache of any size syncs.
-
-On PostgreSQL other processes' commits are still found by polling a change mark every
-``reader_poll_interval_s``.
 
 The hub speaks to a reader through a :class:`Channel` (the web layer's WebSocket is
 one); :func:`serve_reader` runs one reader's whole session over it, so the endpoint in
@@ -22,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import hmac
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -36,11 +39,9 @@ from passgate.services import (
     door_commands,
     reader_events,
     reader_gateway,
-    reader_snapshot,
+    reader_state,
 )
-from passgate.services.change_gate import ChangeGate
 from passgate.services.container import Container
-from passgate.services.reader_store import ReaderLink
 from passgate.services.wallet import READER_TOPIC
 
 AUTH_TIMEOUT_S = 10.0
@@ -73,19 +74,21 @@ class HubMetrics(Protocol):
         """Taps stored, as (granted, reason)."""
 
 
-def next_snapshot_version(previous: int) -> int:
-    # Time-derived and strictly increasing: survives server restarts without a counter.
-    return max(previous + 1, time.time_ns() // 1000)
-
-
 @dataclass(eq=False)
 class Link:
     channel: Channel
     reader_id: str
     org_id: str
     version: int
-    content: dict[str, Any] | None = None
+    synced: bool = False
     digest: str = ""
+    # What this reader holds (as the hub last sent it): small sections by value, the
+    # shared sections by object (see services.reader_state).
+    small: dict[str, Any] = field(default_factory=dict)
+    credentials: reader_state.Section | None = None
+    members: reader_state.Section | None = None
+    # A reconnecting reader's claim (version, digest): served from the log if it can be.
+    resume: tuple[int, str] | None = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     sent_at: float = 0.0
     # The link key this connection proved; another key (the reader paired again) or none
@@ -96,6 +99,11 @@ class Link:
     reader_nonce: str | None = None
     beats: int = 0
     seen_at: float = field(default_factory=time.monotonic)
+    # Digests of the versions sent and not yet reported applied (the agent's acks).
+    sent: dict[int, str] = field(default_factory=dict)
+    applied_version: int = 0
+    # The agent takes deltas signed once for every reader in the same state.
+    shared_ok: bool = False
 
     async def send(self, *messages: dict[str, Any]) -> None:
         """Send messages in order, none interleaved (a snapshot's parts stay together)."""
@@ -103,11 +111,20 @@ class Link:
             for message in messages:
                 await self.channel.send_text(snap.encode_message(message))
 
+    def took(self, version: int, view: reader_state.ReaderView, digest: str, tick: float) -> None:
+        self.version, self.digest, self.sent_at, self.synced = version, digest, tick, True
+        self.small = dict(view.small)
+        self.credentials, self.members = view.credentials, view.members
+        self.sent[version] = digest
+        while len(self.sent) > 16:
+            del self.sent[min(self.sent)]
+
 
 # Commits this process makes on the hub's own behalf (status, events, outbox) do not wake
 # it; a tamper event wakes it explicitly.
 _QUIET: contextvars.ContextVar[bool] = contextvars.ContextVar("reader_hub_quiet", default=False)
 MIN_PASS_GAP_S = 0.02  # a burst of commits costs one pass per 20 ms, not one per commit
+ACK_BATCH_S = 0.1  # readers' applied reports are written at most every 100 ms
 
 
 def quiet(fn: Callable[..., T], *args: Any) -> T:
@@ -122,12 +139,12 @@ class Hub:
     """Connected readers of this process, and the loop that keeps their caches current.
 
     A pass runs when a transaction commits in this process (any service, so no coupling
-    to the other areas), when a reader asks for a snapshot, and at scheduled changes;
-    between passes only heartbeats are signed. A pass loads the organization once,
-    interns its sections (unchanged ones stay the same objects), and only readers whose
-    content changed get a frame: digest shares and diffs are memoized per shared
-    section, so a change costs one database load, one signature per changed reader and
-    a few pointer comparisons per unchanged one.
+    to the other areas), when a reader asks for a snapshot, at scheduled changes and
+    when the poll sees the change log move; between passes only heartbeats are signed.
+    A pass applies the log entries since the last one to the organization's state (the
+    rows they name), and only readers whose sections changed get a frame: section
+    deltas are computed once per shared section, and readers at the same version
+    holding the same changed rows share one signature.
     """
 
     def __init__(self, container: Container, metrics: HubMetrics | None = None) -> None:
@@ -140,15 +157,17 @@ class Hub:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake = asyncio.Event()
         self._forced: set[Link] = set()
-        self._interners: dict[str, reader_snapshot.SectionInterner] = {}
+        # Each connected organization's content, kept current from the change log.
+        self._states: dict[str, reader_state.OrgState] = {}
         self._keys: dict[str, ec.EllipticCurvePrivateKey] = {}
-        self._sums: dict[str, snap.SectionSums] = {}
         # Wall-clock times at which an organization's content changes by itself.
         self._scheduled: dict[str, float] = {}
         # Other processes' commits (another server process, a CLI command on the same
-        # SQLite file) are seen by polling a cheap change mark; a rebuild only when it moved.
-        self._gate = ChangeGate()
+        # SQLite file) are seen by polling the change log's head sequence numbers.
         self._polled_at = 0.0
+        # Versions readers reported applied, written in batches: (reader, org, v, digest, at).
+        self._acks: list[tuple[str, str, int, str, Any]] = []
+        self._ack_task: asyncio.Task[None] | None = None
         self._unsubscribe: Callable[[], None] | None = None
         self._sending: set[asyncio.Task[None]] = set()
 
@@ -177,6 +196,8 @@ class Hub:
         if self._links.get(link.reader_id) is link:
             del self._links[link.reader_id]
         self._forced.discard(link)
+        if not any(x.org_id == link.org_id for x in self._links.values()):
+            self._states.pop(link.org_id, None)  # reloaded whole when a reader returns
         if not self._links and self._task is not None:
             self._task.cancel()
             self._task = None
@@ -188,9 +209,38 @@ class Hub:
         self._wake.set()
 
     def request_snapshot(self, link: Link) -> None:
-        """Send ``link`` a full snapshot in the next pass (connect, or a reader's resync)."""
+        """Send ``link`` a full snapshot in the next pass (a reader's resync)."""
+        link.resume = None
         self._forced.add(link)
         self._wake.set()
+
+    def request_sync(self, link: Link, version: int, digest: str | None) -> None:
+        """A connecting reader: the changes since ``version`` if the log still has them
+        and its digest is the one it was sent, else a full snapshot."""
+        if digest is None or reader_state.seq_of(version) is None:
+            self.request_snapshot(link)
+            return
+        link.resume = (version, digest)
+        self._wake.set()
+
+    def applied(self, link: Link, version: int) -> None:
+        """The agent committed ``version`` to its store: recorded at the next pass."""
+        digest = link.sent.get(version)
+        if digest is None:
+            return  # not a version this connection sent: nothing to vouch for
+        for old in [v for v in link.sent if v <= version]:
+            del link.sent[old]
+        link.applied_version = version
+        self._acks.append((link.reader_id, link.org_id, version, digest, self._c.clock.now()))
+        if self._ack_task is None or self._ack_task.done():
+            # Acks of one change from many readers go in one transaction, with no pass.
+            self._ack_task = asyncio.get_running_loop().create_task(self._flush_acks())
+
+    async def _flush_acks(self) -> None:
+        await asyncio.sleep(ACK_BATCH_S)
+        acks, self._acks = self._acks, []
+        if acks:
+            await asyncio.to_thread(quiet, self._record_acks, acks)
 
     def _committed(self) -> None:
         # Runs in whatever thread committed; only hands a wake-up to the hub's loop.
@@ -218,6 +268,9 @@ class Hub:
             commit_at, self._commit_at = self._commit_at, None
             if commit_at is not None:
                 await asyncio.to_thread(quiet, self._drain_outbox)
+            due = [o for o, at in self._scheduled.items() if at <= time.time()]
+            if due:
+                await asyncio.to_thread(quiet, self._clock_changes, due)
             forced, self._forced = self._forced, set()
             orgs = {link.org_id for link in self._links.values()}
             pushed: list[asyncio.Task[None]] = []
@@ -255,9 +308,32 @@ class Hub:
             return True
         if time.monotonic() >= poll_at:
             self._polled_at = time.monotonic()
-            mark = await asyncio.to_thread(self._c.change_mark)
-            return self._gate.should_build(mark)
+            return await asyncio.to_thread(self._log_moved)
         return False
+
+    def _log_moved(self) -> bool:
+        """Did any connected organization's change log move past what was built?"""
+        orgs = {x.org_id for x in self._links.values()}
+        if not orgs:
+            return False
+        with self._c.uow_factory(None, write=False) as uow:
+            heads = uow.reader_changes.heads(orgs)
+        for org_id in orgs:
+            state = self._states.get(org_id)
+            if state is None or heads.get(org_id, (0, 0))[0] > state.seq:
+                return True
+        return False
+
+    def _record_acks(self, acks: list[tuple[str, str, int, str, Any]]) -> None:
+        with self._c.uow_factory(None) as uow:
+            uow.reader_changes.record_applied(acks)
+
+    def _clock_changes(self, org_ids: list[str]) -> None:
+        """Eligibility moved with the clock: an entry in the log, like any other change."""
+        for org_id in org_ids:
+            self._scheduled.pop(org_id, None)
+            with self._c.uow_factory(org_id) as uow:
+                uow.reader_changes.touch(org_id, "org", org_id)
 
     async def _beat(self) -> None:
         tick = time.monotonic()
@@ -277,7 +353,7 @@ class Hub:
         out = []
         for link in links:
             link.sent_at = tick
-            if link.reader_nonce is None or link.content is None:
+            if link.reader_nonce is None or not link.synced:
                 continue  # an agent too old to check one gets none; unsynced: nothing to confirm
             link.beats += 1
             beat = snap.make_heartbeat(
@@ -371,65 +447,243 @@ class Hub:
         c = self._c
         now = c.clock.now()
         private = self._signing_key(org_id)
-        interner = self._interners.setdefault(org_id, reader_snapshot.SectionInterner())
+        state = self._states.get(org_id)
+        reload = False
+        resumes: dict[Link, list[tuple[str, str]] | None] = {}
         with c.uow_factory(org_id, write=False) as uow:
-            contents = reader_snapshot.contents_for(
-                uow, org_id, [x.reader_id for x in links], now, interner
-            )
-            keys = {x.id: x.public_key for x in uow.repo(ReaderLink).all_where()}
-            upcoming = reader_snapshot.next_scheduled_change(uow, now)
+            log = uow.reader_changes
+            head, horizon = log.heads([org_id]).get(org_id, (0, 0))
+            entries: list[tuple[int, str, str]] = []
+            if state is not None and head > state.seq:
+                entries = log.after(org_id, state.seq, head)
+                # Re-read after the entries: a prune committed in between shows here.
+                horizon = log.heads([org_id]).get(org_id, (0, 0))[1]
+            if state is None or state.seq < horizon:
+                reload = state is not None  # fell behind the log: everyone resyncs
+                state = self._states[org_id] = reader_state.OrgState(org_id)
+                state.load(uow, head, now)
+            else:
+                state.begin_pass()
+                if entries:
+                    state.apply(uow, head, [(k, o) for _, k, o in entries], now)
+            waiting = [x for x in links if x.resume is not None and x not in forced]
+            if waiting:
+                stored = log.applied(org_id)
+                for link in waiting:
+                    resumes[link] = self._resume_entries(log, link, stored, state.seq)
+        upcoming = state.next_change
         if upcoming is None:
             self._scheduled.pop(org_id, None)
         else:
             self._scheduled[org_id] = time.time() + (upcoming - now).total_seconds()
+        state.drop_doors_except(
+            {r.door_id for x in links if (r := state.readers.get(x.reader_id)) is not None}
+        )
         tick = time.monotonic()
-        sums = self._sums.setdefault(org_id, snap.SectionSums())
-        diffs: snap.SectionMemo = {}
+        memo: dict[int, tuple[dict[str, Any], list[str]]] = {}
+        statements: dict[tuple[Any, ...], tuple[dict[str, Any], str, dict[str, Any]]] = {}
         out: list[tuple[Link, list[dict[str, Any]] | None]] = []
         for link in links:
-            content = contents.get(link.reader_id)
-            if content is None or keys.get(link.reader_id) != link.public_key:
+            view = state.view(link.reader_id)
+            if view is None or state.public_key(link.reader_id) != link.public_key:
                 out.append((link, None))  # deleted, or paired again with a new key
                 continue
-            force = link in forced
-            if not force and (link.content is None or snap.same_content(link.content, content)):
-                # Unchanged: the heartbeat timer confirms it. Not synced yet: its own
-                # snapshot request (connect, resync) is already queued.
+            if link in resumes:
+                found = resumes[link]
+                assert link.resume is not None
+                link.digest, link.resume = link.resume[1], None  # what the reader holds
+                if found is None:
+                    forced.add(link)  # outside the log's horizon, or not what we sent
+                else:
+                    frames = self._resumed(private, link, state, view, found, tick)
+                    if frames:
+                        out.append((link, frames))
+                    continue
+            if link in forced or (reload and link.synced):
+                out.append((link, self._snapshot(private, link, state, view, tick)))
                 continue
-            old = link.content
-            if old is not None:
-                for name, value in content.items():  # shares derived from the rows changed
-                    before = old.get(name)
-                    if before is not value and isinstance(before, dict) and isinstance(value, dict):
-                        sums.derive(name, before, value)
-            digest = sums.digest(content)
-            version = next_snapshot_version(link.version)
-            if force or old is None:
-                frames = snap.snapshot_frames(
-                    private,
-                    reader_id=link.reader_id,
-                    version=version,
-                    content=content,
-                    result_digest=digest,
-                    link_nonce=link.reader_nonce,
-                )
+            if not link.synced:
+                continue  # its own snapshot request (connect, resync) is already queued
+            if view.credentials is not link.credentials or view.members is not link.members:
+                # What the reader may hold changed (tamper, readiness, its door): whole.
+                out.append((link, self._snapshot(private, link, state, view, tick)))
+                continue
+            body = _body(link.small, view, memo)
+            if body is None:
+                continue  # unchanged: the heartbeat timer confirms it
+            if link.shared_ok and "reader" not in body["replace"]:
+                frame = self._shared(private, link, state, view, body, statements, tick)
             else:
-                frames = [
-                    snap.make_frame(
-                        private,
-                        kind="delta",
-                        reader_id=link.reader_id,
-                        version=version,
-                        base_version=link.version,
-                        body=snap.diff(old, content, diffs),
-                        result_digest=digest,
-                        link_nonce=link.reader_nonce,
-                    )
-                ]
-            link.version, link.content, link.digest, link.sent_at = version, content, digest, tick
-            out.append((link, frames))
-        sums.keep_only(x.content for x in list(self._links.values()) if x.content is not None)
+                frame = self._delta(private, link, state, view, body, tick)
+            out.append((link, [frame]))
         return out
+
+    def _shared(
+        self,
+        private: ec.EllipticCurvePrivateKey,
+        link: Link,
+        state: reader_state.OrgState,
+        view: reader_state.ReaderView,
+        body: dict[str, Any],
+        statements: dict[tuple[Any, ...], tuple[dict[str, Any], str, dict[str, Any]]],
+        tick: float,
+    ) -> dict[str, Any]:
+        """One signature for every reader at the same base holding the same changed rows."""
+        touched = {
+            name: section
+            for name, section in (("credentials", view.credentials), ("members", view.members))
+            if name in body["set"] or name in body["unset"]
+        }
+        key = (
+            link.version,
+            tuple((name, id(section)) for name, section in touched.items()),
+            snap.canonical(body["replace"]),
+        )
+        found = statements.get(key)
+        version = max(reader_state.version_of(state.seq), link.version + 1)
+        if found is None:
+            statement = snap.shared_statement(
+                org_id=state.org_id,
+                base_version=link.version,
+                version=version,
+                base={name: section.before for name, section in touched.items()},
+                body=body,
+            )
+            found = statements[key] = (statement, snap.sign_statement(private, statement), body)
+        statement, signature, shared_body = found
+        frame = snap.shared_delta(
+            statement,
+            signature,
+            reader_id=link.reader_id,
+            body=shared_body,
+            link_nonce=link.reader_nonce,
+        )
+        link.took(version, view, view.digest(), tick)
+        return frame
+
+    def _resume_entries(
+        self,
+        log: Any,
+        link: Link,
+        stored: dict[str, tuple[int, str, Any]],
+        head: int,
+    ) -> list[tuple[str, str]] | None:
+        """The log entries a reconnecting reader missed; None when it needs a snapshot."""
+        assert link.resume is not None
+        version, digest = link.resume
+        seq = reader_state.seq_of(version)
+        known = stored.get(link.reader_id)
+        if seq is None or seq > head or known is None or known[0] != version:
+            return None  # not a version it reported applied
+        if not hmac.compare_digest(known[1], digest):
+            return None  # its cache is not what it was sent
+        entries = log.after(link.org_id, seq, head)
+        if log.heads([link.org_id]).get(link.org_id, (0, 0))[1] > seq:
+            return None  # past the horizon: the log no longer has them all
+        return [(k, o) for _, k, o in entries]
+
+    def _resumed(
+        self,
+        private: ec.EllipticCurvePrivateKey,
+        link: Link,
+        state: reader_state.OrgState,
+        view: reader_state.ReaderView,
+        entries: list[tuple[str, str]],
+        tick: float,
+    ) -> list[dict[str, Any]]:
+        """The reader at ``link.version`` (checked) gets one delta of what it missed."""
+        assert link.resume is None
+        digest = view.digest()
+        if digest == link.digest:
+            link.took(link.version, view, digest, tick)  # nothing missed: heartbeats confirm
+            return []
+        affected = state.expand(entries)
+        sets: dict[str, Any] = {}
+        unsets: dict[str, list[str]] = {}
+        for name, section, keys in (
+            ("credentials", view.credentials, affected.credentials),
+            ("members", view.members, affected.members),
+        ):
+            changed, removed = section.delta(keys)
+            if changed:
+                sets[name] = changed
+            if removed:
+                unsets[name] = removed
+        body = {"set": sets, "unset": unsets, "replace": dict(view.small), "drop": []}
+        return [self._delta(private, link, state, view, body, tick)]
+
+    def _snapshot(
+        self,
+        private: ec.EllipticCurvePrivateKey,
+        link: Link,
+        state: reader_state.OrgState,
+        view: reader_state.ReaderView,
+        tick: float,
+    ) -> list[dict[str, Any]]:
+        version = max(reader_state.version_of(state.seq), link.version + 1)
+        digest = view.digest()
+        frames = snap.snapshot_frames(
+            private,
+            reader_id=link.reader_id,
+            version=version,
+            content=view.content(),
+            result_digest=digest,
+            link_nonce=link.reader_nonce,
+        )
+        link.took(version, view, digest, tick)
+        return frames
+
+    def _delta(
+        self,
+        private: ec.EllipticCurvePrivateKey,
+        link: Link,
+        state: reader_state.OrgState,
+        view: reader_state.ReaderView,
+        body: dict[str, Any],
+        tick: float,
+    ) -> dict[str, Any]:
+        version = max(reader_state.version_of(state.seq), link.version + 1)
+        digest = view.digest()
+        frame = snap.make_frame(
+            private,
+            kind="delta",
+            reader_id=link.reader_id,
+            version=version,
+            base_version=link.version,
+            body=body,
+            result_digest=digest,
+            link_nonce=link.reader_nonce,
+        )
+        link.took(version, view, digest, tick)
+        return frame
+
+
+def _body(
+    small: dict[str, Any],
+    view: reader_state.ReaderView,
+    memo: dict[int, tuple[dict[str, Any], list[str]]],
+) -> dict[str, Any] | None:
+    """This pass's delta for a synced reader (None: nothing changed for it).
+
+    The shared sections' changes are computed once per section object and shared by
+    every reader holding it (treat the body as read-only).
+    """
+    sets: dict[str, Any] = {}
+    unsets: dict[str, list[str]] = {}
+    for name, section in (("credentials", view.credentials), ("members", view.members)):
+        if not section.changed:
+            continue
+        found = memo.get(id(section))
+        if found is None:
+            found = memo[id(section)] = section.delta(section.changed)
+        if found[0]:
+            sets[name] = found[0]
+        if found[1]:
+            unsets[name] = found[1]
+    replace = {n: v for n, v in view.small.items() if small.get(n) != v}
+    if not (sets or unsets or replace):
+        return None
+    return {"set": sets, "unset": unsets, "replace": replace, "drop": []}
 
 
 async def _safe_send(link: Link, messages: list[dict[str, Any]]) -> None:
@@ -494,6 +748,8 @@ async def _serve(c: Container, hub: Hub, link: Link) -> None:
                     await link.send(_certificate_message(made))
             elif kind == "resync":
                 hub.request_snapshot(link)
+            elif kind == "applied":
+                hub.applied(link, msg["version"])
             elif kind == "status":
                 await asyncio.to_thread(quiet, _status, c, link, msg["status"], True)
                 hub.wake()  # a reported model can change the reader's readiness (R13)
@@ -577,6 +833,7 @@ async def serve_reader(hub: Hub, channel: Channel) -> None:
     org_id, key, hello = authed
     link = Link(channel, hello["reader_id"], org_id, version=max(0, int(hello["version"])))
     link.public_key, link.reader_nonce = key, _reader_nonce(hello)
+    link.shared_ok = hello.get("shared_deltas") is True
     hub.add(link)
     try:
         try:
@@ -588,7 +845,8 @@ async def serve_reader(hub: Hub, channel: Channel) -> None:
         renewed = await asyncio.to_thread(quiet, _recertify, c, link)
         if renewed is not None:
             await link.send(_certificate_message(renewed))
-        hub.request_snapshot(link)
+        digest = hello.get("digest")
+        hub.request_sync(link, link.version, digest if isinstance(digest, str) else None)
         with contextlib.suppress(ChannelClosed):
             # A disconnect ends the session normally; cleanup follows either way.
             await _serve(c, hub, link)

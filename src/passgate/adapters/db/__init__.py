@@ -1,6 +1,7 @@
 """Storage adapters. Importing the package loads every area's tables onto `metadata`."""
 
 # Area modules add their tables to `metadata` when imported; keep one import per line.
+import passgate.adapters.db.change_log
 import passgate.adapters.db.rate_limits
 import passgate.adapters.db.tables_app
 import passgate.adapters.db.tables_door_commands

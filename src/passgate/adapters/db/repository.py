@@ -18,6 +18,7 @@ from typing import Any, Generic, TypeVar, cast
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from passgate.adapters.db import change_log
 from passgate.adapters.db import tables as t
 from passgate.adapters.db.bulk import bulk_insert_new
 from passgate.adapters.db.engine import IMMEDIATE
@@ -78,6 +79,7 @@ class TenantRepository(Generic[T]):
         org_id: str,
         *,
         lock_rows: bool = False,
+        notes: change_log.ChangeNotes | None = None,
     ) -> None:
         self._conn = conn
         self._table = table
@@ -85,6 +87,15 @@ class TenantRepository(Generic[T]):
         self._org_id = org_id
         self._lock_rows = lock_rows
         self._label = singular(table.name).replace("_", " ")
+        # Writes to a table readers depend on note what they touched (the change log).
+        self._notes = notes if notes is not None and change_log.watched(table) else None
+
+    def _rows_before(self, stmt: Any) -> builtins.list[dict[str, Any]]:
+        return [dict(r) for r in self._conn.execute(stmt).mappings()]
+
+    def _note(self, before: Mapping[str, Any] | None, after: Mapping[str, Any] | None) -> None:
+        if self._notes is not None:
+            self._notes.row(self._table.name, before, after)
 
     def _scoped(self, stmt: Any) -> Any:
         return stmt.where(self._table.c.org_id == self._org_id)
@@ -154,15 +165,24 @@ class TenantRepository(Generic[T]):
         if values["org_id"] != self._org_id:
             raise PermissionDenied("entity belongs to another organization")
         self._conn.execute(sa.insert(self._table).values(**values))
+        self._note(None, values)
 
     def update(self, entity: T) -> None:
         values = _values(entity)
+        after = dict(values)
         entity_id = values.pop("id")
         if values.pop("org_id") != self._org_id:
             raise PermissionDenied("entity belongs to another organization")
+        before = None
+        if self._notes is not None:
+            found = self._rows_before(
+                self._scoped(sa.select(self._table)).where(self._table.c.id == entity_id)
+            )
+            before = found[0] if found else None
         stmt = self._scoped(sa.update(self._table)).where(self._table.c.id == entity_id)
         if self._conn.execute(stmt.values(**values)).rowcount != 1:
             raise NotFound(f"{self._label} not found")
+        self._note(before, after)
 
     def advance(self, column: str, when: datetime, **filters: Any) -> int:
         """Set ``column`` to ``when`` on matching rows where it is unset or earlier.
@@ -171,22 +191,37 @@ class TenantRepository(Generic[T]):
         cannot undo a concurrent change to other columns (say, a suspension).
         """
         col = self._table.c[column]
+        spec = change_log.WATCHED.get(self._table.name)
+        if self._notes is not None and spec is not None and spec.reads(column):
+            chosen = self._where(sa.select(self._table), filters)
+            for row in self._rows_before(chosen.where(sa.or_(col.is_(None), col < when))):
+                self._note(row, {**row, column: when})
         stmt = self._where(sa.update(self._table), filters).where(sa.or_(col.is_(None), col < when))
         return int(self._conn.execute(stmt.values({column: when})).rowcount)
 
     def delete(self, entity_id: str) -> None:
+        if self._notes is not None:
+            chosen = self._scoped(sa.select(self._table)).where(self._table.c.id == entity_id)
+            for row in self._rows_before(chosen):
+                self._note(row, None)
         stmt = self._scoped(sa.delete(self._table)).where(self._table.c.id == entity_id)
         if self._conn.execute(stmt).rowcount != 1:
             raise NotFound(f"{self._label} not found")
 
     def delete_where(self, **filters: Any) -> int:
+        if self._notes is not None:
+            for row in self._rows_before(self._where(sa.select(self._table), filters)):
+                self._note(row, None)
         return int(self._conn.execute(self._where(sa.delete(self._table), filters)).rowcount)
 
 
 class SqlOrganizations:
-    def __init__(self, conn: sa.Connection, org_id: str | None) -> None:
+    def __init__(
+        self, conn: sa.Connection, org_id: str | None, notes: change_log.ChangeNotes
+    ) -> None:
         self._conn = conn
         self._org_id = org_id
+        self._notes = notes
 
     def _visible(self, stmt: Any) -> Any:
         # A tenant unit of work sees its own organization only.
@@ -219,21 +254,26 @@ class SqlOrganizations:
     def add(self, org: m.Organization) -> None:
         if self._org_id is not None:
             raise PermissionDenied("only the operator creates organizations")
-        self._conn.execute(sa.insert(t.organizations).values(**_values(org)))
+        values = _values(org)
+        self._conn.execute(sa.insert(t.organizations).values(**values))
+        self._notes.row("organizations", None, values)
 
     def update(self, org: m.Organization) -> None:
         values = _values(org)
+        after = dict(values)
         org_id = values.pop("id")
         stmt = self._visible(sa.update(t.organizations)).where(t.organizations.c.id == org_id)
         if self._conn.execute(stmt.values(**values)).rowcount != 1:
             raise NotFound("organization not found", field="org_id")
+        self._notes.row("organizations", None, after)
 
 
 class SqlGroupDoors:
-    def __init__(self, conn: sa.Connection, org_id: str) -> None:
+    def __init__(self, conn: sa.Connection, org_id: str, notes: change_log.ChangeNotes) -> None:
         self._conn = conn
         self._org_id = org_id
         self._t = t.group_doors
+        self._notes = notes
 
     def doors_of(self, group_id: str) -> list[str]:
         stmt = sa.select(self._t.c.door_id).where(
@@ -250,8 +290,15 @@ class SqlGroupDoors:
         rows = [{"org_id": self._org_id, "group_id": group_id, "door_id": d} for d in door_ids]
         if rows:
             self._conn.execute(sa.insert(self._t), rows)
+        self._notes.add(self._org_id, [("group", group_id)])
 
     def delete_for_door(self, door_id: str) -> None:
+        groups = self._conn.execute(
+            sa.select(self._t.c.group_id).where(
+                self._t.c.org_id == self._org_id, self._t.c.door_id == door_id
+            )
+        ).scalars()
+        self._notes.add(self._org_id, [("group", g) for g in groups])
         self._conn.execute(
             sa.delete(self._t).where(self._t.c.org_id == self._org_id, self._t.c.door_id == door_id)
         )
@@ -481,11 +528,16 @@ class SqlUnitOfWork:
         *,
         write: bool = True,
         before_commit: Callable[[SqlUnitOfWork], None] | None = None,
+        log_keep_entries: int = 10_000,
+        log_keep_s: float = 3600.0,
     ) -> None:
         self._engine = engine
         self.org_id = org_id
         self._write = write
         self._before_commit = before_commit
+        self._log_keep = (log_keep_entries, log_keep_s)
+        # What this transaction changed that readers need (appended to the change log).
+        self.reader_notes = change_log.ChangeNotes()
         self._conn: sa.Connection | None = None
         self._tx: sa.RootTransaction | None = None
         self.changed_serials: set[str] = set()
@@ -496,11 +548,14 @@ class SqlUnitOfWork:
             conn = conn.execution_options(**{IMMEDIATE: True})
         self._conn = conn
         self._tx = conn.begin()
-        self.organizations = SqlOrganizations(conn, self.org_id)
+        self.organizations = SqlOrganizations(conn, self.org_id, self.reader_notes)
         self.events = SqlEvents(conn, self.org_id)
         self.outbox = SqlOutbox(conn, self.org_id)
+        self.reader_changes = change_log.SqlReaderChanges(
+            conn, self.reader_notes if self._write else None
+        )
         if self.org_id is not None:
-            self.group_doors = SqlGroupDoors(conn, self.org_id)
+            self.group_doors = SqlGroupDoors(conn, self.org_id, self.reader_notes)
             self.pass_list = SqlPassList(conn, self.org_id)
         return self
 
@@ -515,6 +570,11 @@ class SqlUnitOfWork:
             if exc_type is None and self._write:
                 if self.changed_serials and self._before_commit is not None:
                     self._before_commit(self)  # in this transaction: fails it if it fails
+                if self.reader_notes:
+                    keep, keep_s = self._log_keep
+                    change_log.append(
+                        self._conn, self.reader_notes, keep_entries=keep, keep_s=keep_s
+                    )
                 try:
                     self._tx.commit()
                 except sa.exc.IntegrityError as err:
@@ -572,16 +632,32 @@ class SqlUnitOfWork:
             raise PermissionDenied("tenant data needs an organization-scoped unit of work")
         lock = self._write and self._conn.dialect.name == "postgresql"
         return TenantRepository(
-            self._conn, TABLES[entity_type], entity_type, self.org_id, lock_rows=lock
+            self._conn,
+            TABLES[entity_type],
+            entity_type,
+            self.org_id,
+            lock_rows=lock,
+            notes=self.reader_notes if self._write else None,
         )
 
 
 class SqlUnitOfWorkFactory:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(
+        self, engine: Engine, *, log_keep_entries: int = 10_000, log_keep_s: float = 3600.0
+    ) -> None:
         self.engine = engine
+        self.log_keep_entries = log_keep_entries
+        self.log_keep_s = log_keep_s
         # The last step inside each write transaction that changed Wallet serials (the
         # container sets it to sign their new .pkpass files).
         self.before_commit: Callable[[SqlUnitOfWork], None] | None = None
 
     def __call__(self, org_id: str | None, *, write: bool = True) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.engine, org_id, write=write, before_commit=self.before_commit)
+        return SqlUnitOfWork(
+            self.engine,
+            org_id,
+            write=write,
+            before_commit=self.before_commit,
+            log_keep_entries=self.log_keep_entries,
+            log_keep_s=self.log_keep_s,
+        )

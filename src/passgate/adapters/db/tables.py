@@ -202,6 +202,8 @@ access_rights = sa.Table(
     _created(),
     _same_org("member_id", "members"),
     _same_org("group_id", "groups"),
+    # A member's rights by key (the reader hub reloads one member's on a change).
+    sa.Index("ix_access_rights_org_member", "org_id", "member_id"),
 )
 
 api_keys = sa.Table(

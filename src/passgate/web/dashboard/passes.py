@@ -10,7 +10,7 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from passgate.domain import model as m
-from passgate.services import app_credentials, pass_admin
+from passgate.services import app_credentials, pass_admin, reader_rollout
 from passgate.services.paging import COUNT_CAP
 from passgate.web.dashboard.auth import DashboardActor, check_csrf
 from passgate.web.dashboard.pages import render
@@ -89,7 +89,14 @@ def router() -> APIRouter:
         with c.uow_factory(org_id, write=False) as uow:
             org = uow.organizations.get(org_id)
             detail = pass_admin.pass_detail(uow, apple_pass_id)
+            rollout = None
+            if detail.row.apple_pass.status != m.PassStatus.ACTIVE:
+                # A revocation: how many readers have applied it, and the others' state.
+                rollout = reader_rollout.pass_rollout(
+                    uow, apple_pass_id, c.clock.now(), c.settings.reader_offline_after_s
+                )
         context: dict[str, Any] = {
+            "rollout": rollout,
             "row": detail.row,
             "devices": detail.devices,
             "registrations": detail.registrations,
