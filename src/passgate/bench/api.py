@@ -322,7 +322,7 @@ def _measure(
 def _serve(url: str) -> tuple[Callable[[], None], str]:
     import uvicorn
 
-    from passgate.bench.revocation import _free_port
+    from passgate.bench.fleet import free_port as _free_port
     from passgate.bootstrap import build_container
     from passgate.config import Settings
     from passgate.web.app import create_app

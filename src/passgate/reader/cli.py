@@ -47,6 +47,15 @@ def pair_cmd(cache_path: str, server: str, code: str) -> None:
 @click.option("--firmware", default="passgate-agent", show_default=True)
 @click.option("--model", default=None, help="Report this reader model to the server")
 @click.option(
+    "--fallback-server",
+    "fallback",
+    multiple=True,
+    envvar="PASSGATE_READER_FALLBACK_SERVERS",
+    help="Another base URL of the same deployment (repeatable; the environment variable "
+    "takes space-separated URLs): when the link to one server fails or drops, the agent "
+    "tries the next, starting with the URL it was paired with",
+)
+@click.option(
     "--transport",
     type=click.Choice(["socket", "pcsc", "nfcpy"]),
     default="socket",
@@ -66,9 +75,10 @@ def run_cmd(
     model: str | None,
     transport: str,
     motion_gpio: str | None,
+    fallback: tuple[str, ...],
 ) -> None:
     """Run the agent until SIGINT/SIGTERM (prints the device socket address first)."""
-    asyncio.run(_run(cache_path, listen, firmware, model, transport, motion_gpio))
+    asyncio.run(_run(cache_path, listen, firmware, model, transport, motion_gpio, list(fallback)))
 
 
 async def _run(
@@ -78,7 +88,13 @@ async def _run(
     model: str | None,
     transport: str,
     motion_gpio: str | None = None,
+    fallback: list[str] | None = None,
 ) -> None:
+    for url in fallback or []:
+        if not url.startswith(("http://", "https://")):
+            raise click.BadParameter(
+                f"{url!r} is not an http:// or https:// URL", param_hint="--fallback-server"
+            )
     status = {"firmware": firmware, **({"model": model} if model else {})}
     store = AgentStore(cache_path)
     agent = ReaderAgent(store)
@@ -87,7 +103,7 @@ async def _run(
             f"{cache_path} was never paired: run `passgate reader pair --server URL --code CODE "
             f"--cache {cache_path}` first"
         )
-    client = SyncClient(agent, status=status)
+    client = SyncClient(agent, status=status, fallback_urls=fallback)
     agent.on_event = client.notify_event
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

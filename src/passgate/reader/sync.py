@@ -6,6 +6,12 @@ goes through ``proto.snapshot.CacheState``: a bad signature, a gap, a rollback o
 digest mismatch is refused and the agent asks for a fresh snapshot. Queued events go up
 in batches and are deleted only when acknowledged; after a reconnect everything not yet
 acknowledged is sent again (the server stores each (reader, sequence) once).
+
+Besides the URL it was paired with, the agent can be given other URLs of the same
+deployment (``fallback_urls``: several server processes on one database). When a
+connection fails or drops, the next attempt goes to the next URL in turn, so a server
+process that dies costs a reader one reconnect; the new server sends the current
+snapshot, and what changed meanwhile is in it.
 """
 
 from __future__ import annotations
@@ -77,9 +83,17 @@ def ws_url(server_url: str) -> str:
 
 class SyncClient:
     def __init__(
-        self, agent: ReaderAgent, *, status: dict[str, Any] | None = None, idle_s: float = 0.05
+        self,
+        agent: ReaderAgent,
+        *,
+        status: dict[str, Any] | None = None,
+        idle_s: float = 0.05,
+        fallback_urls: list[str] | None = None,
     ) -> None:
         self.agent = agent
+        self.fallback_urls = [u.rstrip("/") for u in fallback_urls or []]
+        self._turn = 0  # which of the URLs the next attempt uses
+        self.url: str | None = None  # the server of the current (or last) connection
         self.status = status or {}
         self.idle_s = idle_s
         self.connected = asyncio.Event()
@@ -110,8 +124,9 @@ class SyncClient:
                 await self._session(stop)
                 delay = 0.05
             except (OSError, websockets.WebSocketException, PassgateError, TimeoutError) as exc:
-                log.info("reader link down: %s", exc)
+                log.info("reader link to %s down: %s", self.url, exc)
             self.connected.clear()
+            self._turn += 1  # the next attempt tries the next server, if there are several
             if stop.is_set():
                 break
             with contextlib.suppress(TimeoutError):
@@ -125,9 +140,11 @@ class SyncClient:
         reader_id = agent.reader_id
         server_key_pem = store.get("server_public_key")
         link_pem = store.get("link_key")
-        url = store.get("server_url")
-        if not (reader_id and server_key_pem and link_pem and url):
+        paired_url = store.get("server_url")
+        if not (reader_id and server_key_pem and link_pem and paired_url):
             raise PassgateError("the agent is not paired")
+        urls = [paired_url, *(u for u in self.fallback_urls if u != paired_url)]
+        url = self.url = urls[self._turn % len(urls)]
         link_key = snap.load_private_pem(link_pem.encode())
         self._server_key, self._unlocks = snap.load_public_pem(server_key_pem), set()
         # Ours for this connection only: the server's frames and heartbeats must echo it.

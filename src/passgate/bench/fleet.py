@@ -1,0 +1,616 @@
+"""A deployment and a fleet of light reader clients, for the reader-link benchmarks.
+
+The deployment: a fresh database (SQLite in a temporary directory, or PostgreSQL), an
+organization seeded by bulk inserts (``credentials`` members, each with an Apple Pass
+and an iPhone key, all with access to the door), ``readers`` readers with pairing
+codes, and ``processes`` server processes (uvicorn, as ``passgate serve`` runs it) on
+loopback ports.
+
+The fleet: reader clients spread over worker processes, many per process (asyncio).
+Each is a real reader as far as the server can tell: it pairs through
+``/reader/v1/pair`` with its own link key, answers the challenge, and takes every frame
+through ``proto.snapshot.CacheState`` (signature, nonce, version chain, digest), the
+same code the agent uses, keeping the content in memory (not in the agent's SQLite
+store). After each accepted frame it judges the watched key with
+``domain.reader_cache.decide_tap`` over the rows that key needs, and records when the
+verdict first equals what the parent waits for. It answers heartbeats as the agent
+does (the server then commits its "last seen").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import multiprocessing
+import os
+import secrets
+import socket
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from multiprocessing.connection import Connection
+from typing import Any
+
+import click
+import httpx
+
+CHUNK = 5_000
+FULL_MODEL = "reader_pro_2_1"  # receives Apple Pass keys (R13)
+SMALL_MODEL = "reader_pro_2_0"  # receives its readiness verdict only (no Apple Pass keys)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def serve(database_url: str, port: int, operator: str, secret: str, deflate: bool) -> None:
+    """One server process (runs in a spawned child)."""
+    import uvicorn
+
+    from passgate.bootstrap import build_container
+    from passgate.config import Settings
+    from passgate.web.app import create_app
+
+    settings = Settings(
+        database_url=database_url,
+        dev_mode=True,
+        operator_key=operator,
+        secret_key=secret,
+        metrics_enabled=False,
+        in_process_worker=False,
+    )
+    container = build_container(settings)
+    uvicorn.run(
+        create_app(container),
+        host="127.0.0.1",
+        port=port,
+        log_level="error",
+        ws_per_message_deflate=deflate,
+    )
+
+
+@dataclass
+class Seeded:
+    org_id: str
+    token: str
+    door_id: str
+    codes: list[str]  # one per reader, in reader order
+    watched_key: str  # the key id whose pass the benchmark suspends
+    watched_pass: str
+    full_readers: int
+
+
+def seed(database_url: str, *, readers: int, credentials: int, full_readers: int) -> Seeded:
+    """The organization, its door and readers (with pairing codes) and its credentials."""
+    import sqlalchemy as sa
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from passgate.adapters.db import tables as t
+    from passgate.adapters.db.engine import create_engine
+    from passgate.adapters.db.repository import SqlUnitOfWork
+    from passgate.domain import model as m
+    from passgate.proto.aliro import crypto
+    from passgate.services import reader_gateway
+    from passgate.services.actors import Actor, ActorKind
+    from passgate.services.apikeys import create_api_key
+
+    engine = create_engine(database_url)
+    now = datetime.now(UTC)
+    org = m.Organization(id=m.new_id("org"), name="Bench", slug="bench", created_at=now)
+    org.sso_enforced = org.mfa_required = True  # eligible for Apple Passes (R13)
+    with SqlUnitOfWork(engine, None) as uow:
+        uow.organizations.add(org)
+    operator = Actor(
+        kind=ActorKind.OPERATOR, id="operator", name="operator", org_id=None, role="operator"
+    )
+    with SqlUnitOfWork(engine, org.id) as uow:
+        token = create_api_key(
+            uow, operator, org_id=org.id, name="bench", role="admin", now=now
+        ).token
+        uow.repo(m.SsoConnection).add(
+            m.SsoConnection(m.new_id("sso"), org.id, "oidc", True, {}, None, ["otp"], now, now)
+        )
+        uow.repo(m.Subscription).add(
+            m.Subscription(
+                m.new_id("sub"), org.id, "apple_pass", "active", now - timedelta(days=1), None, now
+            )
+        )
+    place, door, group = m.new_id("plc"), m.new_id("door"), m.new_id("grp")
+    reader_ids = [m.new_id("rdr") for _ in range(readers)]
+    with engine.begin() as conn:
+        conn.execute(
+            sa.insert(t.places),
+            [
+                {
+                    "id": place,
+                    "org_id": org.id,
+                    "name": "HQ",
+                    "timezone": "UTC",
+                    "address": None,
+                    "created_at": now,
+                }
+            ],
+        )
+        conn.execute(
+            sa.insert(t.doors),
+            [
+                {
+                    "id": door,
+                    "org_id": org.id,
+                    "place_id": place,
+                    "name": "Door",
+                    "timezone": "UTC",
+                    "lockdown": False,
+                    "staleness_limit_s": 86400,
+                    "schedule_id": None,
+                    "created_at": now,
+                }
+            ],
+        )
+        conn.execute(
+            sa.insert(t.groups),
+            [
+                {
+                    "id": group,
+                    "org_id": org.id,
+                    "name": "All",
+                    "description": None,
+                    "schedule_id": None,
+                    "created_at": now,
+                }
+            ],
+        )
+        conn.execute(
+            sa.insert(t.group_doors), [{"org_id": org.id, "group_id": group, "door_id": door}]
+        )
+        for start in range(0, readers, CHUNK):
+            conn.execute(
+                sa.insert(t.readers),
+                [
+                    {
+                        "id": r,
+                        "org_id": org.id,
+                        "door_id": door,
+                        "name": f"Reader {start + i}",
+                        "model": FULL_MODEL if start + i < full_readers else SMALL_MODEL,
+                        "firmware": "2.1.0",
+                        "tamper_protection": True,
+                        "tampered": False,
+                        "online": False,
+                        "last_seen_at": None,
+                        "created_at": now,
+                    }
+                    for i, r in enumerate(reader_ids[start : start + CHUNK])
+                ],
+            )
+    watched = crypto.public_bytes(ec.generate_private_key(ec.SECP256R1()))
+    watched_key = hashlib.sha256(watched).hexdigest()
+    watched_pass = ""
+    with click.progressbar(
+        length=credentials, label=f"seeding {credentials:,} credentials", file=sys.stderr
+    ) as bar:
+        for start in range(0, credentials, CHUNK):
+            members, passes, devices, rights = [], [], [], []
+            for i in range(start, min(credentials, start + CHUNK)):
+                mid, pid = f"mbr_b{i:010d}", f"pass_b{i:010d}"
+                public, key_id = ("04" + f"{i:0128x}", f"{i:064x}")
+                if i == 0:
+                    public, key_id, watched_pass = watched.hex(), watched_key, pid
+                members.append(
+                    {
+                        "id": mid,
+                        "org_id": org.id,
+                        "email": f"p{i}@bench.example",
+                        "display_name": f"Person {i}",
+                        "role": "member",
+                        "status": "active",
+                        "external_id": None,
+                        "created_at": now,
+                    }
+                )
+                passes.append(
+                    {
+                        "id": pid,
+                        "org_id": org.id,
+                        "member_id": mid,
+                        "serial_number": f"ser_b{i:010d}",
+                        "status": "active",
+                        "created_at": now,
+                        "updated_at": now,
+                        "suspended_at": None,
+                        "deleted_at": None,
+                        "last_used_at": None,
+                    }
+                )
+                devices.append(
+                    {
+                        "id": f"pdev_b{i:010d}",
+                        "org_id": org.id,
+                        "pass_id": pid,
+                        "kind": "iphone",
+                        "device_id": f"iphone-{i}",
+                        "model": "iPhone16,1",
+                        "os_version": "18.1",
+                        "app_version": "1.0",
+                        "public_key": public,
+                        "key_id": key_id,
+                        "status": "active",
+                        "paired_device_id": None,
+                        "added_at": now,
+                        "replaced_at": None,
+                        "last_used_at": None,
+                    }
+                )
+                rights.append(
+                    {
+                        "id": f"acr_b{i:010d}",
+                        "org_id": org.id,
+                        "member_id": mid,
+                        "group_id": group,
+                        "valid_from": None,
+                        "valid_until": None,
+                        "created_at": now,
+                    }
+                )
+            with engine.begin() as conn:
+                conn.execute(sa.insert(t.members), members)
+                conn.execute(sa.insert(t.apple_passes), passes)
+                conn.execute(sa.insert(t.pass_devices), devices)
+                conn.execute(sa.insert(t.access_rights), rights)
+            bar.update(len(members))
+    admin = Actor(kind=ActorKind.API_KEY, id="bench", name="bench", org_id=org.id, role="admin")
+    codes: list[str] = []
+    with click.progressbar(
+        length=readers, label=f"pairing codes for {readers:,} readers", file=sys.stderr
+    ) as bar:
+        for start in range(0, readers, 500):
+            with SqlUnitOfWork(engine, org.id) as uow:
+                codes.extend(
+                    reader_gateway.create_pairing_code(uow, admin, r, now).code
+                    for r in reader_ids[start : start + 500]
+                )
+            bar.update(len(reader_ids[start : start + 500]))
+    engine.dispose()
+    return Seeded(org.id, token, door, codes, watched_key, watched_pass, full_readers)
+
+
+@contextlib.contextmanager
+def deployment(
+    database_url: str, processes: int, operator: str, secret: str, *, deflate: bool = True
+) -> Iterator[list[tuple[str, int]]]:
+    """``processes`` server processes; yields (base URL, pid) of each."""
+    ctx = multiprocessing.get_context("spawn")
+    started = []
+    try:
+        for _ in range(processes):
+            port = free_port()
+            proc = ctx.Process(
+                target=serve, args=(database_url, port, operator, secret, deflate), daemon=True
+            )
+            proc.start()
+            started.append((f"http://127.0.0.1:{port}", proc))
+        for base, proc in started:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    if httpx.get(base + "/healthz", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass  # not listening yet
+                if not proc.is_alive() or time.monotonic() > deadline:
+                    raise click.ClickException(f"the server at {base} did not start")
+                time.sleep(0.05)
+        yield [(base, int(proc.pid or 0)) for base, proc in started]
+    finally:
+        for _, proc in started:
+            proc.terminate()
+        for _, proc in started:
+            proc.join(10)
+            if proc.is_alive():
+                proc.kill()
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far, from /proc."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_mib(pid: int) -> float:
+    """Resident memory of a process, from /proc."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+# --- the light reader -------------------------------------------------------------------
+
+
+@dataclass(eq=False)
+class LightReader:
+    index: int
+    base: str
+    code: str
+    watched_key: str
+    reader_id: str = ""
+    server_key: Any = None
+    link_key: Any = None
+    state: Any = None
+    synced_at: float | None = None  # monotonic time of the first complete snapshot
+    connected_at: float = 0.0
+    reason: str | None = None
+    frames: int = 0
+    rejected: list[str] = field(default_factory=list)
+
+
+async def _pair(http: httpx.AsyncClient, reader: LightReader) -> None:
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from passgate.proto import snapshot as snap
+    from passgate.proto.aliro import crypto
+
+    reader.link_key = ec.generate_private_key(ec.SECP256R1())
+    aliro = crypto.public_bytes(ec.generate_private_key(ec.SECP256R1())).hex()
+    body = {
+        "code": reader.code,
+        "public_key": snap.public_pem(reader.link_key),
+        "aliro_public_key": aliro,
+    }
+    for attempt in range(5):
+        try:
+            r = await http.post(reader.base + "/reader/v1/pair", json=body)
+        except httpx.TransportError:
+            if attempt == 4:
+                raise
+            await asyncio.sleep(0.5)
+            continue
+        if r.status_code == 409 and attempt < 4:
+            # Concurrent first pairings race to create the organization's signing key;
+            # the loser is told to try again.
+            await asyncio.sleep(0.2)
+            continue
+        if r.status_code != 200:
+            raise click.ClickException(f"pairing refused ({r.status_code}): {r.text[:200]}")
+        made = r.json()
+        reader.reader_id = made["reader_id"]
+        reader.server_key = snap.load_public_pem(made["server_public_key"], "server_public_key")
+        return
+
+
+def _reason(content: dict[str, Any], key_id: str) -> str:
+    """The reader's decision for ``key_id``, from the rows that decision reads."""
+    from passgate.domain.access import UnlockMethod
+    from passgate.domain.reader_cache import (
+        decide_tap,
+        parse_credential,
+        parse_header,
+        parse_member,
+    )
+
+    creds, members = {}, {}
+    raw = content.get("credentials", {}).get(key_id)
+    if raw is not None:
+        cred = creds[key_id] = parse_credential(key_id, raw)
+        member_raw = content.get("members", {}).get(cred.view.member_id)
+        if member_raw is not None:
+            members[cred.view.member_id] = parse_member(cred.view.member_id, member_raw)
+    view = parse_header(content, creds, members)
+    now = datetime.now(UTC)
+    verdict = decide_tap(
+        view, key_id=key_id, method=UnlockMethod.NFC, now=now, synced_at=now, halted=False
+    )
+    return verdict.decision.reason.value
+
+
+class Fleet:
+    """The readers of one worker process, and what the parent asked to watch for."""
+
+    def __init__(self, readers: list[LightReader], conn: Connection) -> None:
+        self.readers = readers
+        self.conn = conn
+        self.wanted: str | None = None
+        self.reached: dict[int, float] = {}
+        self.reported = True
+
+    def judge(self, reader: LightReader) -> None:
+        content = reader.state.content
+        if content is None:
+            return
+        reader.reason = _reason(content, reader.watched_key)
+        if self.wanted is not None and reader.reason == self.wanted:
+            self.reached.setdefault(reader.index, time.monotonic())
+            self.report_if_done()
+
+    def arm(self, wanted: str) -> None:
+        self.wanted, self.reported = wanted, False
+        self.reached = {r.index: time.monotonic() for r in self.readers if r.reason == wanted}
+        self.conn.send(("armed",))
+        self.report_if_done()
+
+    def report_if_done(self) -> None:
+        if not self.reported and len(self.reached) == len(self.readers):
+            self.reported = True
+            self.conn.send(("done", list(self.reached.values())))
+
+
+async def _session(fleet: Fleet, reader: LightReader, stop: asyncio.Event) -> None:
+    import websockets
+
+    from passgate.proto import snapshot as snap
+
+    url = "ws" + reader.base.removeprefix("http") + "/reader/v1/ws"
+    nonce = secrets.token_urlsafe(24)
+    state = snap.CacheState(reader.reader_id, reader.server_key, link_nonce=nonce)
+    reader.state = state
+    reader.connected_at = time.monotonic()
+    async with websockets.connect(
+        url, max_size=snap.MAX_FRAME_BYTES, open_timeout=120, ping_interval=None
+    ) as ws:
+        challenge = snap.parse_message(await ws.recv())
+        proof = snap.auth_message(challenge["nonce"], reader.reader_id)
+        signature = snap.sign(reader.link_key, proof)
+        await ws.send(
+            snap.encode_message(
+                {
+                    "type": "auth",
+                    "reader_id": reader.reader_id,
+                    "reader_nonce": nonce,
+                    "signature": signature,
+                    "version": 0,
+                    "status": {},
+                }
+            )
+        )
+        while not stop.is_set():
+            msg = snap.parse_message(await ws.recv())
+            kind = msg["type"]
+            if kind in ("snapshot", "delta", "snapshot_part"):
+                verdict = state.receive(msg)
+                reader.frames += 1
+                if isinstance(verdict, snap.Accepted):
+                    if reader.synced_at is None and verdict.changes is None:
+                        reader.synced_at = time.monotonic()
+                    fleet.judge(reader)
+                elif isinstance(verdict, snap.Rejected):
+                    reader.rejected.append(verdict.reason)
+                    await ws.send(snap.encode_message({"type": "resync", "reason": verdict.reason}))
+            elif kind == "heartbeat" and state.confirms(msg):
+                await ws.send(snap.encode_message({"type": "ping"}))
+
+
+async def _keep_connected(fleet: Fleet, reader: LightReader, stop: asyncio.Event) -> None:
+    import websockets
+
+    while not stop.is_set():
+        try:
+            await _session(fleet, reader, stop)
+        except (OSError, websockets.WebSocketException, TimeoutError) as exc:
+            reader.rejected.append(f"link: {type(exc).__name__}")
+        if not stop.is_set():
+            await asyncio.sleep(0.2)
+
+
+async def _fleet_main(
+    shares: list[tuple[int, str, str]], watched_key: str, conn: Connection, connect_gap_s: float
+) -> None:
+    readers = [LightReader(i, base, code, watched_key) for i, base, code in shares]
+    fleet = Fleet(readers, conn)
+    limits = httpx.Limits(max_connections=4)  # pairing is a write: SQLite takes one at a time
+    async with httpx.AsyncClient(timeout=120, limits=limits) as http:
+        pending = [asyncio.create_task(_pair(http, r)) for r in readers]
+        await asyncio.gather(*pending)
+    conn.send(("paired",))
+    stop = asyncio.Event()
+    tasks = []
+    for r in readers:
+        tasks.append(asyncio.create_task(_keep_connected(fleet, r, stop)))
+        await asyncio.sleep(connect_gap_s)  # no thundering herd of snapshots
+    loop = asyncio.get_running_loop()
+    try:
+        while True:
+            command = await loop.run_in_executor(None, conn.recv)
+            if command[0] == "stop":
+                break
+            if command[0] == "expect":
+                fleet.arm(command[1])
+            elif command[0] == "stats":
+                synced = [r.synced_at - r.connected_at for r in readers if r.synced_at]
+                frames = sum(r.frames for r in readers)
+                rejected = sum(len(r.rejected) for r in readers)
+                conn.send(("stats", {"synced": synced, "frames": frames, "rejected": rejected}))
+    finally:
+        stop.set()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def fleet_worker(
+    shares: list[tuple[int, str, str]], watched_key: str, conn: Connection, connect_gap_s: float
+) -> None:
+    """One worker process of the fleet (spawned); a failure is reported to the parent."""
+    try:
+        asyncio.run(_fleet_main(shares, watched_key, conn, connect_gap_s))
+    except (click.ClickException, httpx.HTTPError, OSError) as exc:
+        conn.send(("error", str(exc)))
+
+
+def receive(conn: Connection, kind: str, limit: float, what: str) -> Any:
+    deadline = time.monotonic() + limit
+    while True:
+        if not conn.poll(max(0.0, deadline - time.monotonic())):
+            raise click.ClickException(f"gave up waiting: {what}")
+        message = conn.recv()
+        if message[0] == "error":
+            raise click.ClickException(f"a reader worker failed: {message[1]}")
+        if message[0] == kind:
+            return message
+
+
+@contextlib.contextmanager
+def fleet(
+    bases: list[str], codes: list[str], watched_key: str, workers: int, connect_gap_s: float = 0.0
+) -> Iterator[list[Connection]]:
+    """Worker processes with the readers (reader i on server i mod P); yields their pipes."""
+    ctx = multiprocessing.get_context("spawn")
+    everyone = [(i, bases[i % len(bases)], code) for i, code in enumerate(codes)]
+    shares = [everyone[w::workers] for w in range(workers) if everyone[w::workers]]
+    pipes = [ctx.Pipe() for _ in shares]
+    procs = [
+        ctx.Process(
+            target=fleet_worker, args=(share, watched_key, child, connect_gap_s), daemon=True
+        )
+        for share, (_, child) in zip(shares, pipes, strict=True)
+    ]
+    conns = [parent for parent, _ in pipes]
+    for p in procs:
+        p.start()
+    try:
+        for c in conns:
+            receive(c, "paired", 600, "readers paired")
+        yield conns
+    finally:
+        for c in conns:
+            with contextlib.suppress(OSError):
+                c.send(("stop",))
+        for p in procs:
+            p.join(15)
+            if p.is_alive():
+                p.terminate()
+
+
+def expect(conns: list[Connection], reason: str, limit: float, what: str) -> list[float]:
+    """Arm every worker for ``reason``; returns each reader's monotonic time of reaching it."""
+    for c in conns:
+        c.send(("expect", reason))
+    for c in conns:
+        receive(c, "armed", 60, "workers armed")
+    return [t for c in conns for t in receive(c, "done", limit, what)[1]]
+
+
+def stats(conns: list[Connection]) -> dict[str, Any]:
+    out: dict[str, Any] = {"synced": [], "frames": 0, "rejected": 0}
+    for c in conns:
+        c.send(("stats",))
+        got = receive(c, "stats", 60, "fleet stats")[1]
+        out["synced"] += got["synced"]
+        out["frames"] += got["frames"]
+        out["rejected"] += got["rejected"]
+    return out
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
+
+
+def load_average() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]

@@ -1,0 +1,170 @@
+"""Several server processes on one database: a change anywhere reaches every reader.
+
+Two real ``passgate serve`` processes share the test's database. A reader agent is
+connected to one of them; a change made through the other one's API must reach it (the
+other process's hub polls the reader change log's heads).
+When the process holding the reader's connection is killed (SIGKILL: no goodbye), the
+agent moves to the other URL it was given and a revocation made meanwhile denies.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from tests.conftest import OPERATOR_KEY, SECRET_KEY
+from tests.livesrv import free_port
+from tests.ops.support import PASSGATE, serve_args, wait_ready
+from tests.reader.support import RunningAgent, World, wait_until
+
+from passgate.bootstrap import Container
+from passgate.domain.access import Reason, UnlockMethod
+from passgate.domain.reader_cache import decide_tap
+
+Server = tuple[str, "subprocess.Popen[bytes]"]
+
+
+class RealClock:
+    """The server processes run on the wall clock: so must the rows this test writes."""
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+@pytest.fixture
+def clock() -> RealClock:
+    return RealClock()
+
+
+@pytest.fixture
+def servers(database_url: str, tmp_path: Path) -> Iterator[list[Server]]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PASSGATE_")}
+    env |= {
+        "PASSGATE_DATABASE_URL": database_url,
+        "PASSGATE_SECRET_KEY": SECRET_KEY,
+        "PASSGATE_OPERATOR_KEY": OPERATOR_KEY,
+        "PASSGATE_DEV_MODE": "true",
+        "PASSGATE_LOG_LEVEL": "warning",
+        "PASSGATE_IN_PROCESS_WORKER": "false",
+    }
+    started: list[Server] = []
+    try:
+        for i in range(2):
+            port = free_port()
+            with (tmp_path / f"serve-{i}.log").open("wb") as log:
+                proc = subprocess.Popen(
+                    [*serve_args(port), "--no-migrate"],
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+            started.append((f"http://127.0.0.1:{port}", proc))
+        for url, proc in started:
+            wait_ready(url, proc)
+        yield started
+    finally:
+        for _, proc in started:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for _, proc in started:
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+
+
+def _reason(ra: RunningAgent, key_id: str) -> str | None:
+    view = ra.agent.view
+    if view is None:
+        return None
+    now = datetime.now(UTC)
+    verdict = decide_tap(
+        view, key_id=key_id, method=UnlockMethod.NFC, now=now, synced_at=now, halted=False
+    )
+    return verdict.decision.reason.value
+
+
+def _pairing_code(base: str, world: World) -> str:
+    r = httpx.post(
+        f"{base}/api/v1/readers/{world.reader}/pairing_code", headers=world.org.headers, timeout=10
+    )
+    assert r.status_code == 201, r.text
+    return str(r.json()["code"])
+
+
+def _suspend(base: str, world: World) -> None:
+    r = httpx.post(
+        f"{base}/api/v1/apple_passes/{world.pass_id}/suspend", headers=world.org.headers, timeout=10
+    )
+    assert r.status_code == 200, r.text
+
+
+def test_a_change_through_one_server_reaches_a_reader_of_another(
+    client: TestClient,
+    container: Container,
+    servers: list[Server],
+    tmp_path: Path,
+) -> None:
+    (a, _), (b, _) = servers
+    world = World(client, container)
+    key = world.device.key_id
+    ra = RunningAgent(str(tmp_path / "agent.db"))
+    ra.pair(b, _pairing_code(a, world))  # the code made through A is good on B
+    ra.start()
+    try:
+        wait_until(lambda: _reason(ra, key) == Reason.GRANTED.value, "first snapshot from B")
+        _suspend(a, world)
+        wait_until(
+            lambda: _reason(ra, key) == Reason.PASS_SUSPENDED.value, "A's suspension on B's reader"
+        )
+        assert ra.client.url == b  # it never left B: the change crossed processes
+    finally:
+        ra.stop()
+
+
+def test_a_reader_whose_server_is_killed_moves_to_another_and_misses_no_revocation(
+    client: TestClient,
+    container: Container,
+    servers: list[Server],
+    tmp_path: Path,
+) -> None:
+    (a, _), (b, b_proc) = servers
+    world = World(client, container)
+    key = world.device.key_id
+    ra = RunningAgent(str(tmp_path / "agent.db"))
+    ra.client.fallback_urls = [a]
+    ra.pair(b, _pairing_code(b, world))
+    ra.start()
+    try:
+        wait_until(lambda: _reason(ra, key) == Reason.GRANTED.value, "first snapshot from B")
+        assert ra.client.url == b
+        b_proc.send_signal(signal.SIGKILL)
+        b_proc.wait(10)
+        _suspend(a, world)  # while the reader has no connection
+        wait_until(
+            lambda: _reason(ra, key) == Reason.PASS_SUSPENDED.value,
+            "the suspension, after moving to A",
+            limit_s=30,
+        )
+        assert ra.client.url == a
+    finally:
+        ra.stop()
+
+
+def test_the_agent_refuses_a_fallback_that_is_not_a_url(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [PASSGATE, "reader", "run", "--cache", str(tmp_path / "r.db"), "--fallback-server", "x"],
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode != 0
+    assert b"--fallback-server" in done.stderr and b"Traceback" not in done.stderr
