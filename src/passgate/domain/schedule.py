@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from passgate.domain.errors import ValidationError
@@ -170,3 +171,26 @@ def is_open(schedule: Schedule, at: datetime, timezone: str) -> bool:
     # astimezone maps each instant to exactly one wall-clock reading; both instants of
     # an autumn fold map to the same reading, so both are judged by the same window.
     return is_open_local(schedule, at.astimezone(zone))
+
+
+def schedule_from_input(windows: list[dict[str, Any]], holidays: list[str]) -> Schedule:
+    """The stored form of a schedule, checked and turned into the domain's Schedule."""
+    parsed: list[WeeklyWindow] = []
+    for i, raw in enumerate(windows):
+        where = f"windows[{i}]"
+        window = WeeklyWindow(
+            weekday=int(raw["weekday"]),
+            start_minute=parse_hhmm(str(raw["start"]), f"{where}.start", allow_end_of_day=False),
+            end_minute=parse_hhmm(str(raw["end"]), f"{where}.end"),
+        )
+        validate_window(window, where)
+        parsed.append(window)
+    days: set[date] = set()
+    for i, text in enumerate(holidays):
+        try:
+            days.add(date.fromisoformat(text))
+        except ValueError as exc:
+            raise ValidationError(
+                "holidays must be dates like 2026-12-25", field=f"holidays[{i}]"
+            ) from exc
+    return Schedule(windows=tuple(parsed), holidays=frozenset(days))

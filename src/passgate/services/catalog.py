@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from passgate.domain import model as m
 from passgate.domain.errors import Conflict, ValidationError
 from passgate.domain.readiness import validate_reader_model
-from passgate.domain.schedule import Schedule, WeeklyWindow, parse_hhmm
-from passgate.domain.schedule import validate_window as validate_weekly_window
+from passgate.domain.schedule import schedule_from_input
 from passgate.domain.validation import validate_email, validate_timezone, validate_window
 from passgate.services import app_credentials, pass_effects
 from passgate.services.ports import UnitOfWork
@@ -75,29 +74,6 @@ def _access_right_validate(uow: UnitOfWork, right: m.AccessRight) -> None:
     member = uow.repo(m.Member).find(right.member_id)
     if member is not None and member.status == m.MemberStatus.DELETED:
         raise ValidationError("member_id names a deleted member", field="member_id")
-
-
-def schedule_from_input(windows: list[dict[str, Any]], holidays: list[str]) -> Schedule:
-    """The stored form of a schedule, checked and turned into the domain's Schedule."""
-    parsed: list[WeeklyWindow] = []
-    for i, raw in enumerate(windows):
-        where = f"windows[{i}]"
-        window = WeeklyWindow(
-            weekday=int(raw["weekday"]),
-            start_minute=parse_hhmm(str(raw["start"]), f"{where}.start", allow_end_of_day=False),
-            end_minute=parse_hhmm(str(raw["end"]), f"{where}.end"),
-        )
-        validate_weekly_window(window, where)
-        parsed.append(window)
-    days: set[date] = set()
-    for i, text in enumerate(holidays):
-        try:
-            days.add(date.fromisoformat(text))
-        except ValueError as exc:
-            raise ValidationError(
-                "holidays must be dates like 2026-12-25", field=f"holidays[{i}]"
-            ) from exc
-    return Schedule(windows=tuple(parsed), holidays=frozenset(days))
 
 
 def _schedule_validate(_uow: UnitOfWork, schedule: m.AccessSchedule) -> None:

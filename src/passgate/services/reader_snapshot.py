@@ -17,8 +17,7 @@ from typing import Any
 from passgate.domain import model as m
 from passgate.domain.access import CredentialStatus
 from passgate.domain.readiness import reader_readiness
-from passgate.domain.schedule import Schedule
-from passgate.services.catalog import schedule_from_input
+from passgate.domain.schedule import Schedule, schedule_from_input
 from passgate.services.organizations import eligibility_of
 from passgate.services.ports import UnitOfWork
 from passgate.services.reader_store import ReaderLink
