@@ -15,7 +15,7 @@ from passgate.proto.aliro import ReaderCertificate
 from passgate.reader.transport.emulated import EmulatedCard
 from passgate.services import aliro_groups
 from passgate.services.actors import Actor, ActorKind
-from passgate.services.reader_store import ReaderLink
+from passgate.services.ports import ReaderLink
 
 OPERATOR = Actor(ActorKind.OPERATOR, "op", "operator", None, "owner")
 

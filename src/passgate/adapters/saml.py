@@ -17,7 +17,7 @@ from types import ModuleType
 from typing import Any
 
 from passgate.domain.sso import CLOCK_LEEWAY, LoginRefused
-from passgate.services.sso_ports import SamlAssertion, SamlSettings
+from passgate.services.ports import SamlAssertion, SamlSettings
 
 _MAX_RESPONSE = 200_000
 # SHA-1 signatures and digests are forgeable in practice (chosen-prefix collisions).

@@ -35,8 +35,13 @@ from passgate.proto.aliro import crypto as aliro
 from passgate.services.actors import Actor
 from passgate.services.events import audit
 from passgate.services.pass_effects import new_versions, serials_of
-from passgate.services.ports import SecretBox, UnitOfWork, UnitOfWorkFactory
-from passgate.services.reader_store import AliroReaderGroup, ReaderLink
+from passgate.services.ports import (
+    AliroReaderGroup,
+    ReaderLink,
+    SecretBox,
+    UnitOfWork,
+    UnitOfWorkFactory,
+)
 
 CERTIFICATE_LIFETIME = timedelta(days=730)
 TRUSTED_STATES = ("next", "current", "previous")

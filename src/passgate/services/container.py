@@ -16,9 +16,15 @@ from passgate.services.apikeys import Authenticator
 from passgate.services.pass_admin import PassCommands
 from passgate.services.passes import KeyDirectory
 from passgate.services.passkit_service import PasskitService, WalletDirectory
-from passgate.services.ports import Clock, OpsStats, PushClient, SecretBox, UnitOfWorkFactory
+from passgate.services.ports import (
+    Clock,
+    OpsStats,
+    PushClient,
+    ReaderDirectory,
+    SecretBox,
+    UnitOfWorkFactory,
+)
 from passgate.services.rate_limit import RateLimit
-from passgate.services.reader_store import ReaderDirectory
 from passgate.services.retention import RetentionStore
 from passgate.services.sessions import SessionPolicy
 from passgate.services.sso_login import SsoDeps

@@ -3,6 +3,10 @@
 A unit of work is one database transaction bound to one organization (or to
 the operator, ``org_id is None``); every repository it hands out is scoped to
 that organization, so a service cannot read another tenant's row by mistake.
+
+Every area of services takes its persistence and infrastructure ports from here: the
+unit of work and its repositories, the clock, the secret box, the outbox, APNs, the
+reader entities and directory, and the identity-provider adapters of sign-in.
 """
 
 from __future__ import annotations
@@ -283,3 +287,118 @@ class PushClient(Protocol):
     ) -> list[PushOutcome]: ...
 
     async def aclose(self) -> None: ...
+
+
+# Readers: links, keys and Aliro reader groups, and the one unscoped lookup the reader
+# gateway needs (before a reader has proved who it is, the server knows only a pairing
+# code or a reader id, not the organization; everything else runs in a unit of work).
+
+
+@dataclass
+class ReaderLink:
+    """The server's side of a paired (or pairing) reader agent; id = the reader's id."""
+
+    id: str
+    org_id: str
+    created_at: datetime
+    public_key: str | None = None  # the agent's P-256 key (PEM); None = not paired
+    pairing_code_hash: str | None = None  # SHA-256 hex of the one-time code
+    pairing_expires_at: datetime | None = None
+    paired_at: datetime | None = None
+    tamper_seq: int = 0  # sequence of the last tamper event the server stored
+    aliro_public_key: str | None = None  # the reader's own Aliro key (hex point)
+    certificate: str | None = None  # its compressed reader certificate (hex)
+    certificate_group: str | None = None  # the group identifier that issued it
+
+
+@dataclass
+class ReaderOrgKey:
+    """An organization's snapshot-signing key (sealed)."""
+
+    id: str
+    org_id: str
+    signing_key_sealed: str
+    public_key: str  # PEM, handed to readers at pairing
+    created_at: datetime
+
+
+@dataclass
+class AliroReaderGroup:
+    """An Aliro reader group: its identifier and issuer key (see services/aliro_groups)."""
+
+    id: str
+    org_id: str
+    group_identifier: str  # 16 bytes, hex
+    issuer_key_sealed: str
+    public_key: str  # hex of the 65-byte point devices trust
+    state: str  # next | current | previous | retired
+    created_at: datetime
+
+
+class ReaderDirectory(Protocol):
+    def org_of_pairing_code(self, code_hash: str) -> str | None: ...
+
+    def org_of_reader(self, reader_id: str) -> str | None: ...
+
+
+# Sign-in: what the SSO services need from the identity-provider adapters.
+
+
+class OidcRelyingParty(Protocol):
+    def authorization_url(
+        self,
+        issuer: str,
+        *,
+        client_id: str,
+        redirect_uri: str,
+        scope: str,
+        state: str,
+        nonce: str,
+        code_challenge: str,
+        max_age_s: int,
+    ) -> str: ...
+
+    def exchange_code(
+        self,
+        issuer: str,
+        *,
+        client_id: str,
+        client_secret: str | None,
+        code: str,
+        redirect_uri: str,
+        code_verifier: str,
+    ) -> dict[str, Any]:
+        """The ID token's claims, signature verified; raises LoginRefused otherwise."""
+
+
+@dataclass(frozen=True)
+class SamlAssertion:
+    """A SAML response whose signature, audience, recipient, InResponseTo and times verified."""
+
+    issuer: str
+    assertion_id: str
+    name_id: str
+    class_refs: tuple[str, ...]
+    authn_instant: datetime | None
+    not_on_or_after: datetime
+    attributes: dict[str, list[str]]
+
+
+@dataclass(frozen=True)
+class SamlSettings:
+    idp_entity_id: str
+    idp_sso_url: str | None
+    idp_certificate: str | None
+    idp_metadata_xml: str | None
+    sp_entity_id: str
+    acs_url: str
+
+
+class SamlServiceProvider(Protocol):
+    def authn_request(self, settings: SamlSettings, *, relay_state: str) -> tuple[str, str]:
+        """(AuthnRequest id, redirect URL to the IdP)."""
+
+    def parse_response(
+        self, settings: SamlSettings, *, saml_response: str, request_id: str, now: datetime
+    ) -> SamlAssertion:
+        """Verify a base64 SAMLResponse posted to the ACS; raises LoginRefused otherwise."""

@@ -18,8 +18,7 @@ from passgate.domain.errors import ValidationError
 from passgate.domain.readiness import validate_reader_model
 from passgate.proto.unlock import MAX_ID, RESULT_REASONS
 from passgate.services.events import record_events
-from passgate.services.ports import UnitOfWork
-from passgate.services.reader_store import ReaderLink
+from passgate.services.ports import ReaderLink, UnitOfWork
 
 MAX_BATCH = 500
 KINDS = ("access", "tamper", "remote_unlock")

@@ -28,8 +28,14 @@ from passgate.proto import snapshot as snap
 from passgate.services.actors import Actor, ActorKind
 from passgate.services.aliro_groups import ReaderCredentials, parse_aliro_key, set_reader_key
 from passgate.services.events import audit
-from passgate.services.ports import SecretBox, UnitOfWork, UnitOfWorkFactory
-from passgate.services.reader_store import ReaderDirectory, ReaderLink, ReaderOrgKey
+from passgate.services.ports import (
+    ReaderDirectory,
+    ReaderLink,
+    ReaderOrgKey,
+    SecretBox,
+    UnitOfWork,
+    UnitOfWorkFactory,
+)
 
 PAIRING_TTL = timedelta(minutes=10)
 _CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud from a screen

@@ -19,8 +19,7 @@ from passgate.domain.access import CredentialStatus
 from passgate.domain.readiness import reader_readiness
 from passgate.domain.schedule import Schedule, schedule_from_input
 from passgate.services.organizations import eligibility_of
-from passgate.services.ports import UnitOfWork
-from passgate.services.reader_store import ReaderLink
+from passgate.services.ports import ReaderLink, UnitOfWork
 
 
 def _schedule(schedule: Schedule | None) -> dict[str, Any] | None:

@@ -31,11 +31,11 @@ from typing import Any
 from passgate.domain import model as m
 from passgate.domain.readiness import reader_readiness
 from passgate.proto import snapshot as snap
-from passgate.services.catalog import schedule_from_input
+from passgate.domain.schedule import schedule_from_input
 from passgate.services.organizations import eligibility_of
 from passgate.services.ports import UnitOfWork
 from passgate.services.reader_snapshot import _iso, _schedule, credential_status
-from passgate.services.reader_store import ReaderLink
+from passgate.services.ports import ReaderLink
 
 VERSION_BASE = 1 << 52  # above any microsecond timestamp until the 22nd century
 SEQ_UNIT = 1 << 20

@@ -16,8 +16,7 @@ from passgate.domain.errors import NotFound, PermissionDenied, PreconditionFaile
 from passgate.domain.sso import Protocol, default_accepted_mfa
 from passgate.services.actors import Actor, ActorKind
 from passgate.services.events import audit
-from passgate.services.ports import UnitOfWork
-from passgate.services.sso_ports import SecretBox
+from passgate.services.ports import SecretBox, UnitOfWork
 
 OIDC_FIELDS = ("issuer", "client_id", "scope", "max_auth_age_s")
 SAML_FIELDS = ("idp_entity_id", "idp_sso_url", "idp_certificate", "idp_metadata_xml")

@@ -21,15 +21,17 @@ from passgate.domain import sso as d
 from passgate.domain.errors import NotFound, PassgateError
 from passgate.services.actors import Actor, ActorKind
 from passgate.services.events import audit
-from passgate.services.ports import Clock, UnitOfWork, UnitOfWorkFactory
-from passgate.services.sessions import IssuedSession, LoginProof, SessionPolicy, start_session
-from passgate.services.sso_app import issue_code, s256, sha256_hex
-from passgate.services.sso_ports import (
+from passgate.services.ports import (
+    Clock,
     OidcRelyingParty,
     SamlServiceProvider,
     SamlSettings,
     SecretBox,
+    UnitOfWork,
+    UnitOfWorkFactory,
 )
+from passgate.services.sessions import IssuedSession, LoginProof, SessionPolicy, start_session
+from passgate.services.sso_app import issue_code, s256, sha256_hex
 
 LOGIN_TTL = timedelta(minutes=10)
 

@@ -14,7 +14,7 @@ from passgate.adapters.db.tables import (
     metadata,
     register_table,
 )
-from passgate.services.reader_store import AliroReaderGroup, ReaderLink, ReaderOrgKey
+from passgate.services.ports import AliroReaderGroup, ReaderLink, ReaderOrgKey
 
 reader_links = sa.Table(
     "reader_links",
