@@ -25,13 +25,12 @@ from passgate.config import Settings
 from passgate.domain.model import SessionKind
 from passgate.services.apikeys import Authenticator
 from passgate.services.pass_admin import PassCommands
-from passgate.services.ports import UnitOfWork, UnitOfWorkFactory
+from passgate.services.ports import RateLimit, UnitOfWork, UnitOfWorkFactory
 from passgate.services.rate_limit import (
     PASSKIT_LOG_LIMIT,
     PASSKIT_LOG_WINDOW,
     SSO_FAILED_LOGINS,
     SSO_FAILED_WINDOW,
-    RateLimit,
 )
 from passgate.services.sessions import SessionPolicy
 from passgate.services.sso_login import SsoDeps

@@ -14,22 +14,23 @@ from passgate.config import Settings
 from passgate.domain.model import SessionKind
 from passgate.services.apikeys import Authenticator
 from passgate.services.pass_admin import PassCommands
-from passgate.services.passes import KeyDirectory
-from passgate.services.passkit_service import PasskitService, WalletDirectory
+from passgate.services.passkit_service import PasskitService
 from passgate.services.ports import (
     Clock,
+    HttpPoster,
+    KeyDirectory,
     OpsStats,
     PushClient,
+    RateLimit,
     ReaderDirectory,
+    RetentionStore,
     SecretBox,
     UnitOfWorkFactory,
+    WalletDirectory,
 )
-from passgate.services.rate_limit import RateLimit
-from passgate.services.retention import RetentionStore
 from passgate.services.sessions import SessionPolicy
 from passgate.services.sso_login import SsoDeps
 from passgate.services.wallet import WalletConfig
-from passgate.services.webhooks import HttpPoster
 
 
 class WalletKeys(WalletDirectory, KeyDirectory, Protocol):

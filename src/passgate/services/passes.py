@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol
 
 from passgate.domain import model as m
 from passgate.domain.eligibility import ELIGIBILITY_MESSAGES
@@ -29,13 +28,8 @@ from passgate.services.aliro_groups import current_group
 from passgate.services.organizations import eligibility_of
 from passgate.services.pass_effects import audit_pass, new_versions, reader_update, serials_of
 from passgate.services.pass_files import current_files
-from passgate.services.ports import SecretBox, UnitOfWork, UnitOfWorkFactory
+from passgate.services.ports import KeyDirectory, SecretBox, UnitOfWork, UnitOfWorkFactory
 from passgate.services.wallet import WalletConfig, new_serial
-
-
-class KeyDirectory(Protocol):
-    def key_in_use(self, key_id: str) -> bool:
-        """Whether any organization ever bound this credential key (key ids are global)."""
 
 
 @dataclass(frozen=True)

@@ -11,17 +11,15 @@ made (``pass_files``); it signs only when no current file is stored.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
 
 from passgate.domain import model as m
 from passgate.domain.errors import NotFound, Unauthenticated, ValidationError
 from passgate.domain.pass_records import WalletLog, WalletRegistration, WalletSerial
 from passgate.proto.apns import is_valid_push_token
 from passgate.services.pass_files import current_files, open_current
-from passgate.services.ports import Clock, UnitOfWorkFactory
+from passgate.services.ports import Clock, UnitOfWorkFactory, WalletDirectory
 from passgate.services.wallet import WalletConfig, token_matches
 
 _DEVICE_RE = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
@@ -32,38 +30,6 @@ MAX_LOG_LINE = 2000
 # Wallet logs come in without credentials, so what one caller can make us store is
 # bounded: the newest lines per pass, and as many of the lines naming no pass of ours.
 KEEP_LOGS = 200
-
-
-class WalletDirectory(Protocol):
-    """Look-ups that run before the organization is known (Wallet sends no tenant)."""
-
-    def org_of_serial(self, serial: str) -> str | None: ...
-
-    def version_of(self, serial: str) -> tuple[str, datetime] | None:
-        """(org_id, current version) of a serial."""
-
-    def stored_pass(self, serial: str) -> StoredPass | None:
-        """The serial's organization and version, with its stored file's columns."""
-
-    def updated_serials(
-        self, device_library_id: str, pass_type_id: str, since: datetime | None
-    ) -> list[tuple[str, datetime]]: ...
-
-    def owners_of(self, serials: set[str]) -> dict[str, tuple[str, str]]:
-        """serial -> (org_id, pass_id) for the serials that exist."""
-
-    def add_logs(self, logs: Sequence[WalletLog], *, keep: int) -> None:
-        """Store ``logs``, then keep only the newest ``keep`` rows of each pass they name
-        and of the lines that name none."""
-
-
-@dataclass(frozen=True)
-class StoredPass:
-    org_id: str
-    updated_at: datetime
-    version: datetime | None  # the stored file's, None when there is none
-    signed_with: str | None
-    sealed: bytes | None
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import builtins
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, Protocol, TypeVar
 
@@ -29,6 +29,7 @@ from passgate.domain.model import (
     Session,
     Webhook,
 )
+from passgate.domain.pass_records import WalletLog
 from passgate.proto.apns import PushOutcome
 from passgate.services.paging import Page, Position
 
@@ -324,7 +325,10 @@ class ReaderOrgKey:
 
 @dataclass
 class AliroReaderGroup:
-    """An Aliro reader group: its identifier and issuer key (see services/aliro_groups)."""
+    """An Aliro reader group: its identifier and issuer key.
+
+    See services/aliro_groups.py for the rotation.
+    """
 
     id: str
     org_id: str
@@ -402,3 +406,65 @@ class SamlServiceProvider(Protocol):
         self, settings: SamlSettings, *, saml_response: str, request_id: str, now: datetime
     ) -> SamlAssertion:
         """Verify a base64 SAMLResponse posted to the ACS; raises LoginRefused otherwise."""
+
+
+# Look-ups that run before the organization is known, and the clients of the worker and
+# the routes.
+
+
+class KeyDirectory(Protocol):
+    def key_in_use(self, key_id: str) -> bool:
+        """Whether any organization ever bound this credential key (key ids are global)."""
+
+
+@dataclass(frozen=True)
+class StoredPass:
+    org_id: str
+    updated_at: datetime
+    version: datetime | None  # the stored file's, None when there is none
+    signed_with: str | None
+    sealed: bytes | None
+
+
+class WalletDirectory(Protocol):
+    """Look-ups that run before the organization is known (Wallet sends no tenant)."""
+
+    def org_of_serial(self, serial: str) -> str | None: ...
+
+    def version_of(self, serial: str) -> tuple[str, datetime] | None:
+        """(org_id, current version) of a serial."""
+
+    def stored_pass(self, serial: str) -> StoredPass | None:
+        """The serial's organization and version, with its stored file's columns."""
+
+    def updated_serials(
+        self, device_library_id: str, pass_type_id: str, since: datetime | None
+    ) -> list[tuple[str, datetime]]: ...
+
+    def owners_of(self, serials: set[str]) -> dict[str, tuple[str, str]]:
+        """serial -> (org_id, pass_id) for the serials that exist."""
+
+    def add_logs(self, logs: Sequence[WalletLog], *, keep: int) -> None:
+        """Store ``logs``, then keep only the newest ``keep`` rows of each pass they name
+        and of the lines that name none."""
+
+
+class HttpPoster(Protocol):
+    def post(self, url: str, body: bytes, headers: dict[str, str]) -> int:
+        """POST and return the status code; raise OSError-like errors on transport failure."""
+
+
+class RateLimit(Protocol):
+    limit: int
+    window: timedelta
+
+    def allow(self, key: str, now: datetime) -> bool:
+        """Count one request of ``key`` at ``now``; False (not counted) when over the limit."""
+
+    def exhausted(self, key: str, now: datetime) -> bool:
+        """Whether ``key`` is at its limit, without counting anything."""
+
+
+class RetentionStore(Protocol):
+    def delete_before(self, table: str, column: str, before: datetime) -> int:
+        """Delete the rows of ``table`` whose ``column`` is earlier than ``before``."""

@@ -1,6 +1,6 @@
 """A sliding-window rate limit per key (a client address, an organization and source).
 
-``RateLimit`` is the port the routes use. The server wires the database one
+``RateLimit`` (in services.ports) is the port the routes use. The server wires the database one
 (adapters.db.rate_limits), shared by every server process, so the bound holds however
 many processes answer. ``RateLimiter`` here keeps its window in memory, per process: for
 tests and single-process tools. Time is a parameter, so tests need no sleeping. Its
@@ -12,7 +12,6 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict, deque
 from datetime import datetime, timedelta
-from typing import Protocol
 
 # Failed sign-ins per organization and client address: past this many in the window,
 # the SSO callbacks answer 429 until it moves (guessing, or an IdP replaying garbage).
@@ -21,17 +20,6 @@ SSO_FAILED_WINDOW = timedelta(minutes=10)
 # PassKit /log takes no credentials: requests per client address.
 PASSKIT_LOG_LIMIT = 10
 PASSKIT_LOG_WINDOW = timedelta(minutes=1)
-
-
-class RateLimit(Protocol):
-    limit: int
-    window: timedelta
-
-    def allow(self, key: str, now: datetime) -> bool:
-        """Count one request of ``key`` at ``now``; False (not counted) when over the limit."""
-
-    def exhausted(self, key: str, now: datetime) -> bool:
-        """Whether ``key`` is at its limit, without counting anything."""
 
 
 class RateLimiter:

@@ -19,14 +19,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
 
 from passgate.domain.sso import CLOCK_LEEWAY
-
-
-class RetentionStore(Protocol):
-    def delete_before(self, table: str, column: str, before: datetime) -> int:
-        """Delete the rows of ``table`` whose ``column`` is earlier than ``before``."""
+from passgate.services.ports import RetentionStore
 
 
 @dataclass(frozen=True)

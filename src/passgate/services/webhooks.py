@@ -10,7 +10,7 @@ from collections.abc import Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from passgate.domain import model as m
 from passgate.domain.destinations import check_host, host_of
@@ -20,7 +20,7 @@ from passgate.proto import webhook as wh
 from passgate.services import resources
 from passgate.services.actors import Actor
 from passgate.services.events import WEBHOOK_TOPIC, audit, summarize
-from passgate.services.ports import SecretBox, UnitOfWork, UnitOfWorkFactory
+from passgate.services.ports import HttpPoster, SecretBox, UnitOfWork, UnitOfWorkFactory
 from passgate.services.resources import ResourceSpec
 
 MAX_EVENT_TYPES = 50
@@ -107,11 +107,6 @@ def update_webhook(
 
     spec = dataclasses.replace(WEBHOOK, validate=validate)
     return resources.update(uow, actor, spec, webhook_id, changes, now)
-
-
-class HttpPoster(Protocol):
-    def post(self, url: str, body: bytes, headers: dict[str, str]) -> int:
-        """POST and return the status code; raise OSError-like errors on transport failure."""
 
 
 @dataclass(frozen=True)

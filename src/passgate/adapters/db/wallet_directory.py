@@ -23,7 +23,7 @@ from passgate.adapters.db.tables_passes import (
     wallet_serials,
 )
 from passgate.domain.pass_records import WalletLog
-from passgate.services.passkit_service import StoredPass
+from passgate.services.ports import StoredPass
 
 _s, _f = wallet_serials.c, wallet_pass_files.c
 # Built once: the PassKit GET runs these on every request.
