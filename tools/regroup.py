@@ -104,6 +104,16 @@ KERNEL = (
 # Modules folded by hand into another module (every name they defined lives there).
 MERGED = {"reader_store": "ports", "sso_ports": "ports"}
 
+# Ports once declared next to one use case, moved by hand to services/ports.py: an import
+# of one from its old module (old or new path) is pointed to ports.
+SYMBOLS = {
+    "passes": ("KeyDirectory",),
+    "passkit_service": ("StoredPass", "WalletDirectory"),
+    "rate_limit": ("RateLimit",),
+    "retention": ("RetentionStore",),
+    "webhooks": ("HttpPoster",),
+}
+
 # tests/services/<file> -> area (tests of kernel modules stay in tests/services/).
 TEST_AREAS = {
     "test_access_events.py": "readers",
@@ -140,6 +150,12 @@ FULL_DOTTED = re.compile(rf"(?<![\w.])passgate\.services\.({_OLD})(?![\w])")
 SHORT_DOTTED = re.compile(rf"(?<![\w.])services\.({_OLD})(?![\w])")
 # services/<old>[.py] (paths: src/passgate/services/x.py, services/x)
 PATH = re.compile(rf"(?<![\w.])services/({_OLD})(\.py)?(?![\w/])")
+# passgate.services[.<area>].<module>.<moved port>
+_AREAS = "|".join(sorted(AREAS))
+SYMBOL_DOTTED = re.compile(
+    rf"(?<![\w.])passgate\.services\.(?:(?:{_AREAS})\.)?({'|'.join(SYMBOLS)})\."
+    rf"({'|'.join(sorted({n for names in SYMBOLS.values() for n in names}))})(?![\w])"
+)
 # A reference built at run time: cannot be followed.
 DYNAMIC = re.compile(r"passgate\.services\.(?:[\"'{]|\s*\+)|passgate\.services\.\"")
 
@@ -341,7 +357,11 @@ def rewrite_from_services(plan: Plan, path: Path, source: str) -> str:
             if is_services_file(path):
                 plan.problem(path, node.lineno, "relative import in services: make it absolute")
             continue
-        if node.module != PACKAGE or not any(a.name in MOVES for a in node.names):
+        moved_ports = symbol_module(node.module)
+        if node.module == PACKAGE:
+            if not any(a.name in MOVES for a in node.names):
+                continue
+        elif moved_ports is None or not any(a.name in moved_ports for a in node.names):
             continue
         assert node.end_lineno is not None and node.end_col_offset is not None
         start = starts[node.lineno - 1] + node.col_offset
@@ -356,6 +376,13 @@ def rewrite_from_services(plan: Plan, path: Path, source: str) -> str:
             continue
         groups: dict[str, list[str]] = {}
         for alias in node.names:
+            if moved_ports is not None:
+                module = f"{PACKAGE}.ports" if alias.name in moved_ports else str(node.module)
+                local = alias.asname
+                groups.setdefault(module, []).append(
+                    f"{alias.name} as {local}" if local else alias.name
+                )
+                continue
             new = MOVES.get(alias.name)
             if new is None:
                 parent, name, local = PACKAGE, alias.name, alias.asname
@@ -372,6 +399,22 @@ def rewrite_from_services(plan: Plan, path: Path, source: str) -> str:
     for start, end, text in sorted(edits, reverse=True):
         source = source[:start] + text + source[end:]
     return source
+
+
+def symbol_module(module: str | None) -> tuple[str, ...] | None:
+    """The moved ports of ``passgate.services[.<area>].<module>``, if it had any."""
+    if module is None or not module.startswith(PACKAGE + "."):
+        return None
+    parts = module.split(".")[2:]
+    if len(parts) == 2 and parts[0] in AREAS:
+        parts = parts[1:]
+    return SYMBOLS.get(parts[0]) if len(parts) == 1 else None
+
+
+def symbol_repl(m: re.Match[str]) -> str:
+    if m.group(2) not in SYMBOLS[m.group(1)]:
+        return m.group(0)
+    return f"{PACKAGE}.ports.{m.group(2)}"
 
 
 def is_services_file(path: Path) -> bool:
@@ -396,6 +439,7 @@ def rewrite(plan: Plan, path: Path, source: str, test_moves: dict[str, str]) -> 
 
     if is_py:
         source = rewrite_from_services(plan, path, source)
+    source = SYMBOL_DOTTED.sub(symbol_repl, source)
     source = FULL_DOTTED.sub(full_repl, source)
     if tests_dotted is not None and tests_path is not None:
         source = tests_dotted.sub(tests_dotted_repl, source)
@@ -455,11 +499,29 @@ def verify(plan: Plan, path: Path, source: str, is_py: bool) -> None:
         tree = ast.parse(source)
     except SyntaxError:
         return  # already reported
+    module_names: dict[str, str] = {}  # local name -> services module it names
     for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module == PACKAGE:
+        if not isinstance(node, ast.ImportFrom) or node.level or node.module is None:
+            continue
+        if node.module == PACKAGE:
             for alias in node.names:
                 if alias.name in MOVES:
                     plan.problem(path, node.lineno, f"old import of {alias.name}")
+        moved_ports = symbol_module(node.module)
+        for alias in node.names:
+            if moved_ports is not None and alias.name in moved_ports:
+                plan.problem(path, node.lineno, f"{alias.name} lives in services.ports now")
+            if node.module == PACKAGE or node.module.removeprefix(PACKAGE + ".") in AREAS:
+                module_names[alias.asname or alias.name] = alias.name
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Name)
+            and node.attr in SYMBOLS.get(module_names.get(node.value.id, ""), ())
+        ):
+            plan.problem(
+                path, node.lineno, f"{node.value.id}.{node.attr}: use services.ports.{node.attr}"
+            )
     spans = text_spans(source)
     if spans is None:
         return
