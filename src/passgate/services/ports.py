@@ -6,7 +6,10 @@ that organization, so a service cannot read another tenant's row by mistake.
 
 Every area of services takes its persistence and infrastructure ports from here: the
 unit of work and its repositories, the clock, the secret box, the outbox, APNs, the
-reader entities and directory, and the identity-provider adapters of sign-in.
+reader entities, the look-ups that run before the organization is known (readers,
+Wallet, credential keys), the identity-provider adapters of sign-in, the webhook poster,
+rate limits and the retention store. The ``Container`` protocol (container.py) is the
+one contract kept apart: it is what the entry points may ask of the composition root.
 """
 
 from __future__ import annotations
