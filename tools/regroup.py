@@ -276,13 +276,18 @@ def infer_test_area(plan: Plan, path: Path) -> str | None:
 # ------------------------------------------------------------------------ rewriting
 
 
-def tracked_files() -> list[Path]:
+def git_files(*flags: str) -> list[Path]:
     out = subprocess.run(
-        ["git", "ls-files", "-z", "--", *ROOTS, *TOP_FILES],
+        ["git", "ls-files", "-z", *flags, "--", *ROOTS, *TOP_FILES],
         check=True,
         capture_output=True,
     ).stdout.decode()
-    files = [Path(p) for p in out.split("\0") if p]
+    return [Path(p) for p in out.split("\0") if p]
+
+
+def tracked_files() -> list[Path]:
+    """The files to rewrite: tracked ones and new ones git does not ignore."""
+    files = sorted(set(git_files("--cached", "--others", "--exclude-standard")))
     return [p for p in files if p != SELF and p.is_file()]
 
 
@@ -554,6 +559,10 @@ def build(test_overrides: dict[str, str | None]) -> Plan:
     plan = Plan()
     test_moves = plan_moves(plan, test_overrides)
     renamed = dict(plan.moves)
+    tracked = set(git_files("--cached"))
+    for old, _ in plan.moves:
+        if old not in tracked:
+            plan.problem(old, 0, "not tracked by git: git add it, then run again")
     for path in tracked_files():
         try:
             source = path.read_text(encoding="utf-8")
