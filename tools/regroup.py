@@ -10,17 +10,22 @@ What it does, in this order, and only after checking that every step can be done
 1. ``git mv`` each module of ``AREAS`` from ``services/<name>.py`` to
    ``services/<area>/<name>.py`` (module names stay, so every local name stays), creates
    each area's ``__init__.py``, and moves the service tests of ``TEST_AREAS`` from
-   ``tests/services/`` to ``tests/services/<area>/``.
-2. Rewrites every reference to an old place in the tracked files under src/, tests/,
-   docs/, scripts/, README.md, pyproject.toml and the Makefile:
+   ``tests/services/`` to ``tests/services/<area>/`` (a test not in the table goes with
+   the one area whose modules it imports; if it imports several, name it with
+   ``--test-area FILE=AREA``).
+2. Rewrites every reference to an old place in the files git tracks or would add under
+   src/, tests/, docs/, scripts/, README.md, pyproject.toml, the Makefile, Dockerfile
+   and compose.yaml:
    ``passgate.services.<old>`` wherever it appears (imports, strings such as
    monkeypatch targets and entry points, comments, docs, pyproject settings);
    ``from passgate.services import a, b as c`` (split by area, aliases kept);
    ``services.<old>`` and ``services/<old>[.py]`` in docs, comments and strings; and the
    moved tests' ``tests/services/<test>`` and ``tests.services.<test>``.
    The modules of ``MERGED`` were folded into another one by hand (their content
-   moved in the commit before the first run); references to them are pointed there.
-3. Sorts and formats the Python files it changed with ruff (``--no-ruff`` skips it).
+   moved in the commit before the first run); references to them are pointed there, as
+   are imports of the ports of ``SYMBOLS`` from the modules that used to declare them.
+3. Sorts and formats the Python files it changed with ruff (``--no-ruff`` skips it),
+   wraps the comments it made too long and lists any string it made too long.
 
 No area is named like any old module, so a rewritten reference never matches again:
 running it on a tree already moved changes nothing, and on a tree that has gained code
