@@ -64,7 +64,7 @@ AREAS: dict[str, tuple[str, tuple[str, ...]]] = {
     ),
     "directory": (
         "The organization's configuration objects, SCIM provisioning, a member's own view.",
-        ("catalog", "doors", "me", "scim"),
+        ("catalog", "doors", "me", "members", "scim"),
     ),
     "credentials": (
         "What opens doors: Apple Passes, Wallet, PassKit, app credentials, Aliro groups.",
@@ -81,7 +81,15 @@ AREAS: dict[str, tuple[str, tuple[str, ...]]] = {
     ),
     "readers": (
         "The reader link: pairing, signed cache content, reader events, hub rebuilds.",
-        ("change_gate", "reader_events", "reader_gateway", "reader_snapshot"),
+        (
+            "change_gate",
+            "door_commands",
+            "reader_events",
+            "reader_gateway",
+            "reader_rollout",
+            "reader_snapshot",
+            "reader_state",
+        ),
     ),
     "delivery": (
         "Webhook subscriptions and the delivery of queued webhook messages.",
@@ -89,9 +97,9 @@ AREAS: dict[str, tuple[str, tuple[str, ...]]] = {
     ),
 }
 
-# Flat at services/: the kernel every area stands on, and the two modules that stand on
+# Flat at services/: the kernel every area stands on, and the modules that stand on
 # every area (container: what entry points may ask of the composition root; seed: the
-# demo organization).
+# demo organization; reader_hub: the connected readers of a process, run on the Container).
 KERNEL = (
     "actors",
     "authz",
@@ -102,6 +110,7 @@ KERNEL = (
     "ports",
     "rate_limit",
     "resources",
+    "reader_hub",
     "retention",
     "seed",
 )

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Protocol, Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -29,7 +29,6 @@ from passgate.domain.readiness import is_online
 from passgate.proto.unlock import GRANTED, MAX_ID, RESULT_REASONS, make_unlock
 from passgate.services.actors import Actor
 from passgate.services.authz import authorize
-from passgate.services.container import Container
 from passgate.services.events import audit
 from passgate.services.ports import Clock, UnitOfWork, UnitOfWorkFactory
 
@@ -99,6 +98,24 @@ def _expire(cmd: DoorCommand, now: datetime) -> bool:
     return False
 
 
+class _Settings(Protocol):
+    @property
+    def reader_offline_after_s(self) -> float: ...
+
+
+class _Wiring(Protocol):
+    """What the commands take from the composition root (the Container has it)."""
+
+    @property
+    def uow_factory(self) -> UnitOfWorkFactory: ...
+
+    @property
+    def clock(self) -> Clock: ...
+
+    @property
+    def settings(self) -> _Settings: ...
+
+
 @dataclass(frozen=True)
 class DoorCommands:
     """Remote unlock as whole commands: each checks the role, owns its transaction."""
@@ -108,7 +125,7 @@ class DoorCommands:
     offline_after: timedelta
 
     @classmethod
-    def of(cls, container: Container) -> DoorCommands:
+    def of(cls, container: _Wiring) -> DoorCommands:
         return cls(
             container.uow_factory,
             container.clock,
