@@ -34,7 +34,7 @@ from passgate.adapters.db.engine import create_engine
 from passgate.adapters.db.repository import SqlUnitOfWorkFactory
 from passgate.domain import model as m
 from passgate.proto import snapshot as snap
-from passgate.services import reader_snapshot, reader_state
+from passgate.services.readers import reader_snapshot, reader_state
 from passgate.services.reader_hub import _body
 
 READERS = 10

@@ -23,8 +23,9 @@ from passgate.adapters.http_poster import HttpxPoster
 from passgate.adapters.secretbox import AesGcmSecretBox
 from passgate.config import Settings
 from passgate.domain.model import SessionKind
-from passgate.services.apikeys import Authenticator
-from passgate.services.pass_admin import PassCommands
+from passgate.services.auth.apikeys import Authenticator
+from passgate.services.auth.sessions import SessionPolicy
+from passgate.services.credentials.pass_admin import PassCommands
 from passgate.services.ports import RateLimit, UnitOfWork, UnitOfWorkFactory
 from passgate.services.rate_limit import (
     PASSKIT_LOG_LIMIT,
@@ -32,16 +33,15 @@ from passgate.services.rate_limit import (
     SSO_FAILED_LOGINS,
     SSO_FAILED_WINDOW,
 )
-from passgate.services.sessions import SessionPolicy
-from passgate.services.sso_login import SsoDeps
+from passgate.services.signin.sso_login import SsoDeps
 
 if TYPE_CHECKING:  # Apple Pass area types, imported lazily by their properties
     from passgate.adapters.apns import ApnsClient
     from passgate.adapters.db.ops_stats import SqlOpsStats
     from passgate.adapters.db.wallet_directory import SqlWalletDirectory
     from passgate.adapters.passcerts import PassCertificates
-    from passgate.services.passkit_service import PasskitService
-    from passgate.services.wallet import WalletConfig
+    from passgate.services.credentials.passkit_service import PasskitService
+    from passgate.services.credentials.wallet import WalletConfig
 
 
 class SystemClock:
@@ -149,7 +149,7 @@ class Container:
         import hashlib
         import hmac
 
-        from passgate.services.wallet import WalletConfig
+        from passgate.services.credentials.wallet import WalletConfig
 
         st = self.settings
         # A key of its own for pass tokens, derived from the server secret.
@@ -166,13 +166,13 @@ class Container:
 
     def sign_changed_passes(self, uow: UnitOfWork) -> None:
         """Before a write commits: sign and store the .pkpass of each new pass version."""
-        from passgate.services.pass_files import sign_changed
+        from passgate.services.credentials.pass_files import sign_changed
 
         sign_changed(uow, self.wallet_config)
 
     @cached_property
     def passkit_service(self) -> PasskitService:
-        from passgate.services.passkit_service import PasskitService
+        from passgate.services.credentials.passkit_service import PasskitService
 
         return PasskitService(
             self.uow_factory, self.wallet_directory, self.wallet_config, self.clock
@@ -307,6 +307,7 @@ def build_container(settings: Settings, *, clock: SystemClock | None = None) -> 
         authenticator=Authenticator(uow_factory, operator_key),
         clock=clock or SystemClock(),
     )
-    # A new pass version and its signed file are committed together (services.pass_files).
+    # A new pass version and its signed file are committed together
+    # (services.credentials.pass_files).
     uow_factory.before_commit = container.sign_changed_passes
     return container

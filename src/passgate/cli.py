@@ -305,7 +305,7 @@ def grant_subscription(
 )
 def create_api_key(database_url: str | None, org_id: str, name: str, role: str) -> None:
     """Create an organization API key (operator); prints the token once."""
-    from passgate.services import apikeys
+    from passgate.services.auth import apikeys
 
     c = _container(_settings(database_url=database_url))
 
@@ -341,7 +341,7 @@ def _group_line(group: Any) -> str:
 @click.argument("org_id")
 def reader_groups_list(database_url: str | None, org_id: str) -> None:
     """One JSON line per reader group of the organization."""
-    from passgate.services import aliro_groups
+    from passgate.services.credentials import aliro_groups
 
     c = _container(_settings(database_url=database_url))
     for group in _run(lambda: aliro_groups.list_groups(c.uow_factory, CLI_OPERATOR, org_id)):
@@ -353,7 +353,7 @@ def reader_groups_list(database_url: str | None, org_id: str) -> None:
 @click.argument("org_id")
 def reader_groups_rotate(database_url: str | None, org_id: str) -> None:
     """Step 1: a new group devices learn with their next pass update."""
-    from passgate.services import aliro_groups
+    from passgate.services.credentials import aliro_groups
 
     settings = _settings(database_url=database_url)
     c = _container(settings)
@@ -372,7 +372,7 @@ def _group_step(name: str, summary: str) -> None:
     @database_option
     @click.argument("org_id")
     def step(database_url: str | None, org_id: str) -> None:
-        from passgate.services import aliro_groups
+        from passgate.services.credentials import aliro_groups
 
         c = _container(_settings(database_url=database_url))
         call = getattr(aliro_groups, name)

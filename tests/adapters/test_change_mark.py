@@ -6,7 +6,7 @@ import sqlalchemy as sa
 
 from passgate.adapters.db.change_mark import change_mark
 from passgate.adapters.db.engine import create_engine
-from passgate.services.change_gate import ChangeGate
+from passgate.services.readers.change_gate import ChangeGate
 
 
 def _write(url: str, value: str) -> None:

@@ -12,7 +12,7 @@ from tests.conftest import Org
 
 from passgate.bootstrap import Container
 from passgate.domain import model as m
-from passgate.services import sessions
+from passgate.services.auth import sessions
 
 WIDTHS = {"desktop": (1280, 900), "phone": (390, 844)}
 

@@ -11,7 +11,7 @@ from tests.livesrv import serve
 
 from passgate.bootstrap import Container
 from passgate.domain import model as m
-from passgate.services import sessions
+from passgate.services.auth import sessions
 from passgate.web.app import create_app
 
 

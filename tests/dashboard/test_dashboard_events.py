@@ -15,7 +15,7 @@ from tests.dashboard.test_dashboard_browser import _admin_cookie, _signed_in_pag
 from tests.livesrv import serve
 
 from passgate.bootstrap import Container
-from passgate.services.reader_events import ReaderEvent, ingest
+from passgate.services.readers.reader_events import ReaderEvent, ingest
 from passgate.web.app import create_app
 
 T0 = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)

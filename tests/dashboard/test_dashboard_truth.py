@@ -16,7 +16,7 @@ from tests.passes.helpers import eligible_member, iphone
 
 from passgate.bootstrap import Container
 from passgate.domain import model as m
-from passgate.services import sessions
+from passgate.services.auth import sessions
 from passgate.web.app import create_app
 
 

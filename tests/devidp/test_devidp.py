@@ -30,7 +30,7 @@ from tests.sso.conftest import (  # noqa: F401 - `live` is a fixture used below
 from passgate.cli import main
 from passgate.devidp.app import MFA_ACR, DevClient, create_devidp_app
 from passgate.devidp.users import DevUser, check_password, new_user
-from passgate.services.sessions import resolve_session
+from passgate.services.auth.sessions import resolve_session
 
 PASSWORD = "correct horse battery staple"
 

@@ -13,7 +13,7 @@ from tests.conftest import Org, operator_headers
 
 from passgate.bootstrap import Container
 from passgate.domain import model as m
-from passgate.services.sessions import LoginProof, start_session
+from passgate.services.auth.sessions import LoginProof, start_session
 
 
 def new_public_key() -> str:

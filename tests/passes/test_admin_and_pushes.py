@@ -16,7 +16,7 @@ from tests.passes.helpers import MemberApp, app_headers, iphone, watch
 
 from passgate.config import Settings
 from passgate.proto.passkit import DevChain
-from passgate.services.wallet import authentication_token
+from passgate.services.credentials.wallet import authentication_token
 from passgate.sim.apns_receiver import ApnsReceiver, ReceiverThread
 from passgate.worker.dispatcher import Dispatcher
 

@@ -25,7 +25,7 @@ ids = st.sampled_from(["p1", "p2", "w1", "w2"])
 def apply_plan(
     bound: Sequence[BoundDevice], plan: BindingPlan, new_id: Callable[[], str]
 ) -> list[BoundDevice]:
-    """The active devices after ``plan`` (a model of what services.passes stores)."""
+    """The active devices after ``plan`` (a model of what services.credentials.passes stores)."""
     gone = set(plan.replace)
     kept = [d for d in bound if d.id in plan.unchanged and d.id not in gone]
     added = [BoundDevice(new_id(), c.kind, c.device_id, c.public_key) for c in plan.add]

@@ -11,7 +11,7 @@ from tests.passes.conftest import PASS_TYPE
 from tests.passes.helpers import MemberApp, iphone
 
 from passgate.bootstrap import Container
-from passgate.services.wallet import authentication_token
+from passgate.services.credentials.wallet import authentication_token
 
 PUSH = "ab" * 32
 

@@ -16,8 +16,8 @@ from tests.passes.helpers import MemberApp, add_app_credential, iphone
 
 from passgate.bootstrap import Container
 from passgate.domain import model as m
+from passgate.services.credentials.wallet import authentication_token
 from passgate.services.events import record_event
-from passgate.services.wallet import authentication_token
 
 PUSH = "cd" * 32
 

@@ -14,8 +14,8 @@ from tests.passes.conftest import PASS_TYPE
 from tests.passes.helpers import MemberApp, iphone, watch
 
 from passgate.proto.passkit import DevChain, verify_pkpass
-from passgate.services import pass_files
-from passgate.services.wallet import authentication_token, render_pkpass
+from passgate.services.credentials import pass_files
+from passgate.services.credentials.wallet import authentication_token, render_pkpass
 
 
 class Signs:

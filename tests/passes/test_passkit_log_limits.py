@@ -9,7 +9,7 @@ from tests.passes.conftest import PASS_TYPE
 from tests.passes.helpers import MemberApp, iphone
 
 from passgate.bootstrap import Container
-from passgate.services import passkit_service
+from passgate.services.credentials import passkit_service
 from passgate.services.rate_limit import RateLimiter
 from passgate.web import passkit
 

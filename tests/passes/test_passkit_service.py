@@ -19,7 +19,7 @@ from tests.passes.conftest import PASS_TYPE
 from tests.passes.helpers import MemberApp, iphone, watch
 
 from passgate.proto.passkit import DevChain, PkpassError, verify_pkpass
-from passgate.services.wallet import authentication_token
+from passgate.services.credentials.wallet import authentication_token
 
 PUSH = "ab" * 32
 # The test clock's day (the dev chain is made for it, not for the machine's clock).

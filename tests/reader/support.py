@@ -22,7 +22,7 @@ from passgate.proto.aliro import DeviceApplet, crypto
 from passgate.reader.agent import ReaderAgent
 from passgate.reader.store import AgentStore
 from passgate.reader.sync import SyncClient, pair
-from passgate.services import aliro_groups
+from passgate.services.credentials import aliro_groups
 from passgate.web.app import create_app
 
 

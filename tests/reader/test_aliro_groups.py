@@ -13,8 +13,8 @@ from passgate.bootstrap import Container
 from passgate.domain.errors import Conflict, PermissionDenied, ValidationError
 from passgate.proto.aliro import ReaderCertificate
 from passgate.reader.transport.emulated import EmulatedCard
-from passgate.services import aliro_groups
 from passgate.services.actors import Actor, ActorKind
+from passgate.services.credentials import aliro_groups
 from passgate.services.ports import ReaderLink
 
 OPERATOR = Actor(ActorKind.OPERATOR, "op", "operator", None, "owner")

@@ -21,7 +21,7 @@ from passgate.bootstrap import Container, build_container
 from passgate.domain import model as m
 from passgate.proto import snapshot as snap
 from passgate.proto.aliro import crypto
-from passgate.services import reader_state
+from passgate.services.readers import reader_state
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ from passgate.proto import snapshot as snap
 from passgate.proto.aliro import crypto
 from passgate.reader.agent import ReaderAgent
 from passgate.reader.store import AgentStore
-from passgate.services import reader_state
+from passgate.services.readers import reader_state
 
 CREDENTIALS = 4500  # three snapshot parts of 2,000 rows
 

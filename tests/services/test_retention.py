@@ -12,8 +12,8 @@ from passgate.bootstrap import Container
 from passgate.domain import model as m
 from passgate.domain import sso as d
 from passgate.domain.pass_records import WalletLog
+from passgate.services.auth.sessions import LoginProof, start_session
 from passgate.services.events import WEBHOOK_TOPIC
-from passgate.services.sessions import LoginProof, start_session
 from passgate.worker.dispatcher import Dispatcher
 
 TABLES = (

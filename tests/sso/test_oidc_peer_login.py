@@ -21,7 +21,7 @@ from tests.sso.conftest import (
 )
 
 from passgate.domain.errors import PreconditionFailed
-from passgate.services.sessions import resolve_session
+from passgate.services.auth.sessions import resolve_session
 
 
 def _configure(live: LiveServer, peer: OidcPeer, *, mfa_required: bool = False) -> dict[str, str]:

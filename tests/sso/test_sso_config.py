@@ -7,7 +7,7 @@ from tests.conftest import FixedClock, Org, operator_headers
 
 from passgate.bootstrap import Container
 from passgate.domain import model as m
-from passgate.services.sessions import LoginProof, start_session
+from passgate.services.auth.sessions import LoginProof, start_session
 
 OIDC = {"protocol": "oidc", "issuer": "https://idp.example.test", "client_id": "c"}
 

@@ -35,9 +35,9 @@ from passgate.domain import model as m
 from passgate.domain.errors import PermissionDenied
 from passgate.services import authz
 from passgate.services.actors import Actor, ActorKind
+from passgate.services.auth.sessions import LoginProof, start_session
 from passgate.services.authz import Principal
 from passgate.services.events import record_event
-from passgate.services.sessions import LoginProof, start_session
 from passgate.web import deps
 from passgate.web.dashboard import auth as dashboard_auth
 

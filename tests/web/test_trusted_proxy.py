@@ -12,7 +12,7 @@ from tests.conftest import FixedClock, Org
 from passgate.bootstrap import Container, build_container
 from passgate.config import Settings
 from passgate.domain import model as m
-from passgate.services.sessions import LoginProof, start_session
+from passgate.services.auth.sessions import LoginProof, start_session
 from passgate.web import passkit
 from passgate.web.app import create_app
 

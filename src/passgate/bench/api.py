@@ -74,7 +74,7 @@ def _world(engine: sa.Engine, now: datetime) -> World:
     from passgate.adapters.db.repository import SqlUnitOfWork
     from passgate.domain import model as m
     from passgate.services.actors import Actor, ActorKind
-    from passgate.services.apikeys import create_api_key
+    from passgate.services.auth.apikeys import create_api_key
 
     org = m.Organization(id=m.new_id("org"), name="Bench", slug="bench", created_at=now)
     with SqlUnitOfWork(engine, None) as uow:

@@ -95,9 +95,9 @@ def seed(database_url: str, *, readers: int, credentials: int, full_readers: int
     from passgate.adapters.db.repository import SqlUnitOfWork
     from passgate.domain import model as m
     from passgate.proto.aliro import crypto
-    from passgate.services import reader_gateway
     from passgate.services.actors import Actor, ActorKind
-    from passgate.services.apikeys import create_api_key
+    from passgate.services.auth.apikeys import create_api_key
+    from passgate.services.readers import reader_gateway
 
     engine = create_engine(database_url)
     now = datetime.now(UTC)

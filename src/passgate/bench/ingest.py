@@ -130,7 +130,7 @@ def _batches(events: int, batch: int, member: str, cred: str) -> list[list[dict[
 def _run(
     c: Any, org_id: str, reader: str, batches: list[list[dict[str, Any]]], label: str
 ) -> float:
-    from passgate.services.reader_events import ingest, parse_items
+    from passgate.services.readers.reader_events import ingest, parse_items
 
     total = sum(len(b) for b in batches)
     with click.progressbar(batches, label=label, file=sys.stderr) as bar:

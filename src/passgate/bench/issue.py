@@ -25,7 +25,7 @@ TEAM = "BENCHTEAM1"
 
 def _sign_rate(seconds: float) -> float:
     from passgate.proto.passkit import PassContent, PassSigner, make_dev_chain
-    from passgate.services.wallet import WalletConfig, render_pkpass
+    from passgate.services.credentials.wallet import WalletConfig, render_pkpass
 
     now = datetime.now(UTC)
     chain = make_dev_chain(pass_type_identifier=PASS_TYPE, team_identifier=TEAM, now=now)
@@ -70,7 +70,7 @@ def _provision_latencies(requests: int) -> list[float]:
     from passgate.bootstrap import build_container
     from passgate.config import Settings
     from passgate.domain import model as m
-    from passgate.services.sessions import LoginProof, start_session
+    from passgate.services.auth.sessions import LoginProof, start_session
     from passgate.web.app import create_app
 
     tmp = Path(tempfile.mkdtemp(prefix="passgate-bench-"))

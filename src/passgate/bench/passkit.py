@@ -124,9 +124,9 @@ def _passgate_data(
     from passgate.config import Settings
     from passgate.domain import model as m
     from passgate.domain.passes import DeviceClaim, normalize_public_key
-    from passgate.services.passes import provision_pass
-    from passgate.services.sessions import LoginProof, start_session
-    from passgate.services.wallet import authentication_token
+    from passgate.services.auth.sessions import LoginProof, start_session
+    from passgate.services.credentials.passes import provision_pass
+    from passgate.services.credentials.wallet import authentication_token
 
     env = {
         "PASSGATE_DATABASE_URL": f"sqlite:///{tmp / 'passgate.db'}",

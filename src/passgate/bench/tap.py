@@ -247,13 +247,15 @@ class Group:
 
     def certify(self, reader_public: bytes) -> bytes:
         now = datetime.now(UTC)
-        cert = issue(  # laid out as the server issues it (services/aliro_groups.certify)
-            self.key,
-            serial=(1 << 62) + 1,
-            subject=READER_ID,
-            public_key=reader_public,
-            not_before=now - timedelta(minutes=5),
-            not_after=now + timedelta(days=730),
+        cert = (
+            issue(  # laid out as the server issues it (services/credentials/aliro_groups.certify)
+                self.key,
+                serial=(1 << 62) + 1,
+                subject=READER_ID,
+                public_key=reader_public,
+                not_before=now - timedelta(minutes=5),
+                not_after=now + timedelta(days=730),
+            )
         )
         return cert.encode()
 

@@ -38,7 +38,7 @@ class MemberStatus(StrEnum):
     ACTIVE = "active"
     DEACTIVATED = "deactivated"
     # Deleted by an admin: a tombstone that keeps the name for the event log
-    # (services/members.py); nothing can change it any more.
+    # (services/directory/members.py); nothing can change it any more.
     DELETED = "deleted"
 
 

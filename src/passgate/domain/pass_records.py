@@ -34,7 +34,7 @@ class WalletPassFile:
     """The signed .pkpass of one Wallet copy's current version, signed once per change.
 
     ``id`` is the serial. ``version`` is the serial's ``updated_at`` it was signed for and
-    ``signed_with`` the signing setup (``services.pass_files``); a row whose version or
+    ``signed_with`` the signing setup (``services.credentials.pass_files``); a row whose version or
     setup is not the current one is never served. ``sealed`` is the file encrypted with
     a key derived from the server secret: pass.json carries the ApplePass token, which
     must not be readable from the database.

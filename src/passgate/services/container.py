@@ -12,9 +12,11 @@ from typing import Protocol
 
 from passgate.config import Settings
 from passgate.domain.model import SessionKind
-from passgate.services.apikeys import Authenticator
-from passgate.services.pass_admin import PassCommands
-from passgate.services.passkit_service import PasskitService
+from passgate.services.auth.apikeys import Authenticator
+from passgate.services.auth.sessions import SessionPolicy
+from passgate.services.credentials.pass_admin import PassCommands
+from passgate.services.credentials.passkit_service import PasskitService
+from passgate.services.credentials.wallet import WalletConfig
 from passgate.services.ports import (
     Clock,
     HttpPoster,
@@ -28,9 +30,7 @@ from passgate.services.ports import (
     UnitOfWorkFactory,
     WalletDirectory,
 )
-from passgate.services.sessions import SessionPolicy
-from passgate.services.sso_login import SsoDeps
-from passgate.services.wallet import WalletConfig
+from passgate.services.signin.sso_login import SsoDeps
 
 
 class WalletKeys(WalletDirectory, KeyDirectory, Protocol):

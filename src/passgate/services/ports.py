@@ -212,7 +212,7 @@ class ReaderChangeLog(Protocol):
 
 class UnitOfWork(Protocol):
     # Wallet serials given a new version in this transaction: the unit of work signs
-    # their .pkpass files and stores them just before it commits (services.pass_files).
+    # their .pkpass files and stores them just before it commits (services.credentials.pass_files).
     changed_serials: set[str]
 
     @property
@@ -330,7 +330,7 @@ class ReaderOrgKey:
 class AliroReaderGroup:
     """An Aliro reader group: its identifier and issuer key.
 
-    See services/aliro_groups.py for the rotation.
+    See services/credentials/aliro_groups.py for the rotation.
     """
 
     id: str

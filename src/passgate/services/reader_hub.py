@@ -1,7 +1,7 @@
 """The reader hub: connected readers, and the loop that keeps their caches current.
 
 Fan-out runs inside each API process. Each connected organization's content lives in
-memory (``services.reader_state.OrgState``) and follows the reader change log: a pass
+memory (``services.readers.reader_state.OrgState``) and follows the reader change log: a pass
 (after a commit in this process, a reader's resync, a tamper or status report,
 the scheduled start or end of a subscription, or a poll that saw the log's head move)
 reads the entries after the sequence number it built, reloads only the rows they name
@@ -34,15 +34,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from passgate.domain.errors import PassgateError, Unauthenticated
 from passgate.proto import snapshot as snap
-from passgate.services import (
-    aliro_groups,
-    door_commands,
-    reader_events,
-    reader_gateway,
-    reader_state,
-)
 from passgate.services.container import Container
-from passgate.services.wallet import READER_TOPIC
+from passgate.services.credentials import aliro_groups
+from passgate.services.credentials.wallet import READER_TOPIC
+from passgate.services.readers import door_commands, reader_events, reader_gateway, reader_state
 
 AUTH_TIMEOUT_S = 10.0
 SEND_TIMEOUT_S = 10.0
@@ -83,7 +78,7 @@ class Link:
     synced: bool = False
     digest: str = ""
     # What this reader holds (as the hub last sent it): small sections by value, the
-    # shared sections by object (see services.reader_state).
+    # shared sections by object (see services.readers.reader_state).
     small: dict[str, Any] = field(default_factory=dict)
     credentials: reader_state.Section | None = None
     members: reader_state.Section | None = None
@@ -278,7 +273,7 @@ class Hub:
                 pushed += await self.refresh(org_id, {x for x in forced if x.org_id == org_id})
             if commit_at is not None and pushed:
                 self._time_push(commit_at, pushed)
-            await self._send_door_commands()  # remote unlock (services/door_commands)
+            await self._send_door_commands()  # remote unlock (services/readers/door_commands)
             await asyncio.sleep(max(0.0, MIN_PASS_GAP_S - (time.monotonic() - started)))
 
     async def _sleep(self) -> bool:
@@ -753,7 +748,7 @@ async def _serve(c: Container, hub: Hub, link: Link) -> None:
             elif kind == "status":
                 await asyncio.to_thread(quiet, _status, c, link, msg["status"], True)
                 hub.wake()  # a reported model can change the reader's readiness (R13)
-            elif kind == "unlock_result":  # remote unlock (services/door_commands)
+            elif kind == "unlock_result":  # remote unlock (services/readers/door_commands)
                 await asyncio.to_thread(
                     quiet,
                     door_commands.record_result,

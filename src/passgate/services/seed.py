@@ -12,10 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from passgate.domain import model as m
-from passgate.services import apikeys, catalog, doors, organizations, resources
-from passgate.services import sso as sso_config
+from passgate.services import organizations, resources
 from passgate.services.actors import SYSTEM, Actor, ActorKind
+from passgate.services.auth import apikeys
+from passgate.services.directory import catalog, doors
 from passgate.services.ports import SecretBox, UnitOfWork, UnitOfWorkFactory
+from passgate.services.signin import sso as sso_config
 
 DEMO_SLUG = "acme"
 MEMBER_EMAIL = "alice@acme.example"

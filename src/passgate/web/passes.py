@@ -16,10 +16,10 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from passgate.domain import model as m
 from passgate.domain.passes import DeviceClaim, normalize_public_key
-from passgate.services import pass_admin
 from passgate.services.actors import Actor
 from passgate.services.container import Container
-from passgate.services.passes import ProvisionResult, provision_pass
+from passgate.services.credentials import pass_admin
+from passgate.services.credentials.passes import ProvisionResult, provision_pass
 from passgate.web.api import API_PREFIX
 from passgate.web.api.crud import ERRORS
 from passgate.web.deps import (

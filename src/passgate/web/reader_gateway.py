@@ -12,7 +12,9 @@ from datetime import datetime
 from fastapi import APIRouter, Path, WebSocket, WebSocketDisconnect
 from pydantic import BaseModel, ConfigDict, Field
 
-from passgate.services import aliro_groups, reader_gateway, reader_hub
+from passgate.services import reader_hub
+from passgate.services.credentials import aliro_groups
+from passgate.services.readers import reader_gateway
 from passgate.web.api import API_PREFIX
 from passgate.web.api.crud import ERRORS
 from passgate.web.deps import ActorDep, ContainerDep

@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse, Response
 
 from passgate.domain import model as m
 from passgate.domain.errors import PassgateError, ValidationError
-from passgate.services import scim
+from passgate.services.directory import scim
 from passgate.web.deps import ActorDep, ContainerDep
 from passgate.web.errors import status_for
 

@@ -20,20 +20,20 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from passgate.domain import model as m
 from passgate.domain.errors import TooManyRequests
 from passgate.domain.sso import LoginRefused, Protocol, Purpose
-from passgate.services import sessions
-from passgate.services import sso as sso_config
 from passgate.services.actors import Actor
+from passgate.services.auth import sessions
 from passgate.services.container import Container
 from passgate.services.rate_limit import SSO_FAILED_LOGINS, SSO_FAILED_WINDOW
-from passgate.services.sso_app import exchange_code, validate_app_request
-from passgate.services.sso_login import (
+from passgate.services.signin import sso as sso_config
+from passgate.services.signin.sso_app import exchange_code, validate_app_request
+from passgate.services.signin.sso_login import (
     AppRequest,
     LoginOutcome,
     Verifier,
     begin_login,
     complete_login,
 )
-from passgate.services.sso_verify import oidc_verifier, saml_verifier
+from passgate.services.signin.sso_verify import oidc_verifier, saml_verifier
 from passgate.web.api import API_PREFIX
 from passgate.web.deps import CSRF_COOKIE, SESSION_COOKIE, ActorDep, ContainerDep, cookie_name
 

@@ -21,8 +21,8 @@ from typing import Any, TypeVar
 
 from passgate.domain.pass_records import WalletRegistration
 from passgate.services.container import Container
+from passgate.services.credentials.wallet import APNS_TOPIC
 from passgate.services.ports import PushClient
-from passgate.services.wallet import APNS_TOPIC
 
 log = logging.getLogger("passgate.worker.apns")
 T = TypeVar("T")

@@ -21,7 +21,7 @@ from datetime import timedelta
 
 from passgate.services import retention
 from passgate.services.container import Container
-from passgate.services.webhooks import DeliveryPolicy, deliver_webhooks
+from passgate.services.delivery.webhooks import DeliveryPolicy, deliver_webhooks
 from passgate.worker.apns import ApnsDelivery
 
 log = logging.getLogger("passgate.worker")

@@ -14,7 +14,7 @@ this mark costs one tiny query (PostgreSQL) or two ``stat`` calls and a 32-byte 
 * Anything else (an in-memory database): ``None``, meaning "unknown": always rebuild.
 
 A mark is compared for equality only. Callers must rebuild once more after a mark has
-settled (see ``services.change_gate.ChangeGate``): a commit can be in the WAL a moment
+settled (see ``services.readers.change_gate.ChangeGate``): a commit can be in the WAL a moment
 before it is visible.
 """
 

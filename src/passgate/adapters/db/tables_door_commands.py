@@ -1,4 +1,4 @@
-"""The table of remote door commands (services/door_commands.py)."""
+"""The table of remote door commands (services/readers/door_commands.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from passgate.adapters.db.tables import (
     metadata,
     register_table,
 )
-from passgate.services.door_commands import DoorCommand
+from passgate.services.readers.door_commands import DoorCommand
 
 door_commands = sa.Table(
     "door_commands",

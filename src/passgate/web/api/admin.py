@@ -8,10 +8,12 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from passgate.domain import model as m
 from passgate.domain.errors import ValidationError
-from passgate.services import apikeys, organizations, webhooks
+from passgate.services import organizations
 from passgate.services import resources as res
 from passgate.services.actors import Actor
+from passgate.services.auth import apikeys
 from passgate.services.container import Container
+from passgate.services.delivery import webhooks
 from passgate.services.events import EVENT_LIST, EventFilter
 from passgate.services.paging import decode_cursor
 from passgate.web.api import API_PREFIX

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, Field
 
 from passgate.domain import model as m
-from passgate.services import app_credentials as svc
+from passgate.services.credentials import app_credentials as svc
 from passgate.web.api import API_PREFIX
 from passgate.web.api.crud import ERRORS
 from passgate.web.api.schemas import Body

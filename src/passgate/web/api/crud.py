@@ -43,7 +43,7 @@ class Routes:
     # Converts a request body to the entity's stored form (e.g. schedule windows).
     to_values: Callable[[dict[str, Any]], dict[str, Any]] = field(default=lambda v: v)
     filters: tuple[str, ...] = ()
-    # A delete that is more than removing the row (members: services/members.py).
+    # A delete that is more than removing the row (members: services/directory/members.py).
     delete: Callable[[Container, Actor, str], None] | None = None
 
 

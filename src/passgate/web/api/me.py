@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Response
 from pydantic import BaseModel
 
-from passgate.services import me
+from passgate.services.directory import me
 from passgate.web.api import API_PREFIX
 from passgate.web.api.crud import ERRORS
 from passgate.web.deps import ActorDep, ContainerDep, PageDep, set_total

@@ -8,7 +8,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Response
 
 from passgate.domain import model as m
-from passgate.services import apikeys, organizations
+from passgate.services import organizations
+from passgate.services.auth import apikeys
 from passgate.web.api import API_PREFIX
 from passgate.web.api import schemas as s
 from passgate.web.api.admin import organization_view

@@ -9,12 +9,12 @@ from fastapi import APIRouter, Path
 
 from passgate.domain import model as m
 from passgate.domain.readiness import reader_readiness
-from passgate.services import catalog, doors
 from passgate.services.actors import Actor
 from passgate.services.container import Container
-from passgate.services.door_commands import DoorCommands
-from passgate.services.members import MemberCommands
+from passgate.services.directory import catalog, doors
+from passgate.services.directory.members import MemberCommands
 from passgate.services.ports import UnitOfWork
+from passgate.services.readers.door_commands import DoorCommands
 from passgate.web.api import API_PREFIX
 from passgate.web.api import schemas as s
 from passgate.web.api.crud import ERRORS, Routes, add_routes

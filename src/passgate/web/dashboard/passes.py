@@ -1,5 +1,5 @@
-"""Dashboard: Credentials > Apple Passes (R17-R19) over services.pass_admin, and
-Credentials > App (MotionSense, R27) over services.app_credentials."""
+"""Dashboard: Credentials > Apple Passes (R17-R19) over services.credentials.pass_admin, and
+Credentials > App (MotionSense, R27) over services.credentials.app_credentials."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from passgate.domain import model as m
-from passgate.services import app_credentials, pass_admin, reader_rollout
+from passgate.services.credentials import app_credentials, pass_admin
 from passgate.services.paging import COUNT_CAP
+from passgate.services.readers import reader_rollout
 from passgate.web.dashboard.auth import DashboardActor, check_csrf
 from passgate.web.dashboard.pages import render
 from passgate.web.deps import ContainerDep

@@ -13,9 +13,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from passgate.domain import model as m
 from passgate.domain.errors import PassgateError, ValidationError
-from passgate.services import apikeys, organizations, resources, webhooks
-from passgate.services import sso as sso_config
+from passgate.services import organizations, resources
+from passgate.services.auth import apikeys
 from passgate.services.container import Container
+from passgate.services.delivery import webhooks
+from passgate.services.signin import sso as sso_config
 from passgate.web import errors
 from passgate.web.dashboard.auth import DashboardActor, check_csrf
 from passgate.web.dashboard.pages import render

@@ -16,8 +16,9 @@ from passgate.domain import model as m
 from passgate.domain.eligibility import ELIGIBILITY_MESSAGES
 from passgate.domain.errors import NotFound, ValidationError
 from passgate.domain.readiness import READER_MODEL_NAMES, READINESS_MESSAGES
-from passgate.services import catalog, doors, me, organizations, resources
+from passgate.services import organizations, resources
 from passgate.services.container import Container
+from passgate.services.directory import catalog, doors, me
 from passgate.web.dashboard.auth import DashboardActor, check_csrf
 from passgate.web.dashboard.pages import render
 from passgate.web.deps import SESSION_COOKIE, ContainerDep, cookie_name
@@ -58,7 +59,7 @@ def router() -> APIRouter:
         request: Request, c: ContainerDep, who: DashboardActor, csrf: Csrf = None
     ) -> Response:
         check_csrf(request, csrf)
-        from passgate.services.sessions import end_session
+        from passgate.services.auth.sessions import end_session
 
         if who.session_id is not None:
             with c.uow_factory(who.require_org()) as uow:

@@ -12,11 +12,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from passgate.domain import model as m
 from passgate.domain.readiness import READER_MODEL_NAMES, READINESS_MESSAGES
-from passgate.services import catalog, doors, resources
+from passgate.services import resources
 from passgate.services.actors import Actor
 from passgate.services.container import Container
-from passgate.services.door_commands import OPEN_STATES, DoorCommands
+from passgate.services.directory import catalog, doors
 from passgate.services.ports import UnitOfWork
+from passgate.services.readers.door_commands import OPEN_STATES, DoorCommands
 from passgate.web.api import schemas as s
 from passgate.web.dashboard.admin.forms import (
     REFUSALS,

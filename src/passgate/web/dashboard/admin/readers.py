@@ -11,10 +11,12 @@ from fastapi.responses import HTMLResponse, Response
 
 from passgate.domain import model as m
 from passgate.domain.readiness import READER_MODEL_NAMES, READINESS_MESSAGES, reader_readiness
-from passgate.services import catalog, reader_gateway, resources
+from passgate.services import resources
 from passgate.services.actors import Actor
 from passgate.services.container import Container
+from passgate.services.directory import catalog
 from passgate.services.ports import UnitOfWork
+from passgate.services.readers import reader_gateway
 from passgate.web.api import schemas as s
 from passgate.web.dashboard.admin.forms import (
     REFUSALS,

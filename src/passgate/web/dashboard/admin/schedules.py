@@ -11,9 +11,10 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from passgate.domain import model as m
-from passgate.services import catalog, resources
+from passgate.services import resources
 from passgate.services.actors import Actor
 from passgate.services.container import Container
+from passgate.services.directory import catalog
 from passgate.services.ports import UnitOfWork
 from passgate.web.api import schemas as s
 from passgate.web.dashboard.admin.forms import (

@@ -1,0 +1,1 @@
+"""Who is calling: API keys, member sessions, the hash their secrets are stored under."""

@@ -1,0 +1,1 @@
+"""What opens doors: Apple Passes, Wallet, PassKit, app credentials, Aliro groups."""

@@ -1,0 +1,1 @@
+"""The organization's configuration objects, SCIM provisioning, a member's own view."""

@@ -1,0 +1,1 @@
+"""The reader link: pairing, signed cache content, reader events, hub rebuilds."""
