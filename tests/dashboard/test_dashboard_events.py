@@ -15,7 +15,8 @@ from tests.dashboard.test_dashboard_browser import _admin_cookie, _signed_in_pag
 from tests.livesrv import serve
 
 from passgate.bootstrap import Container
-from passgate.services.readers.reader_events import ReaderEvent, ingest
+from passgate.proto.link import AccessEvent
+from passgate.services.readers.reader_events import ingest
 from passgate.web.app import create_app
 
 T0 = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
@@ -26,15 +27,13 @@ def _taps(container: Container, org: Org, reader: str, member: str | None, **kw:
     n = int(kw.get("n", 1))  # type: ignore[call-overload]
     reason = str(kw.get("reason", "granted"))
     items = [
-        ReaderEvent(
+        AccessEvent(
             sequence=seq,
-            kind="access",
             occurred_at=T0 + timedelta(minutes=seq),
             granted=reason == "granted",
             reason=reason,
             member_id=member,
-            credential_id=None,
-            data={"method": "nfc"},
+            method="nfc",
         )
         for seq in range(first, first + n)
     ]

@@ -15,6 +15,7 @@ from tests.livesrv import serve
 from websockets.sync.client import ClientConnection, connect
 
 from passgate.bootstrap import Container
+from passgate.proto import link
 from passgate.proto import snapshot as snap
 from passgate.reader.agent import ReaderAgent
 from passgate.reader.store import AgentStore
@@ -40,7 +41,7 @@ def _tap(sequence: int, granted: bool, reason: str) -> dict[str, Any]:
 
 
 def _send_events(ws: ClientConnection, items: list[dict[str, Any]]) -> None:
-    ws.send(snap.encode_message({"type": "events", "items": items}))
+    ws.send(link.encode({"type": "events", "items": items}))
     while True:  # snapshots and heartbeats may come before the acknowledgement
         msg = json.loads(ws.recv(timeout=10))
         if msg["type"] == "ack":
@@ -84,7 +85,7 @@ def test_taps_readers_and_the_outbox_are_in_the_metrics(
         with connect(ws_url(server)) as ws:
             nonce = json.loads(ws.recv(timeout=10))["nonce"]
             ws.send(
-                snap.encode_message(
+                link.encode(
                     {
                         "type": "auth",
                         "reader_id": reader_id,

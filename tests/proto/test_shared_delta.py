@@ -12,6 +12,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from passgate.proto import link
 from passgate.proto import snapshot as snap
 
 KEY = ec.generate_private_key(ec.SECP256R1())
@@ -56,9 +57,9 @@ def test_one_signature_serves_every_reader_holding_the_same_rows() -> None:
     statement, sig = _signed()
     for reader in ("rdr_a", "rdr_b"):
         state = _state(reader, _content(reader))
-        verdict = state.receive(
-            snap.parse_message(snap.encode_message(_frame(reader, statement, sig)))
-        )
+        arrived = link.decode(link.encode(_frame(reader, statement, sig)))
+        assert isinstance(arrived, link.Signed)
+        verdict = state.receive(arrived.frame)
         assert isinstance(verdict, snap.Accepted), verdict
         assert state.version == 20
         assert state.content is not None

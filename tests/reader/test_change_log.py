@@ -19,6 +19,7 @@ from tests.reader.support import RunningAgent, World, live_server, wait_until
 from passgate.adapters.db import change_log
 from passgate.bootstrap import Container, build_container
 from passgate.domain import model as m
+from passgate.proto import link
 from passgate.proto import snapshot as snap
 from passgate.proto.aliro import crypto
 from passgate.services.readers import reader_state
@@ -179,7 +180,7 @@ def _spy(ra: RunningAgent, frames: list[str]) -> None:
     original = ra.client._handle
 
     async def spy(ws: Any, state: snap.CacheState, text: Any) -> None:
-        frames.append(snap.parse_message(text)["type"])
+        frames.append(link.decode(text).type)
         await original(ws, state, text)
 
     ra.client._handle = spy  # type: ignore[method-assign]
@@ -304,7 +305,7 @@ def test_readers_in_the_same_state_share_one_signature_per_change(
 ) -> None:
     world = World(client, container)
     second = world.add_reader("reader_pro_2_1", True)
-    seen: dict[str, list[dict[str, Any]]] = {world.reader: [], second: []}
+    seen: dict[str, list[link.Message | link.Signed]] = {world.reader: [], second: []}
     agents = []
     with live_server(container) as server:
         for reader_id in (world.reader, second):
@@ -315,7 +316,7 @@ def test_readers_in_the_same_state_share_one_signature_per_change(
             async def spy(
                 ws: Any, state: snap.CacheState, text: Any, _o: Any = original, _r: str = reader_id
             ) -> None:
-                seen[_r].append(snap.parse_message(text))
+                seen[_r].append(link.decode(text))
                 await _o(ws, state, text)
 
             ra.client._handle = spy  # type: ignore[method-assign]
@@ -335,7 +336,12 @@ def test_readers_in_the_same_state_share_one_signature_per_change(
                         f"the pass {status.value} at the reader",
                     )
             shared = {
-                r: [f for f in frames if f["type"] == "shared_delta"] for r, frames in seen.items()
+                r: [
+                    f.frame
+                    for f in frames
+                    if isinstance(f, link.Signed) and f.type == "shared_delta"
+                ]
+                for r, frames in seen.items()
             }
             assert all(len(frames) == 2 for frames in shared.values()), shared
             first, other = shared[world.reader][-1], shared[second][-1]

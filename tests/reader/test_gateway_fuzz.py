@@ -26,6 +26,7 @@ from websockets.sync.client import ClientConnection, connect
 
 from passgate.bootstrap import Container
 from passgate.domain import model as m
+from passgate.proto import link
 from passgate.proto import snapshot as snap
 from passgate.reader.agent import ReaderAgent
 from passgate.reader.store import AgentStore
@@ -176,7 +177,7 @@ def _new_key() -> Any:
 
 
 def _auth(key: Any, reader_id: str, nonce: str) -> str:
-    return snap.encode_message(
+    return link.encode(
         {
             "type": "auth",
             "reader_id": reader_id,

@@ -21,6 +21,7 @@ from tests.reader.support import RunningAgent, World, live_server, wait_until
 from passgate.bootstrap import Container
 from passgate.config import Settings
 from passgate.domain import model as m
+from passgate.proto import link
 from passgate.proto import snapshot as snap
 from passgate.proto.aliro import crypto
 from passgate.reader.agent import ReaderAgent
@@ -91,7 +92,7 @@ def test_a_cache_in_parts_syncs_and_a_revocation_changes_only_its_rows(
         original = ra.client._handle
 
         async def spy(ws: Any, state: snap.CacheState, text: Any) -> None:
-            frames.append(snap.parse_message(text)["type"])
+            frames.append(link.decode(text).type)
             await original(ws, state, text)
 
         ra.client._handle = spy  # type: ignore[method-assign]

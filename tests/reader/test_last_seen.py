@@ -21,7 +21,7 @@ from tests.reader.test_link_security import NONCE, Peer, _next
 from passgate.bootstrap import Container
 from passgate.config import Settings
 from passgate.domain import model as m
-from passgate.proto import snapshot as snap
+from passgate.proto import link
 
 
 @pytest.fixture
@@ -49,7 +49,7 @@ def test_a_ping_from_the_reader_moves_its_last_seen(
             # Nothing said yet: the connection alone does not move it.
             assert _last_seen(container, world, world.reader) == connected
             for _ in range(3):  # a ping within half a heartbeat of the last write may be skipped
-                ws.send(snap.encode_message({"type": "ping"}))
+                ws.send(link.encode({"type": "ping"}))
                 _next(ws, "heartbeat")
             wait_until(
                 lambda: (_last_seen(container, world, world.reader) or connected) >= later,

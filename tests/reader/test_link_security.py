@@ -23,6 +23,7 @@ from websockets.sync.client import ClientConnection, connect
 
 from passgate.bootstrap import Container
 from passgate.config import Settings
+from passgate.proto import link
 from passgate.proto import snapshot as snap
 from passgate.reader.sync import ws_url
 
@@ -65,7 +66,7 @@ class Peer:
             challenge = json.loads(ws.recv(timeout=10))
             signature = snap.sign(self.key, snap.auth_message(challenge["nonce"], self.reader_id))
             ws.send(
-                snap.encode_message(
+                link.encode(
                     {
                         "type": "auth",
                         "reader_id": self.reader_id,

@@ -444,6 +444,7 @@ class Fleet:
 async def _session(fleet: Fleet, reader: LightReader, stop: asyncio.Event) -> None:
     import websockets
 
+    from passgate.proto import link as wire
     from passgate.proto import snapshot as snap
 
     url = "ws" + reader.base.removeprefix("http") + "/reader/v1/ws"
@@ -454,26 +455,21 @@ async def _session(fleet: Fleet, reader: LightReader, stop: asyncio.Event) -> No
     async with websockets.connect(
         url, max_size=snap.MAX_FRAME_BYTES, open_timeout=120, ping_interval=None
     ) as ws:
-        challenge = snap.parse_message(await ws.recv())
-        proof = snap.auth_message(challenge["nonce"], reader.reader_id)
+        challenge = wire.decode(await ws.recv())
+        if not isinstance(challenge, wire.Challenge):
+            raise OSError("the server did not send a challenge")
+        proof = snap.auth_message(challenge.nonce, reader.reader_id)
         signature = snap.sign(reader.link_key, proof)
-        await ws.send(
-            snap.encode_message(
-                {
-                    "type": "auth",
-                    "reader_id": reader.reader_id,
-                    "reader_nonce": nonce,
-                    "signature": signature,
-                    "version": 0,
-                    "status": {},
-                }
-            )
+        auth = wire.Auth(
+            reader_id=reader.reader_id, reader_nonce=nonce, signature=signature, version=0
         )
+        await ws.send(wire.encode(auth))
         while not stop.is_set():
-            msg = snap.parse_message(await ws.recv())
-            kind = msg["type"]
-            if kind in ("snapshot", "delta", "snapshot_part"):
-                verdict = state.receive(msg)
+            msg = wire.decode(await ws.recv())
+            if not isinstance(msg, wire.Signed):
+                continue
+            if msg.type in ("snapshot", "delta", "snapshot_part"):
+                verdict = state.receive(msg.frame)
                 reader.frames += 1
                 if isinstance(verdict, snap.Accepted):
                     if reader.synced_at is None and verdict.changes is None:
@@ -481,9 +477,9 @@ async def _session(fleet: Fleet, reader: LightReader, stop: asyncio.Event) -> No
                     fleet.judge(reader)
                 elif isinstance(verdict, snap.Rejected):
                     reader.rejected.append(verdict.reason)
-                    await ws.send(snap.encode_message({"type": "resync", "reason": verdict.reason}))
-            elif kind == "heartbeat" and state.confirms(msg):
-                await ws.send(snap.encode_message({"type": "ping"}))
+                    await ws.send(wire.encode(wire.Resync(reason=verdict.reason)))
+            elif msg.type == "heartbeat" and state.confirms(msg.frame):
+                await ws.send(wire.encode(wire.Ping()))
 
 
 async def _keep_connected(fleet: Fleet, reader: LightReader, stop: asyncio.Event) -> None:

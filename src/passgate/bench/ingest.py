@@ -1,7 +1,7 @@
 """`passgate bench ingest`: reader events stored per second, SQLite and PostgreSQL.
 
 The path each batch a reader sends takes on the server, without the WebSocket: the
-wire items are validated (``reader_events.parse_items``) and stored by
+``events`` message is decoded and typed (``proto.link.decode``), its reasons checked, and stored by
 ``reader_events.ingest`` in one write transaction per batch, committed durably (SQLite
 ``synchronous=FULL``; PostgreSQL with fsync on). Each batch holds ``--batch`` taps from
 one reader: nine in ten granted (each granted tap moves its pass's and device's "last
@@ -130,16 +130,20 @@ def _batches(events: int, batch: int, member: str, cred: str) -> list[list[dict[
 def _run(
     c: Any, org_id: str, reader: str, batches: list[list[dict[str, Any]]], label: str
 ) -> float:
-    from passgate.services.readers.reader_events import ingest, parse_items
+    from passgate.proto import link
+    from passgate.services.readers.reader_events import check_reasons, ingest
 
     total = sum(len(b) for b in batches)
-    with click.progressbar(batches, label=label, file=sys.stderr) as bar:
+    frames = [json.dumps({"type": "events", "items": b}) for b in batches]
+    with click.progressbar(frames, label=label, file=sys.stderr) as bar:
         started = time.perf_counter()
-        for wire in bar:
-            items = parse_items(wire)
+        for text in bar:
+            msg = link.decode(text)
+            assert isinstance(msg, link.Events)
+            check_reasons(msg.items)
             with c.uow_factory(org_id) as uow:
-                acked = ingest(uow, reader, items, c.clock.now())
-            if len(acked) != len(wire):
+                acked = ingest(uow, reader, msg.items, c.clock.now())
+            if len(acked) != len(msg.items):
                 raise click.ClickException("a batch was not fully acknowledged")
         elapsed = time.perf_counter() - started
     return total / elapsed

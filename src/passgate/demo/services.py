@@ -17,6 +17,7 @@ from typing import Any
 
 import uvicorn
 
+from passgate.proto import link as wire
 from passgate.reader.agent import ReaderAgent
 from passgate.reader.runtime import SocketTransport
 from passgate.reader.store import AgentStore
@@ -99,7 +100,9 @@ class DemoReader:
         self.start_link()
 
     def start_link(self) -> None:
-        client = SyncClient(self.agent, status={"firmware": "2.1.4", "model": "reader_pro_2_1"})
+        client = SyncClient(
+            self.agent, status=wire.ReaderStatus(firmware="2.1.4", model="reader_pro_2_1")
+        )
         self.agent.on_event = client.notify_event
         loop = asyncio.new_event_loop()
         stop = asyncio.Event()

@@ -1,4 +1,4 @@
-"""The signed reader-cache format and the reader<->server link messages, sans-IO.
+"""The signed reader-cache format, sans-IO (the link's other messages: proto/link.py).
 
 The server keeps every reader's cache current with two kinds of signed frames:
 
@@ -834,54 +834,3 @@ class CacheState:
             return False
         self._beat_seq, self._beat_at = seq, at
         return True
-
-
-# --- link messages --------------------------------------------------------------------
-
-# Message type -> required fields and their types; anything else is a protocol error.
-_SCHEMAS: dict[str, dict[str, type | tuple[type, ...]]] = {
-    # server -> reader
-    "challenge": {"nonce": str},
-    "heartbeat": {"version": int, "nonce": str, "seq": int, "at": int},
-    "ack": {"sequences": list},
-    "error": {"code": str},
-    "aliro_certificate": {"group_identifier": str, "group_public_key": str, "certificate": str},
-    "unlock": {},  # checked by proto.unlock.check_unlock, signature first
-    # reader -> server
-    "auth": {"reader_id": str, "signature": str, "version": int, "status": dict},
-    "events": {"items": list},
-    "resync": {"reason": str},
-    "status": {"status": dict},
-    "aliro_key": {"public_key": str},  # a new Aliro key asks for its certificate
-    "ping": {},
-    "unlock_result": {"command_id": str, "reason": str},  # ``ok`` (a bool) checked by its taker
-    # the agent committed this version to its store (the server records it per reader)
-    "applied": {"version": int},
-}
-
-
-def encode_message(message: Mapping[str, Any]) -> str:
-    return canonical(dict(message)).decode()
-
-
-def parse_message(text: str | bytes) -> dict[str, Any]:
-    """Decode one link message; SnapshotError for anything malformed (never other errors)."""
-    if len(text) > MAX_FRAME_BYTES:
-        raise SnapshotError("message too large", field="message")
-    try:
-        value = json.loads(text)
-    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-        raise SnapshotError("message is not JSON", field="message") from exc
-    if not isinstance(value, dict) or not isinstance(value.get("type"), str):
-        raise SnapshotError("message must be an object with a type", field="type")
-    kind = value["type"]
-    if kind in ("snapshot", "delta", "snapshot_part", "shared_delta"):
-        return value  # checked by CacheState, signature first
-    schema = _SCHEMAS.get(kind)
-    if schema is None:
-        raise SnapshotError("unknown message type", field="type")
-    for name, expected in schema.items():
-        item = value.get(name)
-        if not isinstance(item, expected) or isinstance(item, bool):
-            raise SnapshotError(f"{name} has the wrong type", field=name)
-    return value

@@ -125,7 +125,3 @@ def check_unlock(
     if now_ms > expires:
         return Refused("expired", answerable=True)
     return UnlockCommand(command_id=command_id, door_id=door_id, expires_at_ms=expires)
-
-
-def result_message(command_id: str, ok: bool, reason: str) -> dict[str, Any]:
-    return {"type": "unlock_result", "command_id": command_id, "ok": ok, "reason": reason}

@@ -8,7 +8,9 @@ import sys
 from typing import Any
 
 import click
+import pydantic
 
+from passgate.proto import link as wire
 from passgate.reader.agent import ReaderAgent
 from passgate.reader.runtime import SocketTransport
 from passgate.reader.store import AgentStore
@@ -95,7 +97,11 @@ async def _run(
             raise click.BadParameter(
                 f"{url!r} is not an http:// or https:// URL", param_hint="--fallback-server"
             )
-    status = {"firmware": firmware, **({"model": model} if model else {})}
+    try:
+        status = wire.ReaderStatus(firmware=firmware, model=model or None)
+    except pydantic.ValidationError as exc:
+        where = str(exc.errors()[0]["loc"][0])
+        raise click.BadParameter(exc.errors()[0]["msg"], param_hint=f"--{where}") from None
     store = AgentStore(cache_path)
     agent = ReaderAgent(store)
     if agent.reader_id is None:

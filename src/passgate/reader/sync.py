@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import secrets
 import threading
@@ -28,6 +29,7 @@ import websockets
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from passgate.domain.errors import PassgateError
+from passgate.proto import link as wire
 from passgate.proto import snapshot as snap
 from passgate.proto import unlock
 from passgate.proto.aliro import crypto
@@ -86,7 +88,7 @@ class SyncClient:
         self,
         agent: ReaderAgent,
         *,
-        status: dict[str, Any] | None = None,
+        status: wire.ReaderStatus | None = None,
         idle_s: float = 0.05,
         fallback_urls: list[str] | None = None,
     ) -> None:
@@ -94,7 +96,7 @@ class SyncClient:
         self.fallback_urls = [u.rstrip("/") for u in fallback_urls or []]
         self._turn = 0  # which of the URLs the next attempt uses
         self.url: str | None = None  # the server of the current (or last) connection
-        self.status = status or {}
+        self.status = status or wire.ReaderStatus()
         self.idle_s = idle_s
         self.connected = asyncio.Event()
         self.rejections: list[str] = []
@@ -158,25 +160,21 @@ class SyncClient:
             validate=agent.check,
         )
         async with websockets.connect(ws_url(url), max_size=snap.MAX_FRAME_BYTES) as ws:
-            challenge = snap.parse_message(await asyncio.wait_for(ws.recv(), 10))
-            if challenge["type"] != "challenge":
+            challenge = wire.decode(await asyncio.wait_for(ws.recv(), 10))
+            if not isinstance(challenge, wire.Challenge):
                 raise PassgateError("expected a challenge")
-            signature = snap.sign(link_key, snap.auth_message(challenge["nonce"], reader_id))
-            await ws.send(
-                snap.encode_message(
-                    {
-                        "type": "auth",
-                        "reader_id": reader_id,
-                        "reader_nonce": link_nonce,
-                        "signature": signature,
-                        "version": agent.version,
-                        # With the version: the server may send only what changed since.
-                        **({"digest": state.digest} if state.digest is not None else {}),
-                        "shared_deltas": True,  # takes deltas signed once for many readers
-                        "status": self.status,
-                    }
-                )
+            signature = snap.sign(link_key, snap.auth_message(challenge.nonce, reader_id))
+            auth = wire.Auth(
+                reader_id=reader_id,
+                reader_nonce=link_nonce,
+                signature=signature,
+                version=agent.version,
+                # With the version: the server may send only what changed since.
+                digest=state.digest,
+                shared_deltas=True,  # takes deltas signed once for many readers
+                status=self.status,
             )
+            await ws.send(wire.encode(auth))
             await self._request_certificate(ws)
             sender = asyncio.create_task(self._send_events(ws, stop))
             try:
@@ -203,13 +201,36 @@ class SyncClient:
 
     async def _handle(self, ws: Any, state: snap.CacheState, text: Any) -> None:
         try:
-            msg = snap.parse_message(text)
+            msg = wire.decode(text)
         except PassgateError:
             self.rejections.append("malformed")
             return
-        kind = msg["type"]
-        if kind in ("snapshot", "delta", "snapshot_part", "shared_delta"):
-            verdict = state.receive(msg)
+        if isinstance(msg, wire.Signed):
+            await self._signed(ws, state, msg)
+        elif isinstance(msg, wire.AliroCertificate):
+            try:
+                self.agent.install_certificate(
+                    group_identifier=msg.group_identifier,
+                    group_public_key=msg.group_public_key,
+                    certificate=msg.certificate,
+                )
+            except PassgateError:
+                self.rejections.append("certificate")
+        elif isinstance(msg, wire.Ack):
+            await asyncio.to_thread(self.agent.store.delete_events, msg.sequences)
+        elif isinstance(msg, wire.Error):
+            log.warning("server refused a message: %s", msg.code)
+
+    async def _signed(self, ws: Any, state: snap.CacheState, msg: wire.Signed) -> None:
+        if msg.type == "heartbeat":
+            if state.confirms(msg.frame):
+                self.agent.confirm_synced(msg.frame["version"])
+                # The answer tells the server this reader is alive (its last seen).
+                await ws.send(wire.encode(wire.Ping()))
+        elif msg.type == "unlock":
+            await self._unlock(ws, state, msg.frame)
+        else:
+            verdict = state.receive(msg.frame)
             if isinstance(verdict, snap.Pending):
                 return  # a snapshot in parts: the rest follows
             if isinstance(verdict, snap.Accepted):
@@ -218,34 +239,13 @@ class SyncClient:
                 else:
                     self.agent.apply_changes(verdict.version, verdict.content, verdict.changes)
                 # Committed to the store: the server records this version as applied here.
-                await ws.send(snap.encode_message({"type": "applied", "version": verdict.version}))
+                await ws.send(wire.encode(wire.Applied(version=verdict.version)))
                 self.accepted += 1
                 self.connected.set()
                 await self._request_certificate(ws)  # a cleared tamper made a new key
             else:
                 self.rejections.append(verdict.reason)
-                await ws.send(snap.encode_message({"type": "resync", "reason": verdict.reason}))
-        elif kind == "aliro_certificate":
-            try:
-                self.agent.install_certificate(
-                    group_identifier=msg["group_identifier"],
-                    group_public_key=msg["group_public_key"],
-                    certificate=msg["certificate"],
-                )
-            except (KeyError, TypeError, PassgateError):
-                self.rejections.append("certificate")
-        elif kind == "heartbeat":
-            if state.confirms(msg):
-                self.agent.confirm_synced(msg["version"])
-                # The answer tells the server this reader is alive (its last seen).
-                await ws.send(snap.encode_message({"type": "ping"}))
-        elif kind == "unlock":
-            await self._unlock(ws, state, msg)
-        elif kind == "ack":
-            seqs = [s for s in msg["sequences"] if isinstance(s, int) and not isinstance(s, bool)]
-            await asyncio.to_thread(self.agent.store.delete_events, seqs)
-        elif kind == "error":
-            log.warning("server refused a message: %s", msg.get("code"))
+                await ws.send(wire.encode(wire.Resync(reason=verdict.reason)))
 
     async def _unlock(self, ws: Any, state: snap.CacheState, msg: dict[str, Any]) -> None:
         """A remote unlock: only a frame signed by the server for this reader and this
@@ -264,16 +264,19 @@ class SyncClient:
         if isinstance(verdict, unlock.Refused):
             self.rejections.append(f"unlock_{verdict.reason}")
             if verdict.answerable:
-                answer = unlock.result_message(msg["command_id"], False, verdict.reason)
-                await ws.send(snap.encode_message(answer))
+                answer = wire.UnlockResult(
+                    command_id=msg["command_id"], ok=False, reason=verdict.reason
+                )
+                await ws.send(wire.encode(answer))
             return
         ok, reason = await asyncio.to_thread(self.agent.remote_unlock, verdict)
-        await ws.send(snap.encode_message(unlock.result_message(verdict.command_id, ok, reason)))
+        answer = wire.UnlockResult(command_id=verdict.command_id, ok=ok, reason=reason)
+        await ws.send(wire.encode(answer))
 
     async def _request_certificate(self, ws: Any) -> None:
         key = self.agent.aliro_public_key
         if key is not None:
-            await ws.send(snap.encode_message({"type": "aliro_key", "public_key": key}))
+            await ws.send(wire.encode(wire.AliroKey(public_key=key)))
 
     async def _send_events(self, ws: Any, stop: asyncio.Event) -> None:
         sent_up_to = 0
@@ -287,7 +290,10 @@ class SyncClient:
                     )
                     if not batch:
                         break
-                    await ws.send(snap.encode_message({"type": "events", "items": batch}))
+                    # The store holds the items as the agent wrote them; the schema
+                    # types them on the way out, as the server does on the way in.
+                    events = wire.Events.model_validate_json(json.dumps({"items": batch}))
+                    await ws.send(wire.encode(events))
                     sent_up_to = batch[-1]["sequence"]
             self._wake.clear()
             with contextlib.suppress(TimeoutError):

@@ -33,6 +33,7 @@ from typing import Any, Protocol, TypeVar
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from passgate.domain.errors import PassgateError, Unauthenticated
+from passgate.proto import link as wire
 from passgate.proto import snapshot as snap
 from passgate.services.container import Container
 from passgate.services.credentials import aliro_groups
@@ -100,11 +101,14 @@ class Link:
     # The agent takes deltas signed once for every reader in the same state.
     shared_ok: bool = False
 
-    async def send(self, *messages: dict[str, Any]) -> None:
-        """Send messages in order, none interleaved (a snapshot's parts stay together)."""
+    async def send(self, *messages: wire.Message | dict[str, Any]) -> None:
+        """Send messages in order, none interleaved (a snapshot's parts stay together).
+
+        Signed frames are dicts (the signature covers that exact object); the rest are
+        the link's typed messages."""
         async with self.lock:
             for message in messages:
-                await self.channel.send_text(snap.encode_message(message))
+                await self.channel.send_text(wire.encode(message))
 
     def took(self, version: int, view: reader_state.ReaderView, digest: str, tick: float) -> None:
         self.version, self.digest, self.sent_at, self.synced = version, digest, tick, True
@@ -690,65 +694,57 @@ async def _safe_send(link: Link, messages: list[dict[str, Any]]) -> None:
         return
 
 
-async def _authenticate(ch: Channel, c: Container) -> tuple[str, str, dict[str, Any]] | None:
+async def _authenticate(ch: Channel, c: Container) -> tuple[str, str, wire.Auth] | None:
     nonce = reader_gateway.new_nonce()
-    await ch.send_text(snap.encode_message({"type": "challenge", "nonce": nonce}))
+    await ch.send_text(wire.encode(wire.Challenge(nonce=nonce)))
     try:
         text = await asyncio.wait_for(ch.receive(), AUTH_TIMEOUT_S)
-        msg = snap.parse_message(text)
-        if msg["type"] != "auth":
+        msg = wire.decode(text)
+        if not isinstance(msg, wire.Auth):
             raise Unauthenticated("expected auth")
         org_id, key = await asyncio.to_thread(
             reader_gateway.authenticate,
             c.uow_factory,
             c.reader_directory,
-            reader_id=msg["reader_id"],
+            reader_id=msg.reader_id,
             nonce=nonce,
-            signature=msg["signature"],
+            signature=msg.signature,
         )
-    except (TimeoutError, PassgateError, KeyError):
-        await ch.send_text(snap.encode_message({"type": "error", "code": "unauthenticated"}))
+    except (TimeoutError, PassgateError):
+        await ch.send_text(wire.encode(wire.Error(code="unauthenticated")))
         await ch.close(4401)
         return None
     return org_id, key, msg
-
-
-def _reader_nonce(hello: dict[str, Any]) -> str | None:
-    nonce = hello.get("reader_nonce")
-    if isinstance(nonce, str) and 16 <= len(nonce) <= 100:
-        return nonce
-    return None
 
 
 async def _serve(c: Container, hub: Hub, link: Link) -> None:
     while True:
         text = await link.channel.receive()
         try:
-            msg = snap.parse_message(text)
-            kind = msg["type"]
+            msg = wire.decode(text)
             tick = time.monotonic()
             if tick - link.seen_at >= c.settings.reader_heartbeat_s / 2:
                 # Last seen stays live (at most one write per half heartbeat per reader).
                 link.seen_at = tick
                 await asyncio.to_thread(quiet, _seen, c, link)
-            if kind == "events":
-                items = reader_events.parse_items(msg["items"])
-                acked = await asyncio.to_thread(quiet, _ingest, c, link, items, hub.metrics)
-                await link.send({"type": "ack", "sequences": acked})
-                if any(item.kind == "tamper" for item in items):
+            if isinstance(msg, wire.Events):
+                reader_events.check_reasons(msg.items)
+                acked = await asyncio.to_thread(quiet, _ingest, c, link, msg.items, hub.metrics)
+                await link.send(wire.Ack(sequences=acked))
+                if any(item.kind == "tamper" for item in msg.items):
                     hub.wake()
-            elif kind == "aliro_key":
-                made = await asyncio.to_thread(quiet, _aliro_key, c, link, msg.get("public_key"))
+            elif isinstance(msg, wire.AliroKey):
+                made = await asyncio.to_thread(quiet, _aliro_key, c, link, msg.public_key)
                 if made is not None:
                     await link.send(_certificate_message(made))
-            elif kind == "resync":
+            elif isinstance(msg, wire.Resync):
                 hub.request_snapshot(link)
-            elif kind == "applied":
-                hub.applied(link, msg["version"])
-            elif kind == "status":
-                await asyncio.to_thread(quiet, _status, c, link, msg["status"], True)
+            elif isinstance(msg, wire.Applied):
+                hub.applied(link, msg.version)
+            elif isinstance(msg, wire.Status):
+                await asyncio.to_thread(quiet, _status, c, link, msg.status, True)
                 hub.wake()  # a reported model can change the reader's readiness (R13)
-            elif kind == "unlock_result":  # remote unlock (services/readers/door_commands)
+            elif isinstance(msg, wire.UnlockResult):  # remote unlock (readers/door_commands)
                 await asyncio.to_thread(
                     quiet,
                     door_commands.record_result,
@@ -758,17 +754,17 @@ async def _serve(c: Container, hub: Hub, link: Link) -> None:
                     msg,
                     c.clock.now(),
                 )
-            elif kind != "ping":
+            elif not isinstance(msg, wire.Ping):
                 raise snap.SnapshotError("unexpected message type", field="type")
         except PassgateError as exc:
             # A peer's garbage gets an error message, never a dropped process or a 500.
-            await link.send({"type": "error", "code": "bad_message", "field": exc.field or ""})
+            await link.send(wire.Error(code="bad_message", field=exc.field or ""))
 
 
 def _ingest(
-    c: Container, link: Link, items: list[reader_events.ReaderEvent], metrics: HubMetrics | None
+    c: Container, link: Link, items: list[wire.EventItem], metrics: HubMetrics | None
 ) -> list[int]:
-    stored: list[reader_events.ReaderEvent] = []
+    stored: list[wire.EventItem] = []
     with c.uow_factory(link.org_id) as uow:
         acked = reader_events.ingest(uow, link.reader_id, items, c.clock.now(), stored)
     # Counted after the commit, and only once per tap even when a reader resends.
@@ -777,18 +773,15 @@ def _ingest(
     return acked
 
 
-def _certificate_message(made: aliro_groups.ReaderCredentials) -> dict[str, Any]:
-    return {
-        "type": "aliro_certificate",
-        "group_identifier": made.group_identifier,
-        "group_public_key": made.group_public_key,
-        "certificate": made.certificate,
-    }
+def _certificate_message(made: aliro_groups.ReaderCredentials) -> wire.AliroCertificate:
+    return wire.AliroCertificate(
+        group_identifier=made.group_identifier,
+        group_public_key=made.group_public_key,
+        certificate=made.certificate,
+    )
 
 
-def _aliro_key(
-    c: Container, link: Link, public_key: object
-) -> aliro_groups.ReaderCredentials | None:
+def _aliro_key(c: Container, link: Link, public_key: str) -> aliro_groups.ReaderCredentials | None:
     """The reader made a new Aliro key (after a tamper): certify it under the current group."""
     with c.uow_factory(link.org_id) as uow:
         return aliro_groups.set_reader_key(
@@ -811,7 +804,7 @@ def _seen(c: Container, link: Link) -> None:
         reader_events.touch_seen(uow, link.reader_id, c.clock.now())
 
 
-def _status(c: Container, link: Link, status: dict[str, Any] | None, online: bool) -> None:
+def _status(c: Container, link: Link, status: wire.ReaderStatus | None, online: bool) -> None:
     with c.uow_factory(link.org_id) as uow:
         reader_events.set_status(uow, link.reader_id, status, online=online, now=c.clock.now())
 
@@ -826,22 +819,21 @@ async def serve_reader(hub: Hub, channel: Channel) -> None:
     if authed is None:
         return
     org_id, key, hello = authed
-    link = Link(channel, hello["reader_id"], org_id, version=max(0, int(hello["version"])))
-    link.public_key, link.reader_nonce = key, _reader_nonce(hello)
-    link.shared_ok = hello.get("shared_deltas") is True
+    link = Link(channel, hello.reader_id, org_id, version=hello.version)
+    link.public_key, link.reader_nonce = key, hello.reader_nonce
+    link.shared_ok = hello.shared_deltas
     hub.add(link)
     try:
         try:
-            await asyncio.to_thread(quiet, _status, c, link, hello["status"], True)
+            await asyncio.to_thread(quiet, _status, c, link, hello.status, True)
         except PassgateError as exc:
             # A bad status report (unknown model...) is refused; the link stays up.
-            await link.send({"type": "error", "code": "bad_status", "field": exc.field or ""})
+            await link.send(wire.Error(code="bad_status", field=exc.field or ""))
             await asyncio.to_thread(quiet, _status, c, link, None, True)
         renewed = await asyncio.to_thread(quiet, _recertify, c, link)
         if renewed is not None:
             await link.send(_certificate_message(renewed))
-        digest = hello.get("digest")
-        hub.request_sync(link, link.version, digest if isinstance(digest, str) else None)
+        hub.request_sync(link, link.version, hello.digest)
         with contextlib.suppress(ChannelClosed):
             # A disconnect ends the session normally; cleanup follows either way.
             await _serve(c, hub, link)

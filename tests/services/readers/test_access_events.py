@@ -12,19 +12,18 @@ from fastapi.testclient import TestClient
 from tests.conftest import Org
 
 from passgate.bootstrap import Container
-from passgate.services.readers.reader_events import ReaderEvent, ingest
+from passgate.proto.link import AccessEvent
+from passgate.services.readers.reader_events import ingest
 
 
-def _tap(seq: int, member_id: str, granted: bool = True) -> ReaderEvent:
-    return ReaderEvent(
+def _tap(seq: int, member_id: str, granted: bool = True) -> AccessEvent:
+    return AccessEvent(
         sequence=seq,
-        kind="access",
         occurred_at=datetime(2026, 11, 27, 8, 0, seq % 60, tzinfo=UTC),
         granted=granted,
         reason="granted" if granted else "no_access_right",
         member_id=member_id,
-        credential_id=None,
-        data={"method": "nfc"},
+        method="nfc",
     )
 
 

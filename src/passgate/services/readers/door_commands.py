@@ -24,9 +24,10 @@ from typing import Any, Protocol
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from passgate.domain import model as m
-from passgate.domain.errors import Conflict, ValidationError
+from passgate.domain.errors import Conflict
 from passgate.domain.readiness import is_online
-from passgate.proto.unlock import GRANTED, MAX_ID, RESULT_REASONS, make_unlock
+from passgate.proto import link as wire
+from passgate.proto.unlock import make_unlock
 from passgate.services.actors import Actor
 from passgate.services.authz import authorize
 from passgate.services.events import audit
@@ -237,31 +238,17 @@ def claim_frames(
     ]
 
 
-def parse_result(msg: dict[str, Any]) -> tuple[str, bool, str]:
-    """An ``unlock_result`` message from the wire; ValidationError names the bad field."""
-    command_id, ok, reason = msg.get("command_id"), msg.get("ok"), msg.get("reason")
-    if not (isinstance(command_id, str) and 0 < len(command_id) <= MAX_ID):
-        raise ValidationError("command_id must be a command id", field="command_id")
-    if not isinstance(ok, bool):
-        raise ValidationError("ok must be true or false", field="ok")
-    if reason not in RESULT_REASONS:
-        raise ValidationError("reason is not an unlock result reason", field="reason")
-    assert isinstance(reason, str)
-    if ok != (reason == GRANTED):
-        raise ValidationError("ok and reason disagree", field="reason")
-    return command_id, ok, reason
-
-
 def record_result(
     uow_factory: UnitOfWorkFactory,
     org_id: str,
     reader_id: str,
-    msg: dict[str, Any],
+    msg: wire.UnlockResult,
     now: datetime,
 ) -> DoorCommand | None:
-    """The reader's answer: done or failed. Only the reader the command was sent to can
+    """The reader's answer: done or failed (the wire schema checked that its reason is an
+    unlock result and agrees with ``ok``). Only the reader the command was sent to can
     answer it, and only once; anything else changes nothing (None)."""
-    command_id, ok, reason = parse_result(msg)
+    command_id, ok, reason = msg.command_id, msg.ok, msg.reason
     with uow_factory(org_id) as uow:
         repo = uow.repo(DoorCommand)
         cmd = repo.find(command_id)

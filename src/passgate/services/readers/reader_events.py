@@ -8,7 +8,7 @@ the reader deletes only acknowledged events.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -16,96 +16,35 @@ from passgate.domain import model as m
 from passgate.domain.access import Reason
 from passgate.domain.errors import ValidationError
 from passgate.domain.readiness import validate_reader_model
-from passgate.proto.unlock import MAX_ID, RESULT_REASONS
+from passgate.proto import link as wire
 from passgate.services.events import record_events
 from passgate.services.ports import ReaderLink, UnitOfWork
 
-MAX_BATCH = 500
-KINDS = ("access", "tamper", "remote_unlock")
-_REASONS = {r.value for r in Reason}
+_REASONS = frozenset(r.value for r in Reason)
 
 
-@dataclass(frozen=True)
-class ReaderEvent:
-    sequence: int
-    kind: str  # "access", "tamper" or "remote_unlock"
-    occurred_at: datetime
-    granted: bool
-    reason: str
-    member_id: str | None
-    credential_id: str | None
-    data: dict[str, Any]
-
-
-def _field(item: dict[str, Any], name: str, kind: type, where: str, optional: bool = False) -> Any:
-    value = item.get(name)
-    if value is None and optional:
-        return None
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise ValidationError(f"{name} has the wrong type", field=f"{where}.{name}")
-    if isinstance(value, str) and not value.isprintable():
-        # PostgreSQL text cannot hold NUL; control characters have no place in ids either.
-        raise ValidationError(f"{name} has control characters", field=f"{where}.{name}")
-    return value
-
-
-def parse_items(items: list[Any]) -> list[ReaderEvent]:
-    """Validate a batch from the wire; ValidationError names the first bad field."""
-    if len(items) > MAX_BATCH:
-        raise ValidationError(f"at most {MAX_BATCH} events per batch", field="items")
-    parsed = []
+def check_reasons(items: Iterable[wire.EventItem]) -> None:
+    """The wire schema types each item; an access decision's reason must also be one the
+    access rule gives (R6-R16). ValidationError names the first item that is not."""
     for i, item in enumerate(items):
-        where = f"items[{i}]"
-        if not isinstance(item, dict):
-            raise ValidationError("event must be an object", field=where)
-        sequence = _field(item, "sequence", int, where)
-        if not 0 <= sequence < 2**62:
-            raise ValidationError("sequence out of range", field=f"{where}.sequence")
-        kind = _field(item, "kind", str, where)
-        if kind not in KINDS:
-            raise ValidationError(
-                "kind must be access, tamper or remote_unlock", field=f"{where}.kind"
-            )
-        try:
-            occurred = datetime.fromisoformat(_field(item, "occurred_at", str, where))
-        except ValueError as exc:
-            raise ValidationError("not a timestamp", field=f"{where}.occurred_at") from exc
-        if occurred.tzinfo is None:
-            raise ValidationError("timestamp needs a zone", field=f"{where}.occurred_at")
-        reason = _field(item, "reason", str, where)
-        if kind == "access" and reason not in _REASONS:
-            raise ValidationError("unknown reason", field=f"{where}.reason")
-        extra = {}
-        if kind == "remote_unlock":
-            # An administrator's unlock command carried out (or refused) at the door.
-            if reason not in RESULT_REASONS:
-                raise ValidationError("unknown remote unlock reason", field=f"{where}.reason")
-            command_id = _field(item, "command_id", str, where)
-            if not 0 < len(command_id) <= MAX_ID:
-                raise ValidationError("command_id is not a command id", field=f"{where}.command_id")
-            extra["command_id"] = command_id
+        if item.kind == "access" and item.reason not in _REASONS:
+            raise ValidationError("unknown reason", field=f"items[{i}].reason")
+
+
+def _data(item: wire.EventItem) -> dict[str, Any]:
+    """What the event keeps beyond its columns: the sequence and the optional details."""
+    data: dict[str, Any] = {"sequence": item.sequence}
+    if isinstance(item, wire.RemoteUnlockEvent):
+        data["command_id"] = item.command_id
+    elif isinstance(item, wire.AccessEvent):
         for name in ("method", "flow", "transaction_id", "key_id"):
-            value = _field(item, name, str, where, optional=True)
+            value = getattr(item, name)
             if value is not None:
-                extra[name] = value[:100]
-        member_id = _field(item, "member_id", str, where, optional=True)
-        credential_id = _field(item, "credential_id", str, where, optional=True)
-        parsed.append(
-            ReaderEvent(
-                sequence=sequence,
-                kind=kind,
-                occurred_at=occurred,
-                granted=_field(item, "granted", bool, where),
-                reason=reason[:40],
-                member_id=member_id[:40] if member_id else None,
-                credential_id=credential_id[:40] if credential_id else None,
-                data=extra,
-            )
-        )
-    return parsed
+                data[name] = value
+    return data
 
 
-def _type(item: ReaderEvent) -> str:
+def _type(item: wire.EventItem) -> str:
     if item.kind == "access":
         return "access.granted" if item.granted else "access.denied"
     if item.kind == "remote_unlock":
@@ -113,8 +52,8 @@ def _type(item: ReaderEvent) -> str:
     return "reader.tampered"
 
 
-def _event(org_id: str, reader: m.Reader, item: ReaderEvent, now: datetime) -> m.Event:
-    access = item.kind == "access"
+def _event(org_id: str, reader: m.Reader, item: wire.EventItem, now: datetime) -> m.Event:
+    access = item if isinstance(item, wire.AccessEvent) else None
     decided = item.kind in ("access", "remote_unlock")  # granted or not, with a reason
     return m.Event(
         id=m.new_id("evt"),
@@ -130,20 +69,20 @@ def _event(org_id: str, reader: m.Reader, item: ReaderEvent, now: datetime) -> m
         object_id=reader.id,
         door_id=reader.door_id,
         reader_id=reader.id,
-        member_id=item.member_id if access else None,
-        credential_id=item.credential_id if access else None,
+        member_id=access.member_id if access else None,
+        credential_id=access.credential_id if access else None,
         granted=item.granted if decided else None,
         reason=item.reason if decided else None,
-        data={"sequence": item.sequence, **item.data},
+        data=_data(item),
     )
 
 
 def ingest(
     uow: UnitOfWork,
     reader_id: str,
-    items: list[ReaderEvent],
+    items: Sequence[wire.EventItem],
     now: datetime,
-    stored: list[ReaderEvent] | None = None,
+    stored: list[wire.EventItem] | None = None,
 ) -> list[int]:
     """Store each event once; returns the sequences to acknowledge (all of them).
 
@@ -157,7 +96,7 @@ def ingest(
     org_id = uow.org_id
     assert org_id is not None
     reader = uow.repo(m.Reader).get(reader_id)
-    first: dict[int, ReaderEvent] = {}
+    first: dict[int, wire.EventItem] = {}
     for item in items:
         first.setdefault(item.sequence, item)  # a repeat within the batch is a resend
     events = [_event(org_id, reader, item, now) for item in first.values()]
@@ -170,13 +109,13 @@ def ingest(
     tampers = [item.sequence for item in new if item.kind == "tamper"]
     if tampers:
         _mark_tampered(uow, reader, max(tampers))
-    _mark_used(uow, [item for item in new if item.kind == "access" and item.granted])
+    _mark_used(uow, [i for i in new if isinstance(i, wire.AccessEvent) and i.granted])
     if stored is not None:
         stored.extend(new)
     return [item.sequence for item in items]
 
 
-def _mark_used(uow: UnitOfWork, items: list[ReaderEvent]) -> None:
+def _mark_used(uow: UnitOfWork, items: list[wire.AccessEvent]) -> None:
     """R17/R18 "last used": the pass and the device (or the app credential, R27) whose key
     opened the door; one update per credential and key of the batch, with its latest tap.
 
@@ -189,8 +128,8 @@ def _mark_used(uow: UnitOfWork, items: list[ReaderEvent]) -> None:
             passes[item.credential_id] = max(
                 item.occurred_at, passes.get(item.credential_id, item.occurred_at)
             )
-        key_id = item.data.get("key_id")
-        if isinstance(key_id, str):
+        key_id = item.key_id
+        if key_id is not None:
             keys[key_id] = max(item.occurred_at, keys.get(key_id, item.occurred_at))
     for credential_id, when in passes.items():
         uow.repo(m.ApplePass).advance("last_used_at", when, id=credential_id)
@@ -212,7 +151,12 @@ def _mark_tampered(uow: UnitOfWork, reader: m.Reader, sequence: int) -> None:
 
 
 def set_status(
-    uow: UnitOfWork, reader_id: str, status: dict[str, Any] | None, *, online: bool, now: datetime
+    uow: UnitOfWork,
+    reader_id: str,
+    status: wire.ReaderStatus | None,
+    *,
+    online: bool,
+    now: datetime,
 ) -> None:
     """Online flag, last seen, and what the hardware reports (model, firmware)."""
     repo = uow.repo(m.Reader)
@@ -221,17 +165,12 @@ def set_status(
         return
     reader.online = online
     reader.last_seen_at = now
-    if status:
-        firmware = status.get("firmware")
-        if firmware is not None:
-            if not (isinstance(firmware, str) and 0 < len(firmware) <= 40):
-                raise ValidationError("firmware must be 1 to 40 characters", field="firmware")
-            if not firmware.isprintable():
-                raise ValidationError("firmware has control characters", field="firmware")
-            reader.firmware = firmware
-        model = status.get("model")
-        if isinstance(model, str):
-            reader.model = validate_reader_model(model)
+    if status is not None:
+        # The wire schema bounds both fields; the model must also be one we know (R13).
+        if status.firmware is not None:
+            reader.firmware = status.firmware
+        if status.model is not None:
+            reader.model = validate_reader_model(status.model)
     repo.update(reader)
 
 
