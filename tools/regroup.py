@@ -82,12 +82,12 @@ AREAS: dict[str, tuple[str, tuple[str, ...]]] = {
     "readers": (
         "The reader link: pairing, signed cache content, reader events, hub rebuilds.",
         (
+            "cache_rows",
             "change_gate",
             "door_commands",
             "reader_events",
             "reader_gateway",
             "reader_rollout",
-            "reader_snapshot",
             "reader_state",
         ),
     ),

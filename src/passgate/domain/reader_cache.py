@@ -1,6 +1,7 @@
 """Turning a reader's cache content into access decisions, offline (R12 to R16).
 
-The content is what the server signs into snapshots (see ``proto.snapshot``)::
+The content is what the server signs into snapshots (see ``proto.snapshot``), typed
+row by row in ``proto.link`` (``CredentialRow``, ``MemberRow``, ``DoorSection``...)::
 
     org:         {"eligible": bool}
     door:        {"id", "timezone", "lockdown", "staleness_limit_s", "schedule"}
@@ -42,6 +43,8 @@ from passgate.domain.access import (
 )
 from passgate.domain.errors import ValidationError
 from passgate.domain.schedule import Schedule, WeeklyWindow
+from passgate.proto import link as wire
+from passgate.proto.snapshot import SnapshotError
 
 
 @dataclass(frozen=True)
@@ -78,106 +81,86 @@ class CacheView:
     members: Mapping[str, CachedMember]
 
 
-def _get(obj: Any, name: str, kind: type | tuple[type, ...], where: str) -> Any:
-    if not isinstance(obj, dict):
-        raise ValidationError(f"{where} must be an object", field=where)
-    value = obj.get(name)
-    if not isinstance(value, kind) or (isinstance(value, bool) and kind is int):
-        raise ValidationError(f"{where}.{name} has the wrong type", field=f"{where}.{name}")
-    return value
-
-
-def _time(value: Any, where: str) -> datetime | None:
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise ValidationError(f"{where} must be a timestamp", field=where)
+def _row(section: str, key: str, raw: Any) -> Any:
     try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError as exc:
-        raise ValidationError(f"{where} must be a timestamp", field=where) from exc
-    if parsed.tzinfo is None:
-        raise ValidationError(f"{where} must carry a time zone", field=where)
-    return parsed
+        return wire.check_row(section, key, raw)
+    except SnapshotError as exc:
+        raise ValidationError(str(exc), field=exc.field) from None
 
 
-def parse_schedule(raw: Any, where: str) -> Schedule | None:
-    if raw is None:
-        return None
-    windows = _get(raw, "windows", list, where)
-    holidays = _get(raw, "holidays", list, where)
-    parsed: list[WeeklyWindow] = []
-    for i, item in enumerate(windows):
-        if not (isinstance(item, list) and len(item) == 3):
-            raise ValidationError("window must be [weekday, start, end]", field=f"{where}[{i}]")
-        parsed.append(WeeklyWindow(item[0], item[1], item[2]))
-    days: set[date] = set()
-    for i, day in enumerate(holidays):
-        try:
-            days.add(date.fromisoformat(day))
-        except (TypeError, ValueError) as exc:
-            raise ValidationError("holiday must be YYYY-MM-DD", field=f"{where}[{i}]") from exc
-    return Schedule(windows=tuple(parsed), holidays=frozenset(days))
-
-
-def _credential(key_id: str, raw: Any) -> CachedCredential:
-    where = f"credentials.{key_id}"
+def _small(content: Mapping[str, Any], section: str) -> Any:
     try:
-        public_key = bytes.fromhex(_get(raw, "public_key", str, where))
-        kind = CredentialKind(_get(raw, "kind", str, where))
-        status = CredentialStatus(_get(raw, "status", str, where))
-    except ValueError as exc:
-        raise ValidationError(f"{where} is malformed", field=where) from exc
-    member_id = _get(raw, "member_id", str, where)
-    pass_id = raw.get("pass_id")
-    app_id = raw.get("app_credential_id")
-    return CachedCredential(
-        key_id=key_id,
-        public_key=public_key,
-        view=CredentialView(kind=kind, status=status, member_id=member_id),
-        pass_id=pass_id if isinstance(pass_id, str) else None,
-        app_credential_id=app_id if isinstance(app_id, str) else None,
+        return wire.check_small(section, content.get(section))
+    except SnapshotError as exc:
+        raise ValidationError(str(exc), field=exc.field) from None
+
+
+def _schedule(spec: wire.ScheduleSpec | None) -> Schedule | None:
+    """A checked schedule as the domain's; Schedule checks each window's ranges."""
+    if spec is None:
+        return None
+    return Schedule(
+        windows=tuple(WeeklyWindow(w[0], w[1], w[2]) for w in spec["windows"]),
+        holidays=frozenset(date.fromisoformat(d) for d in spec["holidays"]),
     )
 
 
-def _member(member_id: str, raw: Any) -> CachedMember:
-    where = f"members.{member_id}"
-    grants = []
-    for i, g in enumerate(_get(raw, "grants", list, where)):
-        gw = f"{where}.grants[{i}]"
-        if not isinstance(g, dict):
-            raise ValidationError(f"{gw} must be an object", field=gw)
-        grants.append(
-            GrantView(
-                valid_from=_time(g.get("from"), f"{gw}.from"),
-                valid_until=_time(g.get("until"), f"{gw}.until"),
-                group_schedule=parse_schedule(g.get("schedule"), f"{gw}.schedule"),
-            )
-        )
-    return CachedMember(
-        view=MemberView(id=member_id, active=_get(raw, "active", bool, where)),
-        grants=tuple(grants),
-    )
+def _time(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value)
 
 
 def parse_credential(key_id: str, raw: Any) -> CachedCredential:
     """One row of the credentials section; ValidationError names the bad field."""
-    return _credential(key_id, raw)
+    row: wire.CredentialRow = _row("credentials", key_id, raw)
+    try:
+        status = CredentialStatus(row["status"])
+    except ValueError:
+        where = f"credentials.{key_id}.status"
+        raise ValidationError(f"{where}: unknown credential status", field=where) from None
+    return CachedCredential(
+        key_id=key_id,
+        public_key=bytes.fromhex(row["public_key"]),
+        view=CredentialView(
+            kind=CredentialKind(row["kind"]), status=status, member_id=row["member_id"]
+        ),
+        pass_id=row.get("pass_id"),
+        app_credential_id=row.get("app_credential_id"),
+    )
 
 
 def parse_member(member_id: str, raw: Any) -> CachedMember:
     """One row of the members section; ValidationError names the bad field."""
-    return _member(member_id, raw)
+    row: wire.MemberRow = _row("members", member_id, raw)
+    try:
+        grants = tuple(
+            GrantView(
+                valid_from=_time(g["from"]),
+                valid_until=_time(g["until"]),
+                group_schedule=_schedule(g["schedule"]),
+            )
+            for g in row["grants"]
+        )
+    except ValidationError as exc:  # a window out of range
+        where = f"members.{member_id}.grants"
+        raise ValidationError(f"{where}: {exc}", field=where) from None
+    return CachedMember(view=MemberView(id=member_id, active=row["active"]), grants=grants)
+
+
+def _section(content: Mapping[str, Any], name: str) -> dict[str, Any]:
+    rows = content.get(name)
+    if not isinstance(rows, dict):
+        raise ValidationError(f"content.{name} must be an object", field=f"content.{name}")
+    return rows
 
 
 def parse_cache(content: Mapping[str, Any]) -> CacheView:
     """Validate signed content once; ValidationError names the first bad field."""
-    credentials = _get(content, "credentials", dict, "content")
-    members = _get(content, "members", dict, "content")
+    credentials = _section(content, "credentials")
+    members = _section(content, "members")
     return parse_header(
         content,
-        {k: _credential(k, v) for k, v in credentials.items()},
-        {k: _member(k, v) for k, v in members.items()},
+        {k: parse_credential(k, v) for k, v in credentials.items()},
+        {k: parse_member(k, v) for k, v in members.items()},
     )
 
 
@@ -191,30 +174,32 @@ def parse_header(
     A delta that changes rows only re-parses those rows; one that touches the door, the
     reader or the organization re-parses just those few fields.
     """
-    door = _get(content, "door", dict, "content")
-    reader = _get(content, "reader", dict, "content")
-    org = _get(content, "org", dict, "content")
-    readiness = []
-    for reason in _get(reader, "readiness", list, "reader"):
-        try:
-            readiness.append(Reason(reason))
-        except ValueError as exc:
-            raise ValidationError("unknown readiness reason", field="reader.readiness") from exc
+    door: wire.DoorSection = _small(content, "door")
+    reader: wire.ReaderSection = _small(content, "reader")
+    org: wire.OrgSection = _small(content, "org")
+    try:
+        readiness = tuple(Reason(reason) for reason in reader["readiness"])
+    except ValueError:
+        raise ValidationError("unknown readiness reason", field="reader.readiness") from None
+    try:
+        door_schedule = _schedule(door["schedule"])
+    except ValidationError as exc:
+        raise ValidationError(f"door.schedule: {exc}", field="door.schedule") from None
     return CacheView(
         door=DoorView(
-            id=_get(door, "id", str, "door"),
-            timezone=_get(door, "timezone", str, "door"),
-            lockdown=_get(door, "lockdown", bool, "door"),
-            schedule=parse_schedule(door.get("schedule"), "door.schedule"),
-            staleness_limit=timedelta(seconds=_get(door, "staleness_limit_s", int, "door")),
+            id=door["id"],
+            timezone=door["timezone"],
+            lockdown=door["lockdown"],
+            schedule=door_schedule,
+            staleness_limit=timedelta(seconds=door["staleness_limit_s"]),
         ),
-        reader_id=_get(reader, "id", str, "reader"),
-        reader_model=_get(reader, "model", str, "reader"),
-        tamper_protection=_get(reader, "tamper_protection", bool, "reader"),
-        server_tampered=_get(reader, "tampered", bool, "reader"),
-        tamper_seq=_get(reader, "tamper_seq", int, "reader"),
-        readiness=tuple(readiness),
-        org_eligible=_get(org, "eligible", bool, "org"),
+        reader_id=reader["id"],
+        reader_model=reader["model"],
+        tamper_protection=reader["tamper_protection"],
+        server_tampered=reader["tampered"],
+        tamper_seq=reader["tamper_seq"],
+        readiness=readiness,
+        org_eligible=org["eligible"],
         credentials=credentials,
         members=members,
     )

@@ -19,6 +19,12 @@ their signature covers the exact object, so :func:`decode` hands them over whole
 :class:`Signed` and the reader's verifiers (``snapshot.CacheState``,
 ``unlock.check_unlock``) check the signature before they read a field.
 
+The content of a reader's cache (what snapshots and deltas carry) is typed here too, as
+``TypedDict`` rows: the server builds them as plain dicts that mypy checks against these
+types (no cost on the hot path), and the reader validates each row it receives with the
+same types (:func:`check_row`, :func:`check_small`) before it turns them into access
+decisions (``domain.reader_cache``).
+
 Event items (``events.items``) are typed per kind: an ``access`` decision, a ``tamper``
 alarm, or a ``remote_unlock`` carried out or refused. Which reasons an access decision
 may give is the access rule's vocabulary (``domain.access.Reason``); the server checks
@@ -29,10 +35,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from datetime import UTC, date, datetime
+from typing import Annotated, Any, Literal, NotRequired
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     BeforeValidator,
@@ -41,8 +48,10 @@ from pydantic import (
     TypeAdapter,
     ValidationInfo,
     field_validator,
+    with_config,
 )
 from pydantic import ValidationError as SchemaError
+from typing_extensions import TypedDict
 
 from passgate.proto.snapshot import MAX_FRAME_BYTES, SnapshotError, canonical
 from passgate.proto.unlock import GRANTED, MAX_ID, RESULT_REASONS
@@ -232,6 +241,122 @@ class UnlockResult(_Message):
         if "ok" in info.data and info.data["ok"] != (value == GRANTED):
             raise ValueError("disagrees with ok")
         return value
+
+
+# --- the reader cache's content -----------------------------------------------------
+
+_STRICT = ConfigDict(strict=True)
+
+
+def _iso_instant(value: str) -> str:
+    if datetime.fromisoformat(value).tzinfo is None:
+        raise ValueError("must carry a time zone")
+    return value
+
+
+def _iso_day(value: str) -> str:
+    date.fromisoformat(value)
+    return value
+
+
+Instant = Annotated[str, AfterValidator(_iso_instant)]  # ISO 8601 with its zone
+Day = Annotated[str, Field(min_length=10, max_length=10), AfterValidator(_iso_day)]
+Window = Annotated[list[int], Field(min_length=3, max_length=3)]  # weekday, start, end
+
+
+@with_config(_STRICT)
+class ScheduleSpec(TypedDict):
+    """Weekly windows ``[weekday 0-6, start minute, end minute]`` and closed days."""
+
+    windows: list[Window]
+    holidays: list[Day]
+
+
+@with_config(_STRICT)
+class CredentialRow(TypedDict):
+    """A key the reader may meet (rows of ``credentials``, keyed by key id)."""
+
+    public_key: Annotated[str, Field(pattern=r"^(?:[0-9a-f]{2})+$")]  # the point, hex
+    kind: Literal["apple_pass", "mobile_app"]
+    status: str  # domain.access.CredentialStatus
+    member_id: Id
+    pass_id: NotRequired[Id]  # an Apple Pass key: its pass
+    app_credential_id: NotRequired[Id]  # an app key (MotionSense, R27): its credential
+
+
+# A member's access right at this door: valid from, until (None: open-ended), and its
+# group's schedule (None: at any time). "from" is a Python keyword, hence this form.
+GrantRow = TypedDict(
+    "GrantRow",
+    {"from": Instant | None, "until": Instant | None, "schedule": ScheduleSpec | None},
+)
+with_config(_STRICT)(GrantRow)
+
+
+@with_config(_STRICT)
+class MemberRow(TypedDict):
+    """A member holding a key (rows of ``members``, keyed by member id): whether they are
+    active and their grants at this reader's door."""
+
+    active: bool
+    grants: list[GrantRow]
+
+
+@with_config(_STRICT)
+class OrgSection(TypedDict):
+    eligible: bool  # SSO with MFA and an active Apple Pass subscription (R1, R2)
+
+
+@with_config(_STRICT)
+class DoorSection(TypedDict):
+    id: Id
+    timezone: Annotated[str, Field(min_length=1, max_length=64)]
+    lockdown: bool
+    staleness_limit_s: Annotated[int, Field(ge=0)]
+    schedule: ScheduleSpec | None
+
+
+@with_config(_STRICT)
+class ReaderSection(TypedDict):
+    id: Id
+    model: Label
+    tamper_protection: bool
+    tampered: bool
+    tamper_seq: Sequence
+    readiness: list[Label]  # domain.access.Reason values: why Apple Pass keys are withheld
+
+
+_ROWS: dict[str, TypeAdapter[Any]] = {
+    "credentials": TypeAdapter(CredentialRow),
+    "members": TypeAdapter(MemberRow),
+}
+_SMALL: dict[str, TypeAdapter[Any]] = {
+    "org": TypeAdapter(OrgSection),
+    "door": TypeAdapter(DoorSection),
+    "reader": TypeAdapter(ReaderSection),
+}
+
+
+def _checked(adapter: TypeAdapter[Any], value: Any, where: str) -> Any:
+    try:
+        return adapter.validate_python(value)
+    except SchemaError as exc:
+        error = exc.errors()[0]
+        field = where + "".join(
+            f"[{part}]" if isinstance(part, int) else f".{part}" for part in error["loc"]
+        )
+        raise SnapshotError(f"{field}: {error['msg']}", field=field) from None
+
+
+def check_row(section: str, key: str, row: Any) -> Any:
+    """One row of ``credentials`` or ``members``, checked against its type (returned as
+    is); SnapshotError names the field, e.g. ``credentials.k1.public_key``."""
+    return _checked(_ROWS[section], row, f"{section}.{key}")
+
+
+def check_small(section: str, value: Any) -> Any:
+    """The ``org``, ``door`` or ``reader`` section, checked against its type."""
+    return _checked(_SMALL[section], value, section)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from tests.passes.helpers import app_headers, fresh_app_key
 from passgate.bootstrap import Container
 from passgate.domain import model as m
 from passgate.domain.reader_cache import parse_cache
-from passgate.services.readers import reader_snapshot
+from passgate.services.readers import reader_state
 
 
 def _register(client: TestClient, org: Org, member: str, device: str = "phone-1") -> Any:
@@ -30,10 +30,13 @@ def _world(client: TestClient) -> tuple[Org, dict[str, str]]:
 
 def _reader_cache(client: TestClient, org: Org, reader_id: str) -> Any:
     c: Container = client.app.state.container  # type: ignore[attr-defined]
+    state = reader_state.OrgState(org.id)
     with c.uow_factory(org.id, write=False) as uow:
-        content = reader_snapshot.contents_for(uow, org.id, [reader_id], c.clock.now())[reader_id]
-    assert content is not None
-    return parse_cache(content)
+        head = uow.reader_changes.heads([org.id]).get(org.id, (0, 0))[0]
+        state.load(uow, head, c.clock.now())
+    view = state.view(reader_id)
+    assert view is not None
+    return parse_cache(view.content())
 
 
 def test_the_app_registers_its_key_and_learns_the_reader_groups(client: TestClient) -> None:

@@ -31,12 +31,17 @@ def fingerprint(certificate: x509.Certificate) -> bytes:
     return certificate.fingerprint(hashes.SHA256())
 
 
+# Extensions are parsed lazily, on first access: ones that do not parse, or the same
+# extension twice (RFC 5280 4.2 forbids it), make the certificate one we cannot trust.
+_BAD_EXTENSIONS = (ValueError, x509.DuplicateExtension)
+
+
 def is_ca(certificate: x509.Certificate) -> bool:
     try:
         constraints = certificate.extensions.get_extension_for_class(x509.BasicConstraints)
     except x509.ExtensionNotFound:
         return False
-    except ValueError:  # extensions that do not parse (read lazily): not a CA we can trust
+    except _BAD_EXTENSIONS:
         return False
     return constraints.value.ca
 
@@ -74,6 +79,8 @@ def leaf_usage_problem(certificate: x509.Certificate) -> str | None:
         usage = certificate.extensions.get_extension_for_class(x509.KeyUsage).value
     except x509.ExtensionNotFound:
         return None
+    except _BAD_EXTENSIONS:
+        return "the signer certificate's extensions are malformed"
     if not usage.digital_signature:
         return "the signer certificate's key usage does not allow signatures"
     return None

@@ -31,10 +31,11 @@ from typing import Any
 from passgate.domain import model as m
 from passgate.domain.readiness import reader_readiness
 from passgate.domain.schedule import schedule_from_input
+from passgate.proto import link as wire
 from passgate.proto import snapshot as snap
 from passgate.services.organizations import eligibility_of
 from passgate.services.ports import ReaderLink, UnitOfWork
-from passgate.services.readers.reader_snapshot import _iso, _schedule, credential_status
+from passgate.services.readers.cache_rows import credential_status, iso, schedule_spec
 
 VERSION_BASE = 1 << 52  # above any microsecond timestamp until the 22nd century
 SEQ_UNIT = 1 << 20
@@ -153,9 +154,9 @@ class OrgState:
         self.group_members: dict[str, set[str]] = defaultdict(set)
         self.groups: dict[str, m.Group] = {}
         self.group_doors: dict[str, set[str]] = {}
-        self.schedules: dict[str, dict[str, Any] | None] = {}
+        self.schedules: dict[str, wire.ScheduleSpec | None] = {}
         self.door_rows: dict[str, m.Door] = {}
-        self.doors: dict[str, dict[str, Any]] = {}
+        self.doors: dict[str, wire.DoorSection] = {}
         self.readers: dict[str, m.Reader] = {}
         self.links: dict[str, ReaderLink] = {}
         self.apple = Section("credentials")
@@ -222,7 +223,7 @@ class OrgState:
         if s is None:
             self.schedules.pop(schedule_id, None)
         else:
-            self.schedules[schedule_id] = _schedule(schedule_from_input(s.windows, s.holidays))
+            self.schedules[schedule_id] = schedule_spec(schedule_from_input(s.windows, s.holidays))
 
     def _door_row(self, door_id: str, d: m.Door | None) -> None:
         if d is None:
@@ -231,7 +232,7 @@ class OrgState:
             self.door_members.pop(door_id, None)
             return
         self.door_rows[door_id] = d
-        value = {
+        value: wire.DoorSection = {
             "id": d.id,
             "timezone": d.timezone,
             "lockdown": d.lockdown,
@@ -251,7 +252,7 @@ class OrgState:
         else:
             self.rights.pop(member_id, None)
 
-    def _apple_row(self, key_id: str) -> dict[str, Any] | None:
+    def _apple_row(self, key_id: str) -> wire.CredentialRow | None:
         device = self.devices.get(key_id)
         owner = self.passes.get(device.pass_id) if device is not None else None
         if device is None or owner is None:
@@ -264,7 +265,7 @@ class OrgState:
             "pass_id": owner.id,
         }
 
-    def _app_row(self, key_id: str) -> dict[str, Any] | None:
+    def _app_row(self, key_id: str) -> wire.CredentialRow | None:
         cred = self.apps.get(key_id)
         if cred is None:
             return None
@@ -278,19 +279,19 @@ class OrgState:
 
     # --- members per door ------------------------------------------------------------
 
-    def member_entry(self, member_id: str, door_id: str) -> dict[str, Any] | None:
+    def member_entry(self, member_id: str, door_id: str) -> wire.MemberRow | None:
         member = self.members.get(member_id)
         if member is None or not self.member_keys.get(member_id):
             return None  # only members holding a credential are in a reader's cache
-        grants = []
+        grants: list[wire.GrantRow] = []
         for right in self.rights.get(member_id, []):
             if door_id in self.group_doors.get(right.group_id, ()):
                 group = self.groups.get(right.group_id)
                 schedule_id = group.schedule_id if group is not None else None
                 grants.append(
                     {
-                        "from": _iso(right.valid_from),
-                        "until": _iso(right.valid_until),
+                        "from": iso(right.valid_from),
+                        "until": iso(right.valid_until),
                         "schedule": self.schedules.get(schedule_id) if schedule_id else None,
                     }
                 )
