@@ -219,3 +219,60 @@ def test_any_object_of_a_known_type_gives_that_message_or_the_format_error(
         assert exc.field
         return
     assert msg.type == kind
+
+
+# --- the cache content's rows ---------------------------------------------------------
+
+KEY = {"public_key": "04" + "ab" * 64, "kind": "apple_pass", "status": "active",
+       "member_id": "mem_1", "pass_id": "pass_1"}  # fmt: skip
+GRANT = {"from": None, "until": "2027-01-01T00:00:00+00:00",
+         "schedule": {"windows": [[0, 480, 1080]], "holidays": ["2026-12-25"]}}  # fmt: skip
+
+
+def test_rows_the_server_builds_pass_as_they_are() -> None:
+    assert link.check_row("credentials", "k1", KEY) == KEY
+    member = {"active": True, "grants": [GRANT]}
+    assert link.check_row("members", "mem_1", member) == member
+
+
+@pytest.mark.parametrize(
+    ("section", "row", "field"),
+    [
+        ("credentials", [], "credentials.k"),
+        ("credentials", {**KEY, "public_key": "04a"}, "credentials.k.public_key"),
+        ("credentials", {**KEY, "public_key": "04AB"}, "credentials.k.public_key"),
+        ("credentials", {**KEY, "kind": "badge"}, "credentials.k.kind"),
+        ("credentials", {**KEY, "member_id": ""}, "credentials.k.member_id"),
+        ("credentials", {k: v for k, v in KEY.items() if k != "status"}, "credentials.k.status"),
+        ("members", {"active": "yes", "grants": []}, "members.k.active"),
+        ("members", {"active": True, "grants": [{**GRANT, "from": "2026-01-01T00:00:00"}]},
+         "members.k.grants[0].from"),
+        ("members", {"active": True, "grants": [{**GRANT, "until": 1767225600}]},
+         "members.k.grants[0].until"),
+        ("members", {"active": True, "grants": [{**GRANT, "schedule": {"windows": [[0, 1]],
+         "holidays": []}}]}, "members.k.grants[0].schedule.windows[0]"),
+        ("members", {"active": True, "grants": [{**GRANT, "schedule": {"windows": [],
+         "holidays": ["25.12.2026"]}}]}, "members.k.grants[0].schedule.holidays[0]"),
+    ],
+)  # fmt: skip
+def test_a_bad_row_names_its_field(section: str, row: Any, field: str) -> None:
+    with pytest.raises(SnapshotError) as bad:
+        link.check_row(section, "k", row)
+    assert bad.value.field == field
+
+
+@pytest.mark.parametrize(
+    ("section", "value", "field"),
+    [
+        ("org", {"eligible": 1}, "org.eligible"),
+        ("door", {"id": "d", "timezone": "UTC", "lockdown": False, "staleness_limit_s": -1,
+                  "schedule": None}, "door.staleness_limit_s"),
+        ("reader", {"id": "r", "model": "m", "tamper_protection": True, "tampered": False,
+                    "tamper_seq": 0}, "reader.readiness"),
+        ("reader", None, "reader"),
+    ],
+)  # fmt: skip
+def test_a_bad_small_section_names_its_field(section: str, value: Any, field: str) -> None:
+    with pytest.raises(SnapshotError) as bad:
+        link.check_small(section, value)
+    assert bad.value.field == field

@@ -280,8 +280,8 @@ class CredentialRow(TypedDict):
     kind: Literal["apple_pass", "mobile_app"]
     status: str  # domain.access.CredentialStatus
     member_id: Id
-    pass_id: NotRequired[Id]  # an Apple Pass key: its pass
-    app_credential_id: NotRequired[Id]  # an app key (MotionSense, R27): its credential
+    pass_id: NotRequired[Id | None]  # an Apple Pass key: its pass
+    app_credential_id: NotRequired[Id | None]  # an app key (MotionSense, R27): its own id
 
 
 # A member's access right at this door: valid from, until (None: open-ended), and its
