@@ -195,19 +195,20 @@ class AgentStore:
     def add_event(
         self, body: dict[str, Any], persistent: tuple[str, bytes, bytes] | None = None
     ) -> int:
-        """Append an event durably (with an optional learned persistent key); its sequence."""
+        """Append an event durably (with an optional learned persistent key); its sequence.
+
+        The sequence is one past the highest queued event, and never below the floor that
+        :meth:`delete_events` keeps (``next_seq``), so a number is never reused. The event's
+        commit writes only its own page (and the learned key's): keeping a counter row up to
+        date on every tap would put a second page in every fsync'ed commit.
+        """
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                row = self._db.execute("SELECT v FROM kv WHERE k = 'next_seq'").fetchone()
-                seq = int(json.loads(row[0])) if row else 1
+                seq = self._next_seq()
                 body = {**body, "sequence": seq}
                 self._db.execute(
                     "INSERT INTO events (seq, body) VALUES (?, ?)", (seq, json.dumps(body))
-                )
-                self._db.execute(
-                    "INSERT OR REPLACE INTO kv (k, v) VALUES ('next_seq', ?)",
-                    (json.dumps(seq + 1),),
                 )
                 if persistent is not None:
                     self._db.execute(
@@ -226,10 +227,32 @@ class AgentStore:
             ).fetchall()
         return [json.loads(r[0]) for r in rows]
 
+    def _next_seq(self) -> int:
+        """The next event's sequence (inside the caller's transaction)."""
+        row = self._db.execute(
+            "SELECT (SELECT max(seq) FROM events), (SELECT v FROM kv WHERE k = 'next_seq')"
+        ).fetchone()
+        floor = int(json.loads(row[1])) if row[1] is not None else 1
+        return max(floor, (row[0] or 0) + 1)
+
     def delete_events(self, sequences: Iterable[int]) -> None:
+        """Drop acknowledged events; the sequence floor moves past them in the same
+        transaction, so numbers stay unused even when the queue empties."""
         seqs = [(int(s),) for s in sequences]
+        if not seqs:
+            return
         with self._lock:
-            self._db.executemany("DELETE FROM events WHERE seq = ?", seqs)
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.execute(
+                    "INSERT OR REPLACE INTO kv (k, v) VALUES ('next_seq', ?)",
+                    (json.dumps(self._next_seq()),),
+                )
+                self._db.executemany("DELETE FROM events WHERE seq = ?", seqs)
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
 
     def event_count(self) -> int:
         with self._lock:
