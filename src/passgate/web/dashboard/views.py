@@ -1,5 +1,6 @@
-"""Dashboard pages. Reads go through the tenant-scoped repositories; every change
-goes through the same service commands as the REST API (same rules, same audit)."""
+"""Dashboard pages. Every read and every change goes through the service queries and
+commands the REST API uses (same roles, same rules, same audit); each owns its
+transaction."""
 
 from __future__ import annotations
 
