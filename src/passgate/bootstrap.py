@@ -23,9 +23,15 @@ from passgate.adapters.http_poster import HttpxPoster
 from passgate.adapters.secretbox import AesGcmSecretBox
 from passgate.config import Settings
 from passgate.domain.model import SessionKind
-from passgate.services.auth.apikeys import Authenticator
+from passgate.services.auth.apikeys import ApiKeyCommands, Authenticator
 from passgate.services.auth.sessions import SessionPolicy
+from passgate.services.credentials.app_credentials import AppCredentialCommands
 from passgate.services.credentials.pass_admin import PassCommands
+from passgate.services.delivery.webhooks import WebhookCommands
+from passgate.services.directory.commands import DirectoryCommands
+from passgate.services.directory.me import MeQueries
+from passgate.services.directory.scim import ScimCommands
+from passgate.services.organizations import OrganizationCommands
 from passgate.services.ports import RateLimit, UnitOfWork, UnitOfWorkFactory
 from passgate.services.rate_limit import (
     PASSKIT_LOG_LIMIT,
@@ -33,6 +39,10 @@ from passgate.services.rate_limit import (
     SSO_FAILED_LOGINS,
     SSO_FAILED_WINDOW,
 )
+from passgate.services.readers.door_commands import DoorCommands
+from passgate.services.readers.pairing import PairingCommands
+from passgate.services.readers.reader_rollout import RolloutQueries
+from passgate.services.signin.sso import SsoCommands
 from passgate.services.signin.sso_login import SsoDeps
 
 if TYPE_CHECKING:  # Apple Pass area types, imported lazily by their properties
@@ -40,6 +50,9 @@ if TYPE_CHECKING:  # Apple Pass area types, imported lazily by their properties
     from passgate.adapters.db.ops_stats import SqlOpsStats
     from passgate.adapters.db.wallet_directory import SqlWalletDirectory
     from passgate.adapters.passcerts import PassCertificates
+    from passgate.services.credentials.aliro_groups import ReaderGroupCommands
+    from passgate.services.credentials.pass_pushes import PushOutbox
+    from passgate.services.credentials.passes import PassProvisioning
     from passgate.services.credentials.passkit_service import PasskitService
     from passgate.services.credentials.wallet import WalletConfig
 
@@ -181,6 +194,95 @@ class Container:
     @cached_property
     def pass_commands(self) -> PassCommands:
         return PassCommands(self.uow_factory, self.clock, self.settings.pass_type_identifier)
+
+    # The commands and queries of each area: built on each use (they are small), so they
+    # always see the settings the container has now.
+    @property
+    def directory(self) -> DirectoryCommands:
+        return DirectoryCommands.of(self, self.settings.pass_type_identifier)
+
+    @property
+    def organizations(self) -> OrganizationCommands:
+        return OrganizationCommands(self.uow_factory, self.clock)
+
+    @property
+    def api_keys(self) -> ApiKeyCommands:
+        return ApiKeyCommands(self.uow_factory, self.clock)
+
+    @property
+    def webhooks(self) -> WebhookCommands:
+        return WebhookCommands(
+            self.uow_factory,
+            self.clock,
+            self.secret_box,
+            self.settings.webhook_allowed_hosts,
+            self.webhook_poster,
+        )
+
+    @property
+    def me(self) -> MeQueries:
+        return MeQueries(self.uow_factory)
+
+    @property
+    def app_credentials(self) -> AppCredentialCommands:
+        return AppCredentialCommands(
+            self.uow_factory, self.clock, self.secret_box, self.wallet_directory.key_in_use
+        )
+
+    @property
+    def door_commands(self) -> DoorCommands:
+        return DoorCommands.of(self)
+
+    @property
+    def pairing(self) -> PairingCommands:
+        from passgate.services.directory.catalog import READER
+
+        return PairingCommands(self.uow_factory, self.clock, READER)
+
+    @property
+    def reader_groups(self) -> ReaderGroupCommands:
+        from passgate.services.credentials.aliro_groups import ReaderGroupCommands
+
+        return ReaderGroupCommands(self.uow_factory, self.clock, self.secret_box)
+
+    @property
+    def provisioning(self) -> PassProvisioning:
+        from passgate.services.credentials.passes import PassProvisioning
+
+        return PassProvisioning(
+            self.uow_factory,
+            self.wallet_config,
+            self.wallet_directory,
+            self.secret_box,
+            self.clock,
+            timedelta(seconds=self.settings.mfa_max_age_s),
+        )
+
+    @property
+    def rollouts(self) -> RolloutQueries:
+        return RolloutQueries(self.uow_factory, self.clock, self.settings.reader_offline_after_s)
+
+    @property
+    def push_outbox(self) -> PushOutbox:
+        from passgate.services.credentials.pass_pushes import PushOutbox
+
+        st = self.settings
+        return PushOutbox(self.uow_factory, self.clock, st.apns_max_attempts, st.apns_retry_base_s)
+
+    @property
+    def scim(self) -> ScimCommands:
+        return ScimCommands(self.uow_factory, self.clock, self.settings.pass_type_identifier)
+
+    @property
+    def sso_commands(self) -> SsoCommands:
+        return SsoCommands(
+            self.uow_factory,
+            self.clock,
+            self.secret_box,
+            timedelta(seconds=self.settings.mfa_max_age_s),
+            self.settings.dev_mode,
+            self.session_policy(SessionKind.APP),
+        )
 
     @cached_property
     def sso(self) -> SsoDeps:

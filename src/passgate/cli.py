@@ -235,14 +235,8 @@ def worker(database_url: str | None, once: bool) -> None:
 @click.option("--slug", required=True, help="Short unique name, lowercase letters, digits, hyphens")
 def create_org(database_url: str | None, name: str, slug: str) -> None:
     """Create an organization (operator)."""
-    from passgate.services import organizations
-
     c = _container(_settings(database_url=database_url))
-    org = _run(
-        lambda: organizations.create_organization(
-            c.uow_factory, CLI_OPERATOR, name=name, slug=slug, now=c.clock.now()
-        )
-    )
+    org = _run(lambda: c.organizations.create(CLI_OPERATOR, name=name, slug=slug))
     click.echo(json.dumps({"id": org.id, "name": org.name, "slug": org.slug}))
 
 
@@ -267,20 +261,15 @@ def grant_subscription(
     valid_until: str | None,
 ) -> None:
     """Grant an organization a subscription (operator)."""
-    from passgate.services import organizations
-
     c = _container(_settings(database_url=database_url))
-    now = c.clock.now()
     sub = _run(
-        lambda: organizations.grant_subscription(
-            c.uow_factory,
+        lambda: c.organizations.grant_subscription(
             CLI_OPERATOR,
-            org_id=org_id,
+            org_id,
             kind=kind,
             status=status,
-            valid_from=_parse_time(valid_from, "--valid-from") or now,
+            valid_from=_parse_time(valid_from, "--valid-from") or c.clock.now(),
             valid_until=_parse_time(valid_until, "--valid-until"),
-            now=now,
         )
     )
     click.echo(
@@ -305,17 +294,8 @@ def grant_subscription(
 )
 def create_api_key(database_url: str | None, org_id: str, name: str, role: str) -> None:
     """Create an organization API key (operator); prints the token once."""
-    from passgate.services.auth import apikeys
-
     c = _container(_settings(database_url=database_url))
-
-    def make() -> apikeys.CreatedApiKey:
-        with c.uow_factory(org_id) as uow:
-            return apikeys.create_api_key(
-                uow, CLI_OPERATOR, org_id=org_id, name=name, role=role, now=c.clock.now()
-            )
-
-    created = _run(make)
+    created = _run(lambda: c.api_keys.create_for(CLI_OPERATOR, org_id, name=name, role=role))
     click.echo(json.dumps({"id": created.api_key.id, "token": created.token}))
 
 
@@ -341,10 +321,8 @@ def _group_line(group: Any) -> str:
 @click.argument("org_id")
 def reader_groups_list(database_url: str | None, org_id: str) -> None:
     """One JSON line per reader group of the organization."""
-    from passgate.services.credentials import aliro_groups
-
     c = _container(_settings(database_url=database_url))
-    for group in _run(lambda: aliro_groups.list_groups(c.uow_factory, CLI_OPERATOR, org_id)):
+    for group in _run(lambda: c.reader_groups.list(CLI_OPERATOR, org_id)):
         click.echo(_group_line(group))
 
 
@@ -353,15 +331,8 @@ def reader_groups_list(database_url: str | None, org_id: str) -> None:
 @click.argument("org_id")
 def reader_groups_rotate(database_url: str | None, org_id: str) -> None:
     """Step 1: a new group devices learn with their next pass update."""
-    from passgate.services.credentials import aliro_groups
-
-    settings = _settings(database_url=database_url)
-    c = _container(settings)
-    made = _run(
-        lambda: aliro_groups.rotate(
-            c.uow_factory, CLI_OPERATOR, org_id, c.secret_box, c.clock.now()
-        )
-    )
+    c = _container(_settings(database_url=database_url))
+    made = _run(lambda: c.reader_groups.rotate(CLI_OPERATOR, org_id))
     click.echo(_group_line(made))
 
 
@@ -372,13 +343,9 @@ def _group_step(name: str, summary: str) -> None:
     @database_option
     @click.argument("org_id")
     def step(database_url: str | None, org_id: str) -> None:
-        from passgate.services.credentials import aliro_groups
-
         c = _container(_settings(database_url=database_url))
-        call = getattr(aliro_groups, name)
-        click.echo(
-            _group_line(_run(lambda: call(c.uow_factory, CLI_OPERATOR, org_id, c.clock.now())))
-        )
+        call = getattr(c.reader_groups, name)
+        click.echo(_group_line(_run(lambda: call(CLI_OPERATOR, org_id))))
 
 
 _group_step(

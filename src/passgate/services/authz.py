@@ -94,6 +94,17 @@ def _crud() -> dict[str, Rule]:
     return out
 
 
+def crud_operation(verb: str, one: str) -> str:
+    """The operation id of ``verb`` (list, get, create, update, delete) on a kind of object
+    named ``one`` (``place``): what a service checks for the generic configuration commands."""
+    if verb == "list":
+        plural = next((p for p, o in _CRUD.items() if o == one), None)
+        if plural is None:
+            raise PermissionDenied(f"{one!r} is not a kind of configuration object")
+        return f"list_{plural}"
+    return f"{verb}_{one}"
+
+
 POLICY: dict[str, Rule] = {
     **_crud(),
     # Configuration beyond plain objects.

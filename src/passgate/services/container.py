@@ -12,11 +12,19 @@ from typing import Protocol
 
 from passgate.config import Settings
 from passgate.domain.model import SessionKind
-from passgate.services.auth.apikeys import Authenticator
+from passgate.services.auth.apikeys import ApiKeyCommands, Authenticator
 from passgate.services.auth.sessions import SessionPolicy
+from passgate.services.credentials.app_credentials import AppCredentialCommands
 from passgate.services.credentials.pass_admin import PassCommands
+from passgate.services.credentials.pass_pushes import PushOutbox
+from passgate.services.credentials.passes import PassProvisioning
 from passgate.services.credentials.passkit_service import PasskitService
 from passgate.services.credentials.wallet import WalletConfig
+from passgate.services.delivery.webhooks import WebhookCommands
+from passgate.services.directory.commands import DirectoryCommands
+from passgate.services.directory.me import MeQueries
+from passgate.services.directory.scim import ScimCommands
+from passgate.services.organizations import OrganizationCommands
 from passgate.services.ports import (
     Clock,
     HttpPoster,
@@ -30,6 +38,10 @@ from passgate.services.ports import (
     UnitOfWorkFactory,
     WalletDirectory,
 )
+from passgate.services.readers.door_commands import DoorCommands
+from passgate.services.readers.pairing import PairingCommands
+from passgate.services.readers.reader_rollout import RolloutQueries
+from passgate.services.signin.sso import SsoCommands
 from passgate.services.signin.sso_login import SsoDeps
 
 
@@ -76,6 +88,47 @@ class Container(Protocol):
 
     @property
     def pass_commands(self) -> PassCommands: ...
+
+    # The commands and queries of each area: every one checks the caller's role and
+    # owns its transaction, so a route never opens a unit of work.
+    @property
+    def directory(self) -> DirectoryCommands: ...
+
+    @property
+    def organizations(self) -> OrganizationCommands: ...
+
+    @property
+    def api_keys(self) -> ApiKeyCommands: ...
+
+    @property
+    def webhooks(self) -> WebhookCommands: ...
+
+    @property
+    def me(self) -> MeQueries: ...
+
+    @property
+    def app_credentials(self) -> AppCredentialCommands: ...
+
+    @property
+    def door_commands(self) -> DoorCommands: ...
+
+    @property
+    def sso_commands(self) -> SsoCommands: ...
+
+    @property
+    def scim(self) -> ScimCommands: ...
+
+    @property
+    def push_outbox(self) -> PushOutbox: ...
+
+    @property
+    def pairing(self) -> PairingCommands: ...
+
+    @property
+    def provisioning(self) -> PassProvisioning: ...
+
+    @property
+    def rollouts(self) -> RolloutQueries: ...
 
     @property
     def sso(self) -> SsoDeps: ...

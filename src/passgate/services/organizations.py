@@ -10,8 +10,9 @@ from passgate.domain.eligibility import Eligibility, SubscriptionView, apple_pas
 from passgate.domain.errors import Conflict, ValidationError
 from passgate.domain.validation import validate_slug, validate_window
 from passgate.services.actors import Actor
+from passgate.services.authz import authorize
 from passgate.services.events import audit, summarize
-from passgate.services.ports import UnitOfWork, UnitOfWorkFactory
+from passgate.services.ports import Clock, UnitOfWork, UnitOfWorkFactory
 
 
 def create_organization(
@@ -152,3 +153,126 @@ def eligibility_of(uow: UnitOfWork, org: m.Organization, now: datetime) -> Eligi
 def overview(uow: UnitOfWork, org_id: str, now: datetime) -> OrganizationOverview:
     org = uow.organizations.get(org_id)
     return OrganizationOverview(organization=org, eligibility=eligibility_of(uow, org, now))
+
+
+@dataclass(frozen=True)
+class OrganizationCommands:
+    """The organization and its subscriptions as whole commands, for its admins (API,
+    dashboard) and for the operator (API, CLI): each checks the caller's role, owns its
+    transaction and reads the clock."""
+
+    uow_factory: UnitOfWorkFactory
+    clock: Clock
+
+    def own(self, actor: Actor) -> OrganizationOverview:
+        """The caller's organization and its Apple Pass eligibility."""
+        authorize(actor, "get_own_organization")
+        org_id = actor.require_org()
+        with self.uow_factory(org_id, write=False) as uow:
+            return overview(uow, org_id, self.clock.now())
+
+    def banner(self, actor: Actor) -> OrganizationOverview:
+        """What every dashboard page shows any signed-in member of the organization: its
+        name and whether Apple Passes work right now."""
+        org_id = actor.require_org()
+        with self.uow_factory(org_id, write=False) as uow:
+            return overview(uow, org_id, self.clock.now())
+
+    def record(self, actor: Actor) -> m.Organization:
+        """The caller's organization row alone."""
+        authorize(actor, "get_own_organization")
+        org_id = actor.require_org()
+        with self.uow_factory(org_id, write=False) as uow:
+            return uow.organizations.get(org_id)
+
+    def own_subscriptions(
+        self, actor: Actor, *, limit: int, offset: int = 0
+    ) -> tuple[list[m.Subscription], int]:
+        authorize(actor, "list_own_subscriptions")
+        with self.uow_factory(actor.require_org(), write=False) as uow:
+            return uow.repo(m.Subscription).list(limit=limit, offset=offset)
+
+    def all_own_subscriptions(self, actor: Actor) -> list[m.Subscription]:
+        authorize(actor, "list_own_subscriptions")
+        with self.uow_factory(actor.require_org(), write=False) as uow:
+            return list(uow.repo(m.Subscription).all_where())
+
+    # --- the operator's ---
+    def create(self, actor: Actor, *, name: str, slug: str) -> m.Organization:
+        authorize(actor, "create_organization")
+        return create_organization(
+            self.uow_factory, actor, name=name, slug=slug, now=self.clock.now()
+        )
+
+    def page(
+        self, actor: Actor, *, limit: int, offset: int = 0
+    ) -> tuple[list[m.Organization], int]:
+        authorize(actor, "list_organizations")
+        actor.require_operator()
+        with self.uow_factory(None, write=False) as uow:
+            return uow.organizations.list(limit=limit, offset=offset)
+
+    def get(self, actor: Actor, org_id: str) -> OrganizationOverview:
+        authorize(actor, "get_organization")
+        actor.require_operator()
+        with self.uow_factory(org_id, write=False) as uow:
+            return overview(uow, org_id, self.clock.now())
+
+    def grant_subscription(
+        self,
+        actor: Actor,
+        org_id: str,
+        *,
+        kind: str,
+        status: str,
+        valid_from: datetime,
+        valid_until: datetime | None,
+    ) -> m.Subscription:
+        authorize(actor, "grant_subscription")
+        return grant_subscription(
+            self.uow_factory,
+            actor,
+            org_id=org_id,
+            kind=kind,
+            status=status,
+            valid_from=valid_from,
+            valid_until=valid_until,
+            now=self.clock.now(),
+        )
+
+    def subscriptions(
+        self, actor: Actor, org_id: str, *, limit: int, offset: int = 0
+    ) -> tuple[list[m.Subscription], int]:
+        authorize(actor, "list_subscriptions")
+        actor.require_operator()
+        with self.uow_factory(org_id, write=False) as uow:
+            uow.organizations.get(org_id)
+            return uow.repo(m.Subscription).list(limit=limit, offset=offset)
+
+    def update_subscription(
+        self,
+        actor: Actor,
+        org_id: str,
+        subscription_id: str,
+        *,
+        status: str | None,
+        valid_until: datetime | None,
+        clear_valid_until: bool,
+    ) -> m.Subscription:
+        authorize(actor, "update_subscription")
+        return set_subscription_status(
+            self.uow_factory,
+            actor,
+            org_id=org_id,
+            subscription_id=subscription_id,
+            status=status,
+            valid_until=valid_until,
+            clear_valid_until=clear_valid_until,
+            now=self.clock.now(),
+        )
+
+    def event(self, actor: Actor, event_id: str) -> m.Event:
+        """One record of the organization's event log."""
+        authorize(actor, "get_event")
+        with self.uow_factory(actor.require_org(), write=False) as uow:
+            return uow.events.get(event_id)

@@ -8,7 +8,6 @@ The .pkpass files come back base64-encoded in the response.
 from __future__ import annotations
 
 import base64
-from datetime import timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response
@@ -19,7 +18,7 @@ from passgate.domain.passes import DeviceClaim, normalize_public_key
 from passgate.services.actors import Actor
 from passgate.services.container import Container
 from passgate.services.credentials import pass_admin
-from passgate.services.credentials.passes import ProvisionResult, provision_pass
+from passgate.services.credentials.passes import ProvisionResult
 from passgate.web.api import API_PREFIX
 from passgate.web.api.crud import ERRORS
 from passgate.web.deps import (
@@ -177,17 +176,7 @@ def _provision(c: Container, who: Actor, body: ProvisionIn) -> ProvisionResult:
             public_key=normalize_public_key(body.watch.public_key, "watch.public_key"),
             locked=body.watch.locked,
         )
-    return provision_pass(
-        c.uow_factory,
-        c.wallet_config,
-        c.wallet_directory,
-        who,
-        iphone=iphone,
-        watch=watch,
-        mfa_max_age=timedelta(seconds=c.settings.mfa_max_age_s),
-        box=c.secret_box,
-        now=c.clock.now(),
-    )
+    return c.provisioning.provision(who, iphone=iphone, watch=watch)
 
 
 def router() -> APIRouter:
@@ -243,8 +232,7 @@ def router() -> APIRouter:
         responses=ERRORS,
     )
     def get_pass(c: ContainerDep, who: ActorDep, apple_pass_id: PassId) -> dict[str, Any]:
-        with c.uow_factory(who.require_org(), write=False) as uow:
-            d = pass_admin.pass_detail(uow, apple_pass_id)
+        d = c.pass_commands.detail(who, apple_pass_id)
         return {
             **_row_out(d.row),
             "device_list": [_device(x) for x in d.devices],

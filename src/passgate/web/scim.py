@@ -82,17 +82,15 @@ def router() -> APIRouter:
         count: Annotated[int, Query(ge=0, le=500)] = 100,
     ) -> Response:
         try:
-            who.require_write()
-            with c.uow_factory(who.require_org(), write=False) as uow:
-                if filter:
-                    match = _FILTER.match(filter)
-                    if match is None:
-                        raise ValidationError(
-                            'only the filter userName eq "..." is supported', field="filter"
-                        )
-                    members = scim.find_by_user_name(uow, match.group(1))
-                else:
-                    members = uow.repo(m.Member).all_where()
+            user_name = None
+            if filter:
+                match = _FILTER.match(filter)
+                if match is None:
+                    raise ValidationError(
+                        'only the filter userName eq "..." is supported', field="filter"
+                    )
+                user_name = match.group(1)
+            members = c.scim.users(who, user_name)
         except PassgateError as exc:
             return _error(exc)
         page = members[startIndex - 1 : startIndex - 1 + count]
@@ -111,9 +109,7 @@ def router() -> APIRouter:
     async def create_user(request: Request, c: ContainerDep, who: ActorDep) -> Response:
         try:
             user = scim.parse_user(await _body(request))
-            who.require_write()
-            with c.uow_factory(who.require_org()) as uow:
-                member = scim.create_user(uow, who, user, c.clock.now())
+            member = c.scim.create(who, user)
         except PassgateError as exc:
             return _error(exc)
         return _json(_out(member, c.settings.public_url), 201)
@@ -121,9 +117,7 @@ def router() -> APIRouter:
     @r.get("/Users/{member_id}", operation_id="scim_get_user")
     def get_user(member_id: str, c: ContainerDep, who: ActorDep) -> Response:
         try:
-            who.require_write()
-            with c.uow_factory(who.require_org(), write=False) as uow:
-                member = uow.repo(m.Member).get(member_id)
+            member = c.scim.get(who, member_id)
         except PassgateError as exc:
             return _error(exc)
         return _json(_out(member, c.settings.public_url))
@@ -134,16 +128,7 @@ def router() -> APIRouter:
     ) -> Response:
         try:
             user = scim.parse_user(await _body(request))
-            who.require_write()
-            with c.uow_factory(who.require_org()) as uow:
-                member = scim.replace_user(
-                    uow,
-                    who,
-                    member_id,
-                    user,
-                    topic=c.settings.pass_type_identifier,
-                    now=c.clock.now(),
-                )
+            member = c.scim.replace(who, member_id, user)
         except PassgateError as exc:
             return _error(exc)
         return _json(_out(member, c.settings.public_url))
@@ -157,16 +142,7 @@ def router() -> APIRouter:
             operations = body.get("Operations")
             if not isinstance(operations, list) or not all(isinstance(o, dict) for o in operations):
                 raise ValidationError("Operations must be a list of operations", field="Operations")
-            who.require_write()
-            with c.uow_factory(who.require_org()) as uow:
-                member = scim.patch_user(
-                    uow,
-                    who,
-                    member_id,
-                    operations,
-                    topic=c.settings.pass_type_identifier,
-                    now=c.clock.now(),
-                )
+            member = c.scim.patch(who, member_id, operations)
         except PassgateError as exc:
             return _error(exc)
         return _json(_out(member, c.settings.public_url))
@@ -174,11 +150,7 @@ def router() -> APIRouter:
     @r.delete("/Users/{member_id}", operation_id="scim_delete_user")
     def delete_user(member_id: str, c: ContainerDep, who: ActorDep) -> Response:
         try:
-            who.require_write()
-            with c.uow_factory(who.require_org()) as uow:
-                scim.deprovision(
-                    uow, who, member_id, topic=c.settings.pass_type_identifier, now=c.clock.now()
-                )
+            c.scim.deprovision(who, member_id)
         except PassgateError as exc:
             return _error(exc)
         return Response(status_code=204)

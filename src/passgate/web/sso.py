@@ -7,7 +7,6 @@ and the services and set the session cookies (HttpOnly session, readable CSRF).
 from __future__ import annotations
 
 import secrets
-from datetime import timedelta
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 from xml.sax.saxutils import quoteattr
@@ -17,15 +16,13 @@ from fastapi import Path as FastPath
 from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
-from passgate.domain import model as m
 from passgate.domain.errors import TooManyRequests
 from passgate.domain.sso import LoginRefused, Protocol, Purpose
 from passgate.services.actors import Actor
-from passgate.services.auth import sessions
 from passgate.services.container import Container
 from passgate.services.rate_limit import SSO_FAILED_LOGINS, SSO_FAILED_WINDOW
 from passgate.services.signin import sso as sso_config
-from passgate.services.signin.sso_app import exchange_code, validate_app_request
+from passgate.services.signin.sso_app import validate_app_request
 from passgate.services.signin.sso_login import (
     AppRequest,
     LoginOutcome,
@@ -105,10 +102,6 @@ def _binding_of(request: Request) -> str:
 
 FAILED_LOGINS = SSO_FAILED_LOGINS  # per organization and source (services.rate_limit)
 FAILED_WINDOW = SSO_FAILED_WINDOW
-
-
-def _mfa_age(c: Container) -> timedelta:
-    return timedelta(seconds=c.settings.mfa_max_age_s)
 
 
 def _browser_done(request: Request, outcome: LoginOutcome) -> Response:
@@ -233,8 +226,7 @@ def router() -> APIRouter:
     def browser_logout(request: Request, who: ActorDep, c: ContainerDep) -> Response:
         if who.session_id is None:
             return Response(status_code=204)
-        with c.uow_factory(who.require_org()) as uow:
-            sessions.end_session(uow, who, who.session_id, c.clock.now())
+        c.sso_commands.sign_out(who)
         response = Response(status_code=204)
         secure = request.url.scheme == "https"
         for base in (SESSION_COOKIE, CSRF_COOKIE):
@@ -273,13 +265,8 @@ def router() -> APIRouter:
     @r.post(f"{API_PREFIX}/app/token", tags=["app sign-in"], operation_id="app_token")
     def app_token(body: TokenBody, c: ContainerDep) -> dict[str, Any]:
         """Trade the one-time code and the PKCE verifier for an app session token."""
-        issued = exchange_code(
-            c.uow_factory,
-            code=body.code,
-            code_verifier=body.code_verifier,
-            redirect_uri=body.redirect_uri,
-            policy=c.session_policy(m.SessionKind.APP),
-            now=c.clock.now(),
+        issued = c.sso_commands.app_token(
+            code=body.code, code_verifier=body.code_verifier, redirect_uri=body.redirect_uri
         )
         return {
             "access_token": issued.token,
@@ -293,14 +280,12 @@ def router() -> APIRouter:
     )
     def app_logout(who: ActorDep, c: ContainerDep) -> Response:
         """Revoke the calling app session token."""
-        if who.session_id is not None:
-            with c.uow_factory(who.require_org()) as uow:
-                sessions.end_session(uow, who, who.session_id, c.clock.now())
+        c.sso_commands.sign_out(who)
         return Response(status_code=204)
 
     # --- configuration API --------------------------------------------------------------
 
-    def _put(c: Container, who: Actor, org_id: str, body: ConnectionBody) -> dict[str, Any]:
+    def _put(c: Container, who: Actor, org_id: str | None, body: ConnectionBody) -> dict[str, Any]:
         fields = body.model_dump(exclude={"protocol", "enabled", "accepted_mfa", "client_secret"})
         data = sso_config.ConnectionInput(
             protocol=body.protocol,
@@ -309,31 +294,12 @@ def router() -> APIRouter:
             settings=fields,
             client_secret=body.client_secret,
         )
-        with c.uow_factory(org_id) as uow:
-            uow.organizations.get(org_id)
-            sso_config.put_connection(
-                uow,
-                who,
-                data,
-                box=c.secret_box,
-                now=c.clock.now(),
-                mfa_max_age=_mfa_age(c),
-                allow_local_issuer=c.settings.dev_mode,
-            )
-            return sso_config.view(uow, org_id)
+        return c.sso_commands.put_connection(who, data, org_id=org_id)
 
-    def _patch(c: Container, who: Actor, org_id: str, body: SettingsBody) -> dict[str, Any]:
-        with c.uow_factory(org_id) as uow:
-            uow.organizations.get(org_id)
-            sso_config.set_flags(
-                uow,
-                who,
-                sso_enforced=body.sso_enforced,
-                mfa_required=body.mfa_required,
-                now=c.clock.now(),
-                mfa_max_age=_mfa_age(c),
-            )
-            return sso_config.view(uow, org_id)
+    def _patch(c: Container, who: Actor, org_id: str | None, body: SettingsBody) -> dict[str, Any]:
+        return c.sso_commands.set_flags(
+            who, sso_enforced=body.sso_enforced, mfa_required=body.mfa_required, org_id=org_id
+        )
 
     @r.put(
         f"{API_PREFIX}/organizations/{{org_id}}/sso/connection",
@@ -344,7 +310,6 @@ def router() -> APIRouter:
         org_id: OrgId, body: ConnectionBody, who: ActorDep, c: ContainerDep
     ) -> dict[str, Any]:
         """Operator: configure an organization's SSO connection (bootstrap)."""
-        who.require_operator()
         return _put(c, who, org_id, body)
 
     @r.patch(
@@ -356,19 +321,17 @@ def router() -> APIRouter:
         org_id: OrgId, body: SettingsBody, who: ActorDep, c: ContainerDep
     ) -> dict[str, Any]:
         """Operator: set an organization's sso_enforced / mfa_required."""
-        who.require_operator()
         return _patch(c, who, org_id, body)
 
     @r.get(f"{API_PREFIX}/sso", tags=["sso"], operation_id="get_sso")
     def get_sso(who: ActorDep, c: ContainerDep) -> dict[str, Any]:
         """The organization's SSO connection and its sso_enforced / mfa_required flags."""
-        with c.uow_factory(who.require_org(), write=False) as uow:
-            return sso_config.view(uow, who.require_org())
+        return c.sso_commands.view(who)
 
     @r.put(f"{API_PREFIX}/sso/connection", tags=["sso"], operation_id="put_sso_connection")
     def put_connection(body: ConnectionBody, who: ActorDep, c: ContainerDep) -> dict[str, Any]:
         """Create or replace the SSO connection (admin; a member session needs fresh MFA)."""
-        return _put(c, who, who.require_org(), body)
+        return _put(c, who, None, body)
 
     @r.delete(
         f"{API_PREFIX}/sso/connection",
@@ -378,13 +341,12 @@ def router() -> APIRouter:
     )
     def delete_connection(who: ActorDep, c: ContainerDep) -> Response:
         """Remove the SSO connection (refused while SSO is enforced)."""
-        with c.uow_factory(who.require_org()) as uow:
-            sso_config.delete_connection(uow, who, now=c.clock.now(), mfa_max_age=_mfa_age(c))
+        c.sso_commands.delete_connection(who)
         return Response(status_code=204)
 
     @r.patch(f"{API_PREFIX}/sso/settings", tags=["sso"], operation_id="patch_sso_settings")
     def patch_settings(body: SettingsBody, who: ActorDep, c: ContainerDep) -> dict[str, Any]:
         """Set sso_enforced (needs an enabled connection) and mfa_required."""
-        return _patch(c, who, who.require_org(), body)
+        return _patch(c, who, None, body)
 
     return r

@@ -21,7 +21,7 @@ from datetime import timedelta
 
 from passgate.services import retention
 from passgate.services.container import Container
-from passgate.services.delivery.webhooks import DeliveryPolicy, deliver_webhooks
+from passgate.services.delivery.webhooks import DeliveryPolicy
 from passgate.worker.apns import ApnsDelivery
 
 log = logging.getLogger("passgate.worker")
@@ -57,14 +57,7 @@ class Dispatcher:
         return self._apns.run_once()
 
     def run_webhooks_once(self) -> int:
-        return deliver_webhooks(
-            self._c.uow_factory,
-            self._poster,
-            self._c.secret_box,
-            self._policy,
-            worker_id=self.worker_id,
-            now=self._c.clock.now(),
-        )
+        return self._c.webhooks.deliver_due(self._poster, self._policy, worker_id=self.worker_id)
 
     def run_once(self) -> int:
         """One pass of both lanes, one after the other (tests and one-shot use)."""

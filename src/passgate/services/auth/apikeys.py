@@ -17,8 +17,9 @@ from passgate.domain.errors import Unauthenticated, ValidationError
 from passgate.services.actors import Actor, ActorKind
 from passgate.services.auth.secret_hash import hash_secret
 from passgate.services.auth.sessions import resolve_session
+from passgate.services.authz import authorize
 from passgate.services.events import audit, summarize
-from passgate.services.ports import UnitOfWork, UnitOfWorkFactory
+from passgate.services.ports import Clock, UnitOfWork, UnitOfWorkFactory
 
 _TOUCH_EVERY = timedelta(minutes=1)
 _MAX_TOKEN = 200
@@ -123,3 +124,44 @@ class Authenticator:
         return Actor(
             kind=ActorKind.API_KEY, id=key.id, name=key.name, org_id=key.org_id, role=key.role
         )
+
+
+@dataclass(frozen=True)
+class ApiKeyCommands:
+    """API keys as whole commands (API, dashboard, operator): each checks the caller's
+    role, owns its transaction and reads the clock."""
+
+    uow_factory: UnitOfWorkFactory
+    clock: Clock
+
+    def page(self, actor: Actor, *, limit: int, offset: int = 0) -> tuple[list[m.ApiKey], int]:
+        authorize(actor, "list_api_keys")
+        with self.uow_factory(actor.require_org(), write=False) as uow:
+            return uow.repo(m.ApiKey).list(limit=limit, offset=offset)
+
+    def all(self, actor: Actor) -> list[m.ApiKey]:
+        authorize(actor, "list_api_keys")
+        with self.uow_factory(actor.require_org(), write=False) as uow:
+            return list(uow.repo(m.ApiKey).all_where())
+
+    def create(self, actor: Actor, *, name: str, role: str) -> CreatedApiKey:
+        """A key for the caller's own organization."""
+        authorize(actor, "create_api_key")
+        org_id = actor.require_org()
+        now = self.clock.now()
+        with self.uow_factory(org_id) as uow:
+            return create_api_key(uow, actor, org_id=org_id, name=name, role=role, now=now)
+
+    def create_for(self, actor: Actor, org_id: str, *, name: str, role: str) -> CreatedApiKey:
+        """The operator's: a key for any organization."""
+        authorize(actor, "create_org_api_key")
+        actor.require_operator()
+        now = self.clock.now()
+        with self.uow_factory(org_id) as uow:
+            return create_api_key(uow, actor, org_id=org_id, name=name, role=role, now=now)
+
+    def revoke(self, actor: Actor, key_id: str) -> m.ApiKey:
+        authorize(actor, "revoke_api_key")
+        now = self.clock.now()
+        with self.uow_factory(actor.require_org()) as uow:
+            return revoke_api_key(uow, actor, key_id, now)

@@ -37,6 +37,7 @@ from passgate.services.credentials.pass_effects import new_versions, serials_of
 from passgate.services.events import audit
 from passgate.services.ports import (
     AliroReaderGroup,
+    Clock,
     ReaderLink,
     SecretBox,
     UnitOfWork,
@@ -255,3 +256,25 @@ def retire(uow_factory: UnitOfWorkFactory, actor: Actor, org_id: str, now: datet
         _audit(uow, actor, previous, "reader_group.retired", now)
         _refresh_passes(uow, now)
         return _view(previous)
+
+
+@dataclass(frozen=True)
+class ReaderGroupCommands:
+    """The reader-group rotation as whole commands (the operator's CLI, or an admin of
+    the organization): each checks the caller, owns its transaction, reads the clock."""
+
+    uow_factory: UnitOfWorkFactory
+    clock: Clock
+    box: SecretBox
+
+    def list(self, actor: Actor, org_id: str) -> list[GroupView]:
+        return list_groups(self.uow_factory, actor, org_id)
+
+    def rotate(self, actor: Actor, org_id: str) -> GroupView:
+        return rotate(self.uow_factory, actor, org_id, self.box, self.clock.now())
+
+    def promote(self, actor: Actor, org_id: str) -> GroupView:
+        return promote(self.uow_factory, actor, org_id, self.clock.now())
+
+    def retire(self, actor: Actor, org_id: str) -> GroupView:
+        return retire(self.uow_factory, actor, org_id, self.clock.now())

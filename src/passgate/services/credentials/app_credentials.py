@@ -23,9 +23,10 @@ from passgate.domain import model as m
 from passgate.domain.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from passgate.domain.passes import key_id_of, normalize_public_key
 from passgate.services.actors import SYSTEM, Actor, ActorKind
+from passgate.services.authz import authorize
 from passgate.services.credentials.aliro_groups import current_group, trusted_groups
 from passgate.services.events import audit
-from passgate.services.ports import SecretBox, UnitOfWork, UnitOfWorkFactory
+from passgate.services.ports import Clock, SecretBox, UnitOfWork, UnitOfWorkFactory
 
 STATUSES = tuple(s.value for s in m.AppCredentialStatus)
 
@@ -198,3 +199,76 @@ def member_changed(uow: UnitOfWork, before: m.Member, after: m.Member, now: date
     for cred in uow.repo(m.AppCredential).all_where(member_id=after.id):
         if cred.status != m.AppCredentialStatus.DELETED:
             _end(uow, SYSTEM, cred, now)
+
+
+_OPERATIONS = {
+    "suspend": "suspend_app_credential",
+    "resume": "resume_app_credential",
+    "delete": "delete_app_credential",
+}
+
+
+@dataclass(frozen=True)
+class AppCredentialCommands:
+    """App credentials as whole commands: the app's own (register, sign out) and the
+    administrators' (list, read, suspend, resume, delete), for the API and the dashboard
+    alike; each checks the caller's role, owns its transaction and reads the clock."""
+
+    uow_factory: UnitOfWorkFactory
+    clock: Clock
+    box: SecretBox
+    # Whether an Apple Pass device already holds this key id (across organizations).
+    key_in_use: Callable[[str], bool]
+
+    def register(self, actor: Actor, *, public_key: object, device_id: object) -> Registered:
+        authorize(actor, "register_app_credential")
+        return register(
+            self.uow_factory,
+            self.key_in_use,
+            self.box,
+            actor,
+            public_key=public_key,
+            device_id=device_id,
+            now=self.clock.now(),
+        )
+
+    def delete_own(self, actor: Actor, credential_id: str) -> m.AppCredential:
+        authorize(actor, "delete_my_app_credential")
+        return delete_own(self.uow_factory, actor, credential_id, self.clock.now())
+
+    def page(
+        self,
+        actor: Actor,
+        *,
+        status: str | None = None,
+        member_id: str | None = None,
+        limit: int,
+        offset: int = 0,
+    ) -> tuple[list[m.AppCredential], int]:
+        authorize(actor, "list_app_credentials")
+        with self.uow_factory(actor.require_org(), write=False) as uow:
+            return list_credentials(
+                uow, status=status, member_id=member_id, limit=limit, offset=offset
+            )
+
+    def get(self, actor: Actor, credential_id: str) -> m.AppCredential:
+        authorize(actor, "get_app_credential")
+        with self.uow_factory(actor.require_org(), write=False) as uow:
+            return uow.repo(m.AppCredential).get(credential_id)
+
+    def change(self, actor: Actor, credential_id: str, action: str) -> m.AppCredential:
+        operation = _OPERATIONS.get(action)
+        if operation is None:
+            raise ValidationError(f"unknown app credential action {action!r}", field="action")
+        authorize(actor, operation)
+        return change(self.uow_factory, actor, credential_id, action, self.clock.now())
+
+    def holder_names(self, actor: Actor, member_ids: set[str]) -> dict[str, str]:
+        """The display names of the members holding the credentials a page shows."""
+        authorize(actor, "list_members")
+        with self.uow_factory(actor.require_org(), write=False) as uow:
+            return {
+                mem.id: mem.display_name
+                for mem in uow.repo(m.Member).all_where()
+                if mem.id in member_ids
+            }

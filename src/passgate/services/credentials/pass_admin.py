@@ -206,3 +206,26 @@ class PassCommands:
             _change(uow, actor, pass_id, action, self.topic, now)
         with self.uow_factory(org_id, write=False) as uow:
             return pass_detail(uow, pass_id).row
+
+    def browse(
+        self,
+        actor: Actor,
+        *,
+        status: str | None,
+        device: str | None,
+        search: str | None,
+        limit: int,
+        offset: int = 0,
+    ) -> Page[PassRow]:
+        """The dashboard's pass list: newest first, filtered and paged in SQL."""
+        authorize(actor, "list_apple_passes")
+        with self.uow_factory(actor.require_org(), write=False) as uow:
+            return list_passes(
+                uow, status=status, device=device, search=search, limit=limit, offset=offset
+            )
+
+    def detail(self, actor: Actor, pass_id: str) -> PassDetail:
+        """One pass with its member, devices, registrations, PassKit logs and events."""
+        authorize(actor, "get_apple_pass")
+        with self.uow_factory(actor.require_org(), write=False) as uow:
+            return pass_detail(uow, pass_id)

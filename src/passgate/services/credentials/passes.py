@@ -24,6 +24,7 @@ from passgate.domain.passes import (
 )
 from passgate.domain.versions import check_device_prerequisites, parse_version
 from passgate.services.actors import Actor, ActorKind
+from passgate.services.authz import authorize
 from passgate.services.credentials.aliro_groups import current_group
 from passgate.services.credentials.pass_effects import (
     audit_pass,
@@ -34,7 +35,7 @@ from passgate.services.credentials.pass_effects import (
 from passgate.services.credentials.pass_files import current_files
 from passgate.services.credentials.wallet import WalletConfig, new_serial
 from passgate.services.organizations import eligibility_of
-from passgate.services.ports import KeyDirectory, SecretBox, UnitOfWork, UnitOfWorkFactory
+from passgate.services.ports import Clock, KeyDirectory, SecretBox, UnitOfWork, UnitOfWorkFactory
 
 
 @dataclass(frozen=True)
@@ -280,3 +281,32 @@ def _render_all(
     pkpasses = {kind_of[s.device_row_id]: files[s.id] for s in rows}
     serials = {kind_of[s.device_row_id]: s.id for s in rows}
     return pkpasses, serials
+
+
+@dataclass(frozen=True)
+class PassProvisioning:
+    """Adding a member's own Apple Pass as a whole command (the app's API): checks the
+    caller's role, reads the clock; :func:`provision_pass` owns the transaction."""
+
+    uow_factory: UnitOfWorkFactory
+    cfg: WalletConfig
+    keys: KeyDirectory
+    box: SecretBox
+    clock: Clock
+    mfa_max_age: timedelta
+
+    def provision(
+        self, actor: Actor, *, iphone: DeviceClaim, watch: DeviceClaim | None
+    ) -> ProvisionResult:
+        authorize(actor, "provision_apple_pass")
+        return provision_pass(
+            self.uow_factory,
+            self.cfg,
+            self.keys,
+            actor,
+            iphone=iphone,
+            watch=watch,
+            mfa_max_age=self.mfa_max_age,
+            box=self.box,
+            now=self.clock.now(),
+        )

@@ -6,11 +6,11 @@ import dataclasses
 import json
 import random
 import secrets
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from passgate.domain import model as m
 from passgate.domain.destinations import check_host, host_of
@@ -19,8 +19,9 @@ from passgate.domain.validation import validate_url
 from passgate.proto import webhook as wh
 from passgate.services import resources
 from passgate.services.actors import Actor
+from passgate.services.authz import authorize
 from passgate.services.events import WEBHOOK_TOPIC, audit, summarize
-from passgate.services.ports import HttpPoster, SecretBox, UnitOfWork, UnitOfWorkFactory
+from passgate.services.ports import Clock, HttpPoster, SecretBox, UnitOfWork, UnitOfWorkFactory
 from passgate.services.resources import ResourceSpec
 
 MAX_EVENT_TYPES = 50
@@ -281,3 +282,81 @@ def send_test(
             after={"delivered": delivered, "outcome": outcome},
         )
     return WebhookTestResult(webhook=hook, delivered=delivered, outcome=outcome)
+
+
+class ClosingPoster(HttpPoster, Protocol):
+    """A poster made for one test delivery and closed after it."""
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class WebhookCommands:
+    """Webhooks as whole commands for every caller (API, dashboard): each checks the
+    caller's role, owns its transaction and reads the clock."""
+
+    uow_factory: UnitOfWorkFactory
+    clock: Clock
+    box: SecretBox
+    allowed_hosts: Collection[str]
+    # A new HTTP client for one test delivery (the same SSRF rule as real deliveries).
+    poster: Callable[[], ClosingPoster]
+
+    def page(self, actor: Actor, *, limit: int, offset: int = 0) -> tuple[list[m.Webhook], int]:
+        authorize(actor, "list_webhooks")
+        with self.uow_factory(actor.require_org(), write=False) as uow:
+            return uow.repo(m.Webhook).list(limit=limit, offset=offset)
+
+    def all(self, actor: Actor) -> list[m.Webhook]:
+        authorize(actor, "list_webhooks")
+        with self.uow_factory(actor.require_org(), write=False) as uow:
+            return list(uow.repo(m.Webhook).all_where())
+
+    def get(self, actor: Actor, webhook_id: str) -> m.Webhook:
+        authorize(actor, "get_webhook")
+        with self.uow_factory(actor.require_org(), write=False) as uow:
+            return uow.repo(m.Webhook).get(webhook_id)
+
+    def create(self, actor: Actor, *, url: str, event_types: list[str]) -> CreatedWebhook:
+        authorize(actor, "create_webhook")
+        now = self.clock.now()
+        with self.uow_factory(actor.require_org()) as uow:
+            return create_webhook(
+                uow,
+                actor,
+                self.box,
+                url=url,
+                event_types=event_types,
+                now=now,
+                allowed_hosts=self.allowed_hosts,
+            )
+
+    def update(self, actor: Actor, webhook_id: str, changes: Mapping[str, Any]) -> m.Webhook:
+        authorize(actor, "update_webhook")
+        now = self.clock.now()
+        with self.uow_factory(actor.require_org()) as uow:
+            return update_webhook(
+                uow, actor, webhook_id, changes, now=now, allowed_hosts=self.allowed_hosts
+            )
+
+    def delete(self, actor: Actor, webhook_id: str) -> m.Webhook:
+        authorize(actor, "delete_webhook")
+        now = self.clock.now()
+        with self.uow_factory(actor.require_org()) as uow:
+            return resources.delete_returning(uow, actor, WEBHOOK, webhook_id, now)
+
+    def test(self, actor: Actor, webhook_id: str) -> WebhookTestResult:
+        authorize(actor, "test_webhook")
+        poster = self.poster()
+        try:
+            return send_test(
+                self.uow_factory, actor, poster, self.box, webhook_id, now=self.clock.now()
+            )
+        finally:
+            poster.close()
+
+    def deliver_due(self, poster: HttpPoster, policy: DeliveryPolicy, *, worker_id: str) -> int:
+        """The worker's webhook lane: deliver the due messages now (:func:`deliver_webhooks`)."""
+        return deliver_webhooks(
+            self.uow_factory, poster, self.box, policy, worker_id=worker_id, now=self.clock.now()
+        )

@@ -13,8 +13,9 @@ from typing import Any
 from passgate.domain import model as m
 from passgate.domain.errors import NotFound, PermissionDenied
 from passgate.services.actors import Actor, ActorKind
+from passgate.services.authz import authorize
 from passgate.services.events import EventFilter
-from passgate.services.ports import UnitOfWork
+from passgate.services.ports import UnitOfWork, UnitOfWorkFactory
 
 
 def _member_id(actor: Actor) -> str:
@@ -110,3 +111,31 @@ def own_taps(
     """The member's own access decisions (taps), newest first; never audit records."""
     query = EventFilter(category=m.EventCategory.ACCESS.value, member_id=_member_id(actor))
     return uow.events.list(query, limit=limit, offset=offset)
+
+
+@dataclass(frozen=True)
+class MeQueries:
+    """A member's own reads as whole queries (API, dashboard): each checks the caller's
+    role and opens its own read transaction."""
+
+    uow_factory: UnitOfWorkFactory
+
+    def profile(self, actor: Actor) -> m.Member:
+        authorize(actor, "get_me")
+        with self.uow_factory(actor.require_org(), write=False) as uow:
+            return profile(uow, actor)
+
+    def own_pass(self, actor: Actor) -> OwnPass:
+        authorize(actor, "get_my_apple_pass")
+        with self.uow_factory(actor.require_org(), write=False) as uow:
+            return own_pass(uow, actor)
+
+    def own_access(self, actor: Actor) -> list[DoorAccess]:
+        authorize(actor, "get_my_access")
+        with self.uow_factory(actor.require_org(), write=False) as uow:
+            return own_access(uow, actor)
+
+    def own_taps(self, actor: Actor, *, limit: int, offset: int = 0) -> tuple[list[m.Event], int]:
+        authorize(actor, "list_my_events")
+        with self.uow_factory(actor.require_org(), write=False) as uow:
+            return own_taps(uow, actor, limit=limit, offset=offset)

@@ -16,9 +16,10 @@ from passgate.domain import model as m
 from passgate.domain.errors import ValidationError
 from passgate.services import resources
 from passgate.services.actors import Actor
+from passgate.services.authz import authorize
 from passgate.services.credentials import pass_admin
 from passgate.services.directory import catalog
-from passgate.services.ports import UnitOfWork
+from passgate.services.ports import Clock, UnitOfWork, UnitOfWorkFactory
 
 USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
 
@@ -158,3 +159,56 @@ def deprovision(
 
 def find_by_user_name(uow: UnitOfWork, user_name: str) -> list[m.Member]:
     return uow.repo(m.Member).all_where(email=user_name.strip().lower())
+
+
+@dataclass(frozen=True)
+class ScimCommands:
+    """SCIM provisioning as whole commands: each checks the caller's role (the identity
+    provider's token is an admin API key), owns its transaction and reads the clock."""
+
+    uow_factory: UnitOfWorkFactory
+    clock: Clock
+    # The APNs topic of this server's passes (a deprovisioned member's passes are voided).
+    topic: str | None
+
+    def _begin(self, actor: Actor, operation: str) -> str:
+        actor.require_write()
+        authorize(actor, operation)
+        return actor.require_org()
+
+    def users(self, actor: Actor, user_name: str | None = None) -> list[m.Member]:
+        """Every member, or those whose userName (e-mail) is ``user_name``."""
+        org_id = self._begin(actor, "scim_list_users")
+        with self.uow_factory(org_id, write=False) as uow:
+            if user_name is not None:
+                return find_by_user_name(uow, user_name)
+            return list(uow.repo(m.Member).all_where())
+
+    def get(self, actor: Actor, member_id: str) -> m.Member:
+        org_id = self._begin(actor, "scim_get_user")
+        with self.uow_factory(org_id, write=False) as uow:
+            return uow.repo(m.Member).get(member_id)
+
+    def create(self, actor: Actor, user: ScimUser) -> m.Member:
+        org_id = self._begin(actor, "scim_create_user")
+        now = self.clock.now()
+        with self.uow_factory(org_id) as uow:
+            return create_user(uow, actor, user, now)
+
+    def replace(self, actor: Actor, member_id: str, user: ScimUser) -> m.Member:
+        org_id = self._begin(actor, "scim_replace_user")
+        now = self.clock.now()
+        with self.uow_factory(org_id) as uow:
+            return replace_user(uow, actor, member_id, user, topic=self.topic, now=now)
+
+    def patch(self, actor: Actor, member_id: str, operations: list[dict[str, Any]]) -> m.Member:
+        org_id = self._begin(actor, "scim_patch_user")
+        now = self.clock.now()
+        with self.uow_factory(org_id) as uow:
+            return patch_user(uow, actor, member_id, operations, topic=self.topic, now=now)
+
+    def deprovision(self, actor: Actor, member_id: str) -> None:
+        org_id = self._begin(actor, "scim_delete_user")
+        now = self.clock.now()
+        with self.uow_factory(org_id) as uow:
+            deprovision(uow, actor, member_id, topic=self.topic, now=now)

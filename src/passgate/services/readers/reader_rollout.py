@@ -17,7 +17,9 @@ from typing import Literal
 
 from passgate.domain import model as m
 from passgate.domain.readiness import reader_readiness
-from passgate.services.ports import UnitOfWork
+from passgate.services.actors import Actor
+from passgate.services.authz import authorize
+from passgate.services.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from passgate.services.readers.reader_state import seq_of
 
 
@@ -87,3 +89,17 @@ def pass_rollout(
             continue
         out.append(ReaderRollout(reader.id, reader.name, "pending"))
     return Rollout(seq, out)
+
+
+@dataclass(frozen=True)
+class RolloutQueries:
+    """How far a pass's last change has reached the readers, as a whole query."""
+
+    uow_factory: UnitOfWorkFactory
+    clock: Clock
+    offline_after_s: float
+
+    def of_pass(self, actor: Actor, pass_id: str) -> Rollout | None:
+        authorize(actor, "get_apple_pass")
+        with self.uow_factory(actor.require_org(), write=False) as uow:
+            return pass_rollout(uow, pass_id, self.clock.now(), self.offline_after_s)

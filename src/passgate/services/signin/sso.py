@@ -15,8 +15,11 @@ from passgate.domain import model as m
 from passgate.domain.errors import NotFound, PermissionDenied, PreconditionFailed, ValidationError
 from passgate.domain.sso import Protocol, default_accepted_mfa
 from passgate.services.actors import Actor, ActorKind
+from passgate.services.auth.sessions import IssuedSession, SessionPolicy, end_session
+from passgate.services.authz import authorize
 from passgate.services.events import audit
-from passgate.services.ports import SecretBox, UnitOfWork
+from passgate.services.ports import Clock, SecretBox, UnitOfWork, UnitOfWorkFactory
+from passgate.services.signin.sso_app import exchange_code
 
 OIDC_FIELDS = ("issuer", "client_id", "scope", "max_auth_age_s")
 SAML_FIELDS = ("idp_entity_id", "idp_sso_url", "idp_certificate", "idp_metadata_xml")
@@ -249,3 +252,99 @@ def _summary(conn: m.SsoConnection) -> dict[str, Any]:
         "accepted_mfa": list(conn.accepted_mfa),
         "has_client_secret": conn.secret_sealed is not None,
     }
+
+
+@dataclass(frozen=True)
+class SsoCommands:
+    """Signing in and its configuration as whole commands (API, dashboard, operator):
+    each checks the caller's role (and, for a change by a member, fresh MFA), owns its
+    transaction and reads the clock. A change answers with the configuration view."""
+
+    uow_factory: UnitOfWorkFactory
+    clock: Clock
+    box: SecretBox
+    mfa_max_age: timedelta
+    # Development mode, where the dev IdP runs on loopback http.
+    allow_local_issuer: bool
+    app_policy: SessionPolicy
+
+    def _org(self, actor: Actor, org_id: str | None, own: str, operator: str) -> str:
+        if org_id is None:
+            authorize(actor, own)
+            return actor.require_org()
+        authorize(actor, operator)
+        actor.require_operator()
+        return org_id
+
+    def view(self, actor: Actor) -> dict[str, Any]:
+        authorize(actor, "get_sso")
+        org_id = actor.require_org()
+        with self.uow_factory(org_id, write=False) as uow:
+            return view(uow, org_id)
+
+    def put_connection(
+        self, actor: Actor, data: ConnectionInput, *, org_id: str | None = None
+    ) -> dict[str, Any]:
+        """The caller's organization's connection, or (the operator) ``org_id``'s."""
+        org_id = self._org(actor, org_id, "put_sso_connection", "operator_put_sso_connection")
+        now = self.clock.now()
+        with self.uow_factory(org_id) as uow:
+            uow.organizations.get(org_id)
+            put_connection(
+                uow,
+                actor,
+                data,
+                box=self.box,
+                now=now,
+                mfa_max_age=self.mfa_max_age,
+                allow_local_issuer=self.allow_local_issuer,
+            )
+            return view(uow, org_id)
+
+    def set_flags(
+        self,
+        actor: Actor,
+        *,
+        sso_enforced: bool | None,
+        mfa_required: bool | None,
+        org_id: str | None = None,
+    ) -> dict[str, Any]:
+        org_id = self._org(actor, org_id, "patch_sso_settings", "operator_patch_sso_settings")
+        now = self.clock.now()
+        with self.uow_factory(org_id) as uow:
+            uow.organizations.get(org_id)
+            set_flags(
+                uow,
+                actor,
+                sso_enforced=sso_enforced,
+                mfa_required=mfa_required,
+                now=now,
+                mfa_max_age=self.mfa_max_age,
+            )
+            return view(uow, org_id)
+
+    def delete_connection(self, actor: Actor) -> None:
+        authorize(actor, "delete_sso_connection")
+        now = self.clock.now()
+        with self.uow_factory(actor.require_org()) as uow:
+            delete_connection(uow, actor, now=now, mfa_max_age=self.mfa_max_age)
+
+    def app_token(self, *, code: str, code_verifier: str, redirect_uri: str) -> IssuedSession:
+        """The app trades its one-time code and PKCE verifier for a session (public: the
+        code is the credential)."""
+        return exchange_code(
+            self.uow_factory,
+            code=code,
+            code_verifier=code_verifier,
+            redirect_uri=redirect_uri,
+            policy=self.app_policy,
+            now=self.clock.now(),
+        )
+
+    def sign_out(self, actor: Actor) -> None:
+        """End the caller's own session (browser or app); nothing for a caller without one."""
+        if actor.session_id is None:
+            return
+        authorize(actor, "app_logout" if actor.session_kind == "app" else "browser_logout")
+        with self.uow_factory(actor.require_org()) as uow:
+            end_session(uow, actor, actor.session_id, self.clock.now())

@@ -8,13 +8,8 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from passgate.domain import model as m
 from passgate.domain.errors import ValidationError
-from passgate.services import organizations
-from passgate.services import resources as res
-from passgate.services.actors import Actor
-from passgate.services.auth import apikeys
-from passgate.services.container import Container
-from passgate.services.delivery import webhooks
 from passgate.services.events import EVENT_LIST, EventFilter
+from passgate.services.organizations import OrganizationOverview
 from passgate.services.paging import decode_cursor
 from passgate.web.api import API_PREFIX
 from passgate.web.api import schemas as s
@@ -24,7 +19,6 @@ from passgate.web.deps import (
     ActorDep,
     ContainerDep,
     CursorPageDep,
-    Page,
     PageDep,
     set_page_headers,
     set_total,
@@ -60,9 +54,7 @@ def event_filter(
     )
 
 
-def organization_view(c: Container, org_id: str) -> dict[str, Any]:
-    with c.uow_factory(org_id, write=False) as uow:
-        view = organizations.overview(uow, org_id, c.clock.now())
+def organization_view(view: OrganizationOverview) -> dict[str, Any]:
     return {
         **view.organization.__dict__,
         "apple_pass_eligible": view.eligibility.eligible,
@@ -70,10 +62,9 @@ def organization_view(c: Container, org_id: str) -> dict[str, Any]:
     }
 
 
-def list_page(c: Container, who: Actor, pg: Page, response: Response, entity: type[T]) -> list[T]:
-    """One page of the caller's organization's ``entity`` rows, total in the header."""
-    with c.uow_factory(who.require_org(), write=False) as uow:
-        items, total = uow.repo(entity).list(limit=pg.limit, offset=pg.offset)
+def paged(response: Response, found: tuple[list[T], int]) -> list[T]:
+    """One page of rows, the total in the header."""
+    items, total = found
     set_total(response, total)
     return items
 
@@ -90,7 +81,7 @@ def router() -> APIRouter:
         responses=ERRORS,
     )
     def get_organization(c: ContainerDep, who: ActorDep) -> dict[str, Any]:
-        return organization_view(c, who.require_org())
+        return organization_view(c.organizations.own(who))
 
     @r.get(
         "/subscriptions",
@@ -103,7 +94,9 @@ def router() -> APIRouter:
     def list_subscriptions(
         c: ContainerDep, who: ActorDep, pg: PageDep, response: Response
     ) -> list[m.Subscription]:
-        return list_page(c, who, pg, response, m.Subscription)
+        return paged(
+            response, c.organizations.own_subscriptions(who, limit=pg.limit, offset=pg.offset)
+        )
 
     @r.get(
         "/api_keys",
@@ -116,7 +109,7 @@ def router() -> APIRouter:
     def list_keys(
         c: ContainerDep, who: ActorDep, pg: PageDep, response: Response
     ) -> list[m.ApiKey]:
-        return list_page(c, who, pg, response, m.ApiKey)
+        return paged(response, c.api_keys.page(who, limit=pg.limit, offset=pg.offset))
 
     @r.post(
         "/api_keys",
@@ -128,11 +121,7 @@ def router() -> APIRouter:
         responses=ERRORS,
     )
     def create_key(body: s.ApiKeyCreate, c: ContainerDep, who: ActorDep) -> dict[str, Any]:
-        org_id = who.require_org()
-        with c.uow_factory(org_id) as uow:
-            created = apikeys.create_api_key(
-                uow, who, org_id=org_id, name=body.name, role=body.role, now=c.clock.now()
-            )
+        created = c.api_keys.create(who, name=body.name, role=body.role)
         return {**created.api_key.__dict__, "token": created.token}
 
     @r.delete(
@@ -145,8 +134,7 @@ def router() -> APIRouter:
         response_class=Response,
     )
     def revoke_key(api_key_id: KeyId, c: ContainerDep, who: ActorDep) -> Response:
-        with c.uow_factory(who.require_org()) as uow:
-            apikeys.revoke_api_key(uow, who, api_key_id, c.clock.now())
+        c.api_keys.revoke(who, api_key_id)
         return Response(status_code=204)
 
     @r.get(
@@ -160,7 +148,7 @@ def router() -> APIRouter:
     def list_hooks(
         c: ContainerDep, who: ActorDep, pg: PageDep, response: Response
     ) -> list[m.Webhook]:
-        return list_page(c, who, pg, response, m.Webhook)
+        return paged(response, c.webhooks.page(who, limit=pg.limit, offset=pg.offset))
 
     @r.post(
         "/webhooks",
@@ -172,16 +160,7 @@ def router() -> APIRouter:
         responses=ERRORS,
     )
     def create_hook(body: s.WebhookCreate, c: ContainerDep, who: ActorDep) -> dict[str, Any]:
-        with c.uow_factory(who.require_org()) as uow:
-            created = webhooks.create_webhook(
-                uow,
-                who,
-                c.secret_box,
-                url=body.url,
-                event_types=body.event_types,
-                now=c.clock.now(),
-                allowed_hosts=c.settings.webhook_allowed_hosts,
-            )
+        created = c.webhooks.create(who, url=body.url, event_types=body.event_types)
         return {**created.webhook.__dict__, "secret": created.secret}
 
     @r.get(
@@ -193,8 +172,7 @@ def router() -> APIRouter:
         responses=ERRORS,
     )
     def get_hook(webhook_id: HookId, c: ContainerDep, who: ActorDep) -> m.Webhook:
-        with c.uow_factory(who.require_org(), write=False) as uow:
-            return uow.repo(m.Webhook).get(webhook_id)
+        return c.webhooks.get(who, webhook_id)
 
     @r.patch(
         "/webhooks/{webhook_id}",
@@ -213,15 +191,7 @@ def router() -> APIRouter:
                 raise ValidationError(f"{key} cannot be null", field=key)
         if "event_types" in changes:
             changes["event_types"] = sorted(set(changes["event_types"]))
-        with c.uow_factory(who.require_org()) as uow:
-            return webhooks.update_webhook(
-                uow,
-                who,
-                webhook_id,
-                changes,
-                now=c.clock.now(),
-                allowed_hosts=c.settings.webhook_allowed_hosts,
-            )
+        return c.webhooks.update(who, webhook_id, changes)
 
     @r.post(
         "/webhooks/{webhook_id}/test",
@@ -232,13 +202,7 @@ def router() -> APIRouter:
         responses=ERRORS,
     )
     def test_hook(webhook_id: HookId, c: ContainerDep, who: ActorDep) -> s.WebhookTestOut:
-        poster = c.webhook_poster()
-        try:
-            result = webhooks.send_test(
-                c.uow_factory, who, poster, c.secret_box, webhook_id, now=c.clock.now()
-            )
-        finally:
-            poster.close()
+        result = c.webhooks.test(who, webhook_id)
         return s.WebhookTestOut(
             webhook_id=result.webhook.id,
             url=result.webhook.url,
@@ -256,8 +220,7 @@ def router() -> APIRouter:
         response_class=Response,
     )
     def delete_hook(webhook_id: HookId, c: ContainerDep, who: ActorDep) -> Response:
-        with c.uow_factory(who.require_org()) as uow:
-            res.delete(uow, who, webhooks.WEBHOOK, webhook_id, c.clock.now())
+        c.webhooks.delete(who, webhook_id)
         return Response(status_code=204)
 
     @r.get(
@@ -293,7 +256,6 @@ def router() -> APIRouter:
         responses=ERRORS,
     )
     def get_event(event_id: EventId, c: ContainerDep, who: ActorDep) -> m.Event:
-        with c.uow_factory(who.require_org(), write=False) as uow:
-            return uow.events.get(event_id)
+        return c.organizations.event(who, event_id)
 
     return r

@@ -14,7 +14,6 @@ from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, Field
 
 from passgate.domain import model as m
-from passgate.services.credentials import app_credentials as svc
 from passgate.web.api import API_PREFIX
 from passgate.web.api.crud import ERRORS
 from passgate.web.api.schemas import Body
@@ -81,15 +80,7 @@ def router() -> APIRouter:
         responses=ERRORS,
     )
     def register(c: ContainerDep, who: ActorDep, body: RegisterIn) -> dict[str, Any]:
-        done = svc.register(
-            c.uow_factory,
-            c.wallet_directory.key_in_use,
-            c.secret_box,
-            who,
-            public_key=body.public_key,
-            device_id=body.device_id,
-            now=c.clock.now(),
-        )
+        done = c.app_credentials.register(who, public_key=body.public_key, device_id=body.device_id)
         groups = [{"group_identifier": g, "public_key": k} for g, k in done.reader_groups]
         return {**_out(done.credential), "reader_groups": groups}
 
@@ -103,7 +94,7 @@ def router() -> APIRouter:
     def delete_mine(
         c: ContainerDep, who: ActorDep, app_credential_id: CredentialId
     ) -> dict[str, Any]:
-        return _out(svc.delete_own(c.uow_factory, who, app_credential_id, c.clock.now()))
+        return _out(c.app_credentials.delete_own(who, app_credential_id))
 
     @r.get(
         "/app_credentials",
@@ -120,10 +111,9 @@ def router() -> APIRouter:
         status: Literal["active", "suspended", "deleted"] | None = None,
         member_id: Annotated[str | None, Query(max_length=40)] = None,
     ) -> list[dict[str, Any]]:
-        with c.uow_factory(who.require_org(), write=False) as uow:
-            rows, total = svc.list_credentials(
-                uow, status=status, member_id=member_id, limit=pg.limit, offset=pg.offset
-            )
+        rows, total = c.app_credentials.page(
+            who, status=status, member_id=member_id, limit=pg.limit, offset=pg.offset
+        )
         set_total(response, total)
         return [_out(x) for x in rows]
 
@@ -135,8 +125,7 @@ def router() -> APIRouter:
         responses=ERRORS,
     )
     def get_one(c: ContainerDep, who: ActorDep, app_credential_id: CredentialId) -> dict[str, Any]:
-        with c.uow_factory(who.require_org(), write=False) as uow:
-            return _out(uow.repo(m.AppCredential).get(app_credential_id))
+        return _out(c.app_credentials.get(who, app_credential_id))
 
     def _action(name: str, summary: str) -> None:
         @r.post(
@@ -147,7 +136,7 @@ def router() -> APIRouter:
             responses=ERRORS,
         )
         def act(c: ContainerDep, who: ActorDep, app_credential_id: CredentialId) -> dict[str, Any]:
-            return _out(svc.change(c.uow_factory, who, app_credential_id, name, c.clock.now()))
+            return _out(c.app_credentials.change(who, app_credential_id, name))
 
     _action("suspend", "Suspend: Bluetooth unlocks denied until resumed")
     _action("resume", "Resume a suspended app credential")
@@ -160,6 +149,6 @@ def router() -> APIRouter:
         responses=ERRORS,
     )
     def delete(c: ContainerDep, who: ActorDep, app_credential_id: CredentialId) -> dict[str, Any]:
-        return _out(svc.change(c.uow_factory, who, app_credential_id, "delete", c.clock.now()))
+        return _out(c.app_credentials.change(who, app_credential_id, "delete"))
 
     return r

@@ -5,7 +5,7 @@ create, read, partial update and delete. The routes only translate HTTP to the
 service commands in ``passgate.services.resources``; the rules live there.
 """
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
@@ -13,10 +13,7 @@ from fastapi import APIRouter, Path, Query, Response, status
 from pydantic import BaseModel
 
 from passgate.domain.errors import ValidationError
-from passgate.services import resources
-from passgate.services.actors import Actor
-from passgate.services.container import Container
-from passgate.services.ports import UnitOfWork
+from passgate.services.directory.commands import Rows
 from passgate.services.resources import ResourceSpec
 from passgate.web.api.schemas import ErrorBody
 from passgate.web.deps import ActorDep, ContainerDep, PageDep, set_total
@@ -39,18 +36,16 @@ class Routes:
     out_model: type[BaseModel]
     nullable: frozenset[str] = frozenset()
     # Turns entities into response dicts (adds computed fields such as readiness).
-    render: Callable[[UnitOfWork, Sequence[Any]], list[dict[str, Any]]] | None = None
+    render: Callable[[Rows[Any]], list[dict[str, Any]]] | None = None
     # Converts a request body to the entity's stored form (e.g. schedule windows).
     to_values: Callable[[dict[str, Any]], dict[str, Any]] = field(default=lambda v: v)
     filters: tuple[str, ...] = ()
-    # A delete that is more than removing the row (members: services/directory/members.py).
-    delete: Callable[[Container, Actor, str], None] | None = None
 
 
-def _render(routes: Routes, uow: UnitOfWork, items: Sequence[Any]) -> list[dict[str, Any]]:
+def _render(routes: Routes, rows: Rows[Any]) -> list[dict[str, Any]]:
     if routes.render is not None:
-        return routes.render(uow, items)
-    return [routes.out_model.model_validate(i).model_dump(mode="json") for i in items]
+        return routes.render(rows)
+    return [routes.out_model.model_validate(i).model_dump(mode="json") for i in rows.items]
 
 
 def _null_check(routes: Routes, changes: dict[str, Any]) -> None:
@@ -75,13 +70,9 @@ def add_routes(router: APIRouter, routes: Routes) -> None:
         response: Response,
         q: Annotated[str | None, Query(max_length=100, description="Search text")] = None,
     ) -> list[dict[str, Any]]:
-        with c.uow_factory(who.require_org(), write=False) as uow:
-            search = (spec.search_fields, q) if q and spec.search_fields else None
-            items, total = uow.repo(spec.entity).list(
-                search=search, limit=pg.limit, offset=pg.offset
-            )
-            set_total(response, total)
-            return _render(routes, uow, items)
+        rows = c.directory.page(who, spec, q=q, limit=pg.limit, offset=pg.offset)
+        set_total(response, rows.total)
+        return _render(routes, rows)
 
     def create_item(
         body: routes.create_model,  # type: ignore[name-defined]  # built per resource
@@ -89,13 +80,10 @@ def add_routes(router: APIRouter, routes: Routes) -> None:
         who: ActorDep,
     ) -> dict[str, Any]:
         values = routes.to_values(body.model_dump())
-        with c.uow_factory(who.require_org()) as uow:
-            item = resources.create(uow, who, spec, values, c.clock.now())
-            return _render(routes, uow, [item])[0]
+        return _render(routes, c.directory.create(who, spec, values))[0]
 
     def get_item(entity_id: id_path, c: ContainerDep, who: ActorDep) -> dict[str, Any]:
-        with c.uow_factory(who.require_org(), write=False) as uow:
-            return _render(routes, uow, [resources.get(uow, spec, entity_id)])[0]
+        return _render(routes, c.directory.get(who, spec, entity_id))[0]
 
     def update_item(
         entity_id: id_path,
@@ -105,18 +93,11 @@ def add_routes(router: APIRouter, routes: Routes) -> None:
     ) -> dict[str, Any]:
         changes = body.model_dump(exclude_unset=True)
         _null_check(routes, changes)
-        with c.uow_factory(who.require_org()) as uow:
-            item = resources.update(
-                uow, who, spec, entity_id, routes.to_values(changes), c.clock.now()
-            )
-            return _render(routes, uow, [item])[0]
+        rows = c.directory.update(who, spec, entity_id, routes.to_values(changes))
+        return _render(routes, rows)[0]
 
     def delete_item(entity_id: id_path, c: ContainerDep, who: ActorDep) -> Response:
-        if routes.delete is not None:
-            routes.delete(c, who, entity_id)
-            return Response(status_code=status.HTTP_204_NO_CONTENT)
-        with c.uow_factory(who.require_org()) as uow:
-            resources.delete(uow, who, spec, entity_id, c.clock.now())
+        c.directory.delete(who, spec, entity_id)
         return Response(status_code=status.HTTP_204_NO_CONTENT)
 
     base = f"/{routes.plural}"

@@ -62,8 +62,7 @@ def router() -> APIRouter:
         responses=ERRORS,
     )
     def get_me(c: ContainerDep, who: ActorDep) -> dict[str, Any]:
-        with c.uow_factory(who.require_org(), write=False) as uow:
-            member = me.profile(uow, who)
+        member = c.me.profile(who)
         return member.__dict__
 
     @r.get(
@@ -74,8 +73,7 @@ def router() -> APIRouter:
         responses=ERRORS,
     )
     def get_my_pass(c: ContainerDep, who: ActorDep) -> OwnPassOut:
-        with c.uow_factory(who.require_org(), write=False) as uow:
-            own = me.own_pass(uow, who)
+        own = c.me.own_pass(who)
         p = own.apple_pass
         return OwnPassOut(
             id=p.id,
@@ -93,8 +91,7 @@ def router() -> APIRouter:
         responses=ERRORS,
     )
     def get_my_access(c: ContainerDep, who: ActorDep) -> list[me.DoorAccess]:
-        with c.uow_factory(who.require_org(), write=False) as uow:
-            return me.own_access(uow, who)
+        return c.me.own_access(who)
 
     @r.get(
         "/events",

@@ -8,13 +8,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Response
 
 from passgate.domain import model as m
-from passgate.services import organizations
-from passgate.services.auth import apikeys
 from passgate.web.api import API_PREFIX
 from passgate.web.api import schemas as s
-from passgate.web.api.admin import organization_view
+from passgate.web.api.admin import organization_view, paged
 from passgate.web.api.crud import ERRORS
-from passgate.web.deps import ActorDep, ContainerDep, PageDep, set_total
+from passgate.web.deps import ActorDep, ContainerDep, PageDep
 
 OrgId = Annotated[str, Path(min_length=1, max_length=40)]
 SubId = Annotated[str, Path(min_length=1, max_length=40)]
@@ -34,9 +32,7 @@ def router() -> APIRouter:
         responses=ERRORS,
     )
     def create_org(body: s.OrganizationCreate, c: ContainerDep, who: ActorDep) -> m.Organization:
-        return organizations.create_organization(
-            c.uow_factory, who, name=body.name, slug=body.slug, now=c.clock.now()
-        )
+        return c.organizations.create(who, name=body.name, slug=body.slug)
 
     @r.get(
         "/organizations",
@@ -49,11 +45,7 @@ def router() -> APIRouter:
     def list_orgs(
         c: ContainerDep, who: ActorDep, pg: PageDep, response: Response
     ) -> list[m.Organization]:
-        who.require_operator()
-        with c.uow_factory(None, write=False) as uow:
-            items, total = uow.organizations.list(limit=pg.limit, offset=pg.offset)
-        set_total(response, total)
-        return items
+        return paged(response, c.organizations.page(who, limit=pg.limit, offset=pg.offset))
 
     @r.get(
         "/organizations/{org_id}",
@@ -64,8 +56,7 @@ def router() -> APIRouter:
         responses=ERRORS,
     )
     def get_org(org_id: OrgId, c: ContainerDep, who: ActorDep) -> dict[str, Any]:
-        who.require_operator()
-        return organization_view(c, org_id)
+        return organization_view(c.organizations.get(who, org_id))
 
     @r.post(
         "/organizations/{org_id}/subscriptions",
@@ -79,15 +70,13 @@ def router() -> APIRouter:
     def grant(
         org_id: OrgId, body: s.SubscriptionCreate, c: ContainerDep, who: ActorDep
     ) -> m.Subscription:
-        return organizations.grant_subscription(
-            c.uow_factory,
+        return c.organizations.grant_subscription(
             who,
-            org_id=org_id,
+            org_id,
             kind=body.kind,
             status=body.status,
             valid_from=body.valid_from,
             valid_until=body.valid_until,
-            now=c.clock.now(),
         )
 
     @r.get(
@@ -101,12 +90,9 @@ def router() -> APIRouter:
     def list_subs(
         org_id: OrgId, c: ContainerDep, who: ActorDep, pg: PageDep, response: Response
     ) -> list[m.Subscription]:
-        who.require_operator()
-        with c.uow_factory(org_id, write=False) as uow:
-            uow.organizations.get(org_id)
-            items, total = uow.repo(m.Subscription).list(limit=pg.limit, offset=pg.offset)
-        set_total(response, total)
-        return items
+        return paged(
+            response, c.organizations.subscriptions(who, org_id, limit=pg.limit, offset=pg.offset)
+        )
 
     @r.patch(
         "/organizations/{org_id}/subscriptions/{subscription_id}",
@@ -124,15 +110,13 @@ def router() -> APIRouter:
         who: ActorDep,
     ) -> m.Subscription:
         given = body.model_dump(exclude_unset=True)
-        return organizations.set_subscription_status(
-            c.uow_factory,
+        return c.organizations.update_subscription(
             who,
-            org_id=org_id,
-            subscription_id=subscription_id,
+            org_id,
+            subscription_id,
             status=given.get("status"),
             valid_until=given.get("valid_until"),
             clear_valid_until="valid_until" in given and given["valid_until"] is None,
-            now=c.clock.now(),
         )
 
     @r.post(
@@ -147,11 +131,7 @@ def router() -> APIRouter:
     def create_key(
         org_id: OrgId, body: s.OperatorApiKeyCreate, c: ContainerDep, who: ActorDep
     ) -> dict[str, Any]:
-        who.require_operator()
-        with c.uow_factory(org_id) as uow:
-            created = apikeys.create_api_key(
-                uow, who, org_id=org_id, name=body.name, role=body.role, now=c.clock.now()
-            )
+        created = c.api_keys.create_for(who, org_id, name=body.name, role=body.role)
         return {**created.api_key.__dict__, "token": created.token}
 
     return r

@@ -2,30 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
 
 from passgate.domain import model as m
 from passgate.domain.readiness import reader_readiness
-from passgate.services.actors import Actor
-from passgate.services.container import Container
-from passgate.services.directory import catalog, doors
-from passgate.services.directory.members import MemberCommands
-from passgate.services.ports import UnitOfWork
-from passgate.services.readers.door_commands import DoorCommands
+from passgate.services.directory import catalog
+from passgate.services.directory.commands import Rows
 from passgate.web.api import API_PREFIX
 from passgate.web.api import schemas as s
 from passgate.web.api.crud import ERRORS, Routes, add_routes
 from passgate.web.deps import ActorDep, ContainerDep
 
 
-def _render_doors(uow: UnitOfWork, items: Sequence[m.Door]) -> list[dict[str, Any]]:
-    verdicts = doors.readiness_of(uow, [d.id for d in items])
+def _render_doors(rows: Rows[m.Door]) -> list[dict[str, Any]]:
     out = []
-    for door in items:
-        verdict = verdicts[door.id]
+    for door in rows.items:
+        verdict = rows.readiness[door.id]
         data = {
             **door.__dict__,
             "apple_pass": {"ready": verdict.ready, "reasons": list(verdict.reasons)},
@@ -34,9 +28,9 @@ def _render_doors(uow: UnitOfWork, items: Sequence[m.Door]) -> list[dict[str, An
     return out
 
 
-def _render_readers(_uow: UnitOfWork, items: Sequence[m.Reader]) -> list[dict[str, Any]]:
+def _render_readers(rows: Rows[m.Reader]) -> list[dict[str, Any]]:
     out = []
-    for reader in items:
+    for reader in rows.items:
         verdict = reader_readiness(reader.model, reader.tamper_protection)
         data = {
             **reader.__dict__,
@@ -44,10 +38,6 @@ def _render_readers(_uow: UnitOfWork, items: Sequence[m.Reader]) -> list[dict[st
         }
         out.append(s.ReaderOut.model_validate(data).model_dump(mode="json"))
     return out
-
-
-def _delete_member(c: Container, who: Actor, member_id: str) -> None:
-    MemberCommands(c.uow_factory, c.clock, c.pass_commands.topic).delete(who, member_id)
 
 
 def _schedule_values(values: dict[str, Any]) -> dict[str, Any]:
@@ -101,7 +91,6 @@ ROUTES = (
         s.MemberUpdate,
         s.MemberOut,
         frozenset({"external_id"}),
-        delete=_delete_member,
     ),
     Routes(
         catalog.ACCESS_RIGHT,
@@ -134,9 +123,7 @@ def router() -> APIRouter:
         responses=ERRORS,
     )
     def get_group_doors(group_id: GroupId, c: ContainerDep, who: ActorDep) -> s.GroupDoorsOut:
-        with c.uow_factory(who.require_org(), write=False) as uow:
-            uow.repo(m.Group).get(group_id)
-            return s.GroupDoorsOut(group_id=group_id, door_ids=uow.group_doors.doors_of(group_id))
+        return s.GroupDoorsOut(group_id=group_id, door_ids=c.directory.group_doors(who, group_id))
 
     @r.put(
         "/groups/{group_id}/doors",
@@ -149,8 +136,7 @@ def router() -> APIRouter:
     def put_group_doors(
         group_id: GroupId, body: s.GroupDoors, c: ContainerDep, who: ActorDep
     ) -> s.GroupDoorsOut:
-        with c.uow_factory(who.require_org()) as uow:
-            ids = doors.set_group_doors(uow, who, group_id, body.door_ids, c.clock.now())
+        ids = c.directory.set_group_doors(who, group_id, body.door_ids)
         return s.GroupDoorsOut(group_id=group_id, door_ids=ids)
 
     @r.post(
@@ -169,8 +155,7 @@ def router() -> APIRouter:
     def place_lockdown(
         place_id: PlaceId, body: s.PlaceLockdown, c: ContainerDep, who: ActorDep
     ) -> s.PlaceLockdownOut:
-        with c.uow_factory(who.require_org()) as uow:
-            changed = doors.set_place_lockdown(uow, who, place_id, body.lockdown, c.clock.now())
+        changed = c.directory.set_place_lockdown(who, place_id, body.lockdown)
         return s.PlaceLockdownOut(
             place_id=place_id, lockdown=body.lockdown, changed_door_ids=[d.id for d in changed]
         )
@@ -185,7 +170,7 @@ def router() -> APIRouter:
         responses=ERRORS,
     )
     def unlock_door(door_id: DoorId, c: ContainerDep, who: ActorDep) -> s.DoorCommandOut:
-        cmd = DoorCommands.of(c).request_unlock(who, door_id)
+        cmd = c.door_commands.request_unlock(who, door_id)
         return s.DoorCommandOut.model_validate(cmd)
 
     @r.get(
@@ -197,7 +182,7 @@ def router() -> APIRouter:
         responses=ERRORS,
     )
     def get_door_command(command_id: CommandId, c: ContainerDep, who: ActorDep) -> s.DoorCommandOut:
-        return s.DoorCommandOut.model_validate(DoorCommands.of(c).get(who, command_id))
+        return s.DoorCommandOut.model_validate(c.door_commands.get(who, command_id))
 
     @r.post(
         "/readers/{reader_id}/clear-tamper",
@@ -208,8 +193,6 @@ def router() -> APIRouter:
         responses=ERRORS,
     )
     def clear_tamper(reader_id: ReaderId, c: ContainerDep, who: ActorDep) -> dict[str, Any]:
-        with c.uow_factory(who.require_org()) as uow:
-            reader = doors.clear_tamper(uow, who, reader_id, c.clock.now())
-            return _render_readers(uow, [reader])[0]
+        return _render_readers(Rows([c.directory.clear_tamper(who, reader_id)]))[0]
 
     return r

@@ -13,7 +13,6 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from passgate.domain.devices import device_name, model_name
 from passgate.domain.eligibility import ELIGIBILITY_MESSAGES
 from passgate.domain.readiness import reader_model_name
-from passgate.services import organizations
 from passgate.web.dashboard.auth import csrf_token
 from passgate.web.deps import CSRF_COOKIE, cookie_name
 
@@ -59,8 +58,7 @@ def _truth(request: Request, context: dict[str, Any]) -> None:
         return
     context.setdefault("now", container.clock.now())
     if who is not None and who.org_id and "eligibility" not in context:
-        with container.uow_factory(who.org_id, write=False) as uow:
-            view = organizations.overview(uow, who.org_id, context["now"])
+        view = container.organizations.banner(who)
         context["eligibility"] = view.eligibility
         context.setdefault("org", view.organization)
 

@@ -10,9 +10,8 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from passgate.domain import model as m
-from passgate.services.credentials import app_credentials, pass_admin
+from passgate.services.credentials import pass_admin
 from passgate.services.paging import COUNT_CAP
-from passgate.services.readers import reader_rollout
 from passgate.web.dashboard.auth import DashboardActor, check_csrf
 from passgate.web.dashboard.pages import render
 from passgate.web.deps import ContainerDep
@@ -45,17 +44,15 @@ def router() -> APIRouter:
         device: Annotated[str | None, Query(max_length=10)] = None,
         offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     ) -> Response:
-        org_id = who.require_org()
-        with c.uow_factory(org_id, write=False) as uow:
-            org = uow.organizations.get(org_id)
-            found = pass_admin.list_passes(
-                uow,
-                status=status or None,
-                device=device or None,
-                search=q,
-                limit=PAGE,
-                offset=offset,
-            )
+        org = c.organizations.record(who)
+        found = c.pass_commands.browse(
+            who,
+            status=status or None,
+            device=device or None,
+            search=q,
+            limit=PAGE,
+            offset=offset,
+        )
         filters = {"q": q or "", "status": status or "", "device": device or ""}
 
         def page_query(at: int) -> str:
@@ -86,16 +83,12 @@ def router() -> APIRouter:
         who: DashboardActor,
         confirm: Annotated[str | None, Query(pattern="^(suspend|delete)$")] = None,
     ) -> Response:
-        org_id = who.require_org()
-        with c.uow_factory(org_id, write=False) as uow:
-            org = uow.organizations.get(org_id)
-            detail = pass_admin.pass_detail(uow, apple_pass_id)
-            rollout = None
-            if detail.row.apple_pass.status != m.PassStatus.ACTIVE:
-                # A revocation: how many readers have applied it, and the others' state.
-                rollout = reader_rollout.pass_rollout(
-                    uow, apple_pass_id, c.clock.now(), c.settings.reader_offline_after_s
-                )
+        org = c.organizations.record(who)
+        detail = c.pass_commands.detail(who, apple_pass_id)
+        rollout = None
+        if detail.row.apple_pass.status != m.PassStatus.ACTIVE:
+            # A revocation: how many readers have applied it, and the others' state.
+            rollout = c.rollouts.of_pass(who, apple_pass_id)
         context: dict[str, Any] = {
             "rollout": rollout,
             "row": detail.row,
@@ -140,17 +133,9 @@ def router() -> APIRouter:
         confirm: Annotated[str | None, Query(max_length=40)] = None,
         offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     ) -> Response:
-        org_id = who.require_org()
-        with c.uow_factory(org_id, write=False) as uow:
-            org = uow.organizations.get(org_id)
-            rows, total = app_credentials.list_credentials(
-                uow, status=status or None, limit=PAGE, offset=offset
-            )
-            names = {
-                mem.id: mem.display_name
-                for mem in uow.repo(m.Member).all_where()
-                if mem.id in {row.member_id for row in rows}
-            }
+        org = c.organizations.record(who)
+        rows, total = c.app_credentials.page(who, status=status or None, limit=PAGE, offset=offset)
+        names = c.app_credentials.holder_names(who, {row.member_id for row in rows})
         confirm_row = next((row for row in rows if row.id == confirm), None)
         return render(
             request,
@@ -180,7 +165,7 @@ def router() -> APIRouter:
         check_csrf(request, csrf)
         if action not in DONE:
             return Response(status_code=404)
-        app_credentials.change(c.uow_factory, who, app_credential_id, action, c.clock.now())
+        c.app_credentials.change(who, app_credential_id, action)
         return RedirectResponse(
             f"/dashboard/credentials/app-credentials?done=App+credential+{DONE[action]}.",
             status_code=303,

@@ -4,19 +4,14 @@ commands as the REST API (same validation, authorization and audit)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from passgate.domain import model as m
 from passgate.domain.errors import PassgateError, ValidationError
-from passgate.services import organizations, resources
-from passgate.services.auth import apikeys
 from passgate.services.container import Container
-from passgate.services.delivery import webhooks
 from passgate.services.signin import sso as sso_config
 from passgate.web import errors
 from passgate.web.dashboard.auth import DashboardActor, check_csrf
@@ -39,13 +34,11 @@ def _page(
     confirm_key: str | None = None,
     confirm_hook: str | None = None,
 ) -> HTMLResponse:
-    org_id = who.require_org()
-    with c.uow_factory(org_id, write=False) as uow:
-        view = organizations.overview(uow, org_id, c.clock.now())
-        sso = sso_config.view(uow, org_id)
-        subscriptions = uow.repo(m.Subscription).all_where()
-        keys = sorted(uow.repo(m.ApiKey).all_where(), key=lambda k: k.created_at, reverse=True)
-        hooks = sorted(uow.repo(m.Webhook).all_where(), key=lambda h: h.created_at)
+    view = c.organizations.own(who)
+    sso = c.sso_commands.view(who)
+    subscriptions = c.organizations.all_own_subscriptions(who)
+    keys = sorted(c.api_keys.all(who), key=lambda k: k.created_at, reverse=True)
+    hooks = sorted(c.webhooks.all(who), key=lambda h: h.created_at)
     return render(
         request,
         "settings.html",
@@ -83,10 +76,6 @@ def _refused(
 def _done(message: str) -> RedirectResponse:
     # Post/redirect/get: a reload shows the page again instead of repeating the change.
     return RedirectResponse(f"{PATH}?done={quote(message)}", status_code=303)
-
-
-def _mfa_age(c: Container) -> timedelta:
-    return timedelta(seconds=c.settings.mfa_max_age_s)
 
 
 def _lines(text: str) -> list[str]:
@@ -154,16 +143,7 @@ def router() -> APIRouter:
                 settings={k: v for k, v in values.items() if v != ""},
                 client_secret=client_secret or None,
             )
-            with c.uow_factory(who.require_org()) as uow:
-                sso_config.put_connection(
-                    uow,
-                    who,
-                    data,
-                    box=c.secret_box,
-                    now=c.clock.now(),
-                    mfa_max_age=_mfa_age(c),
-                    allow_local_issuer=c.settings.dev_mode,
-                )
+            c.sso_commands.put_connection(who, data)
         except PassgateError as exc:
             typed = {
                 "issuer": issuer,
@@ -190,15 +170,9 @@ def router() -> APIRouter:
     ) -> Response:
         check_csrf(request, csrf)
         try:
-            with c.uow_factory(who.require_org()) as uow:
-                sso_config.set_flags(
-                    uow,
-                    who,
-                    sso_enforced=sso_enforced is not None,
-                    mfa_required=mfa_required is not None,
-                    now=c.clock.now(),
-                    mfa_max_age=_mfa_age(c),
-                )
+            c.sso_commands.set_flags(
+                who, sso_enforced=sso_enforced is not None, mfa_required=mfa_required is not None
+            )
         except PassgateError as exc:
             return _refused(request, c, who, "flags", exc)
         return _done("Sign-in rules saved.")
@@ -213,12 +187,8 @@ def router() -> APIRouter:
         csrf: Csrf = None,
     ) -> Response:
         check_csrf(request, csrf)
-        org_id = who.require_org()
         try:
-            with c.uow_factory(org_id) as uow:
-                created = apikeys.create_api_key(
-                    uow, who, org_id=org_id, name=name, role=role, now=c.clock.now()
-                )
+            created = c.api_keys.create(who, name=name, role=role)
         except PassgateError as exc:
             return _refused(request, c, who, "api_key", exc)
         # The token is in this one answer only (no-store), never in a URL, a log or the database.
@@ -230,8 +200,7 @@ def router() -> APIRouter:
         api_key_id: str, request: Request, c: ContainerDep, who: DashboardActor, csrf: Csrf = None
     ) -> Response:
         check_csrf(request, csrf)
-        with c.uow_factory(who.require_org()) as uow:
-            key = apikeys.revoke_api_key(uow, who, api_key_id, c.clock.now())
+        key = c.api_keys.revoke(who, api_key_id)
         return _done(f"API key {key.name} revoked.")
 
     @r.post("/webhooks")
@@ -245,16 +214,7 @@ def router() -> APIRouter:
     ) -> Response:
         check_csrf(request, csrf)
         try:
-            with c.uow_factory(who.require_org()) as uow:
-                created = webhooks.create_webhook(
-                    uow,
-                    who,
-                    c.secret_box,
-                    url=url.strip(),
-                    event_types=_lines(event_types),
-                    now=c.clock.now(),
-                    allowed_hosts=c.settings.webhook_allowed_hosts,
-                )
+            created = c.webhooks.create(who, url=url.strip(), event_types=_lines(event_types))
         except PassgateError as exc:
             return _refused(request, c, who, "webhook", exc)
         shown = {"kind": "Signing secret", "name": created.webhook.url, "value": created.secret}
@@ -278,15 +238,7 @@ def router() -> APIRouter:
             "event_types": sorted(set(_lines(event_types))),
         }
         try:
-            with c.uow_factory(who.require_org()) as uow:
-                webhooks.update_webhook(
-                    uow,
-                    who,
-                    webhook_id,
-                    changes,
-                    now=c.clock.now(),
-                    allowed_hosts=c.settings.webhook_allowed_hosts,
-                )
+            c.webhooks.update(who, webhook_id, changes)
         except PassgateError as exc:
             return _refused(request, c, who, f"webhook:{webhook_id}", exc)
         return _done("Webhook saved.")
@@ -296,8 +248,7 @@ def router() -> APIRouter:
         webhook_id: str, request: Request, c: ContainerDep, who: DashboardActor, csrf: Csrf = None
     ) -> Response:
         check_csrf(request, csrf)
-        with c.uow_factory(who.require_org()) as uow:
-            resources.delete(uow, who, webhooks.WEBHOOK, webhook_id, c.clock.now())
+        c.webhooks.delete(who, webhook_id)
         return _done("Webhook deleted.")
 
     @r.post("/webhooks/{webhook_id}/test")
@@ -305,13 +256,7 @@ def router() -> APIRouter:
         webhook_id: str, request: Request, c: ContainerDep, who: DashboardActor, csrf: Csrf = None
     ) -> Response:
         check_csrf(request, csrf)
-        poster = c.webhook_poster()
-        try:
-            result = webhooks.send_test(
-                c.uow_factory, who, poster, c.secret_box, webhook_id, now=c.clock.now()
-            )
-        finally:
-            poster.close()
+        result = c.webhooks.test(who, webhook_id)
         if result.delivered:
             return _done(f"Test delivered to {result.webhook.url} ({result.outcome}).")
         extra = {

@@ -1,9 +1,10 @@
-"""Dashboard pages. Reads go through the tenant-scoped repositories; every change
-goes through the same service commands as the REST API (same rules, same audit)."""
+"""Dashboard pages. Every read and every change goes through the service queries and
+commands the REST API uses (same roles, same rules, same audit); each owns its
+transaction."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -16,19 +17,13 @@ from passgate.domain import model as m
 from passgate.domain.eligibility import ELIGIBILITY_MESSAGES
 from passgate.domain.errors import NotFound, ValidationError
 from passgate.domain.readiness import READER_MODEL_NAMES, READINESS_MESSAGES
-from passgate.services import organizations, resources
-from passgate.services.container import Container
-from passgate.services.directory import catalog, doors, me
+from passgate.services.directory import catalog, me
 from passgate.web.dashboard.auth import DashboardActor, check_csrf
 from passgate.web.dashboard.pages import render
 from passgate.web.deps import SESSION_COOKIE, ContainerDep, cookie_name
 
 STATIC = Path(__file__).parent / "static"
 Csrf = Annotated[str | None, Form(alias="csrf_token")]
-
-
-def _stale(c: Container) -> timedelta:
-    return timedelta(seconds=c.settings.reader_offline_after_s)
 
 
 def _done(path: str, message: str) -> RedirectResponse:
@@ -59,11 +54,7 @@ def router() -> APIRouter:
         request: Request, c: ContainerDep, who: DashboardActor, csrf: Csrf = None
     ) -> Response:
         check_csrf(request, csrf)
-        from passgate.services.auth.sessions import end_session
-
-        if who.session_id is not None:
-            with c.uow_factory(who.require_org()) as uow:
-                end_session(uow, who, who.session_id, c.clock.now())
+        c.sso_commands.sign_out(who)
         response = RedirectResponse("/dashboard/login", status_code=303)
         response.delete_cookie(
             cookie_name(request, SESSION_COOKIE), path="/", secure=request.url.scheme == "https"
@@ -72,19 +63,17 @@ def router() -> APIRouter:
 
     @r.get("", response_class=HTMLResponse)
     def overview(request: Request, c: ContainerDep, who: DashboardActor) -> Response:
-        org_id = who.require_org()
-        with c.uow_factory(org_id, write=False) as uow:
-            view = organizations.overview(uow, org_id, c.clock.now())
-            door_ids = [d.id for d in uow.repo(m.Door).all_where()]
-            ready = doors.status_of(uow, door_ids, c.clock.now(), _stale(c))
-            readers = uow.repo(m.Reader).all_where()
-            counts = {
-                "doors": len(door_ids),
-                "doors_ready": sum(v.ready for v in ready.values()),
-                "readers": len(readers),
-                "tampered": sum(x.tampered for x in readers),
-                "members": uow.repo(m.Member).count(),
-            }
+        view = c.organizations.own(who)
+        door_ids = [d.id for d in c.directory.rows(who, catalog.DOOR)]
+        ready = c.directory.door_status(who, door_ids)
+        readers = c.directory.rows(who, catalog.READER)
+        counts = {
+            "doors": len(door_ids),
+            "doors_ready": sum(v.ready for v in ready.values()),
+            "readers": len(readers),
+            "tampered": sum(x.tampered for x in readers),
+            "members": c.directory.count(who, catalog.MEMBER),
+        }
         return render(
             request,
             "overview.html",
@@ -99,15 +88,13 @@ def router() -> APIRouter:
     @r.get("/me", response_class=HTMLResponse)
     def my_page(request: Request, c: ContainerDep, who: DashboardActor) -> Response:
         """A member's own page (R26): their pass and devices, the doors they open, taps."""
-        org_id = who.require_org()
-        with c.uow_factory(org_id, write=False) as uow:
-            profile = me.profile(uow, who)
-            try:
-                own: me.OwnPass | None = me.own_pass(uow, who)
-            except NotFound:
-                own = None
-            access = me.own_access(uow, who)
-            taps, _total = me.own_taps(uow, who, limit=20, offset=0)
+        profile = c.me.profile(who)
+        try:
+            own: me.OwnPass | None = c.me.own_pass(who)
+        except NotFound:
+            own = None
+        access = c.me.own_access(who)
+        taps, _total = c.me.own_taps(who, limit=20)
         return render(
             request,
             "me.html",
@@ -122,13 +109,11 @@ def router() -> APIRouter:
 
     @r.get("/doors", response_class=HTMLResponse)
     def door_list(request: Request, c: ContainerDep, who: DashboardActor) -> Response:
-        org_id = who.require_org()
-        with c.uow_factory(org_id, write=False) as uow:
-            org = uow.organizations.get(org_id)
-            all_doors = uow.repo(m.Door).all_where()
-            places = {p.id: p.name for p in uow.repo(m.Place).all_where()}
-            readers = uow.repo(m.Reader).all_where()
-            verdicts = doors.status_of(uow, [d.id for d in all_doors], c.clock.now(), _stale(c))
+        org = c.organizations.record(who)
+        all_doors = c.directory.rows(who, catalog.DOOR)
+        places = {p.id: p.name for p in c.directory.rows(who, catalog.PLACE)}
+        readers = c.directory.rows(who, catalog.READER)
+        verdicts = c.directory.door_status(who, [d.id for d in all_doors])
         rows = [
             {
                 "door": d,
@@ -151,17 +136,14 @@ def router() -> APIRouter:
 
     @r.get("/readers", response_class=HTMLResponse)
     def reader_list(request: Request, c: ContainerDep, who: DashboardActor) -> Response:
-        org_id = who.require_org()
-        with c.uow_factory(org_id, write=False) as uow:
-            org = uow.organizations.get(org_id)
-            door_names = {d.id: d.name for d in uow.repo(m.Door).all_where()}
-            readers = uow.repo(m.Reader).all_where()
-        now = c.clock.now()
+        org = c.organizations.record(who)
+        door_names = {d.id: d.name for d in c.directory.rows(who, catalog.DOOR)}
+        readers = c.directory.rows(who, catalog.READER)
         rows = [
             {
                 "reader": x,
                 "door": door_names.get(x.door_id, ""),
-                "online": doors.reader_online(x, now, _stale(c)),
+                "online": c.directory.reader_online(x),
             }
             for x in sorted(readers, key=lambda x: x.name)
         ]
@@ -186,20 +168,17 @@ def router() -> APIRouter:
         back: Annotated[str | None, Form(max_length=100)] = None,
     ) -> Response:
         check_csrf(request, csrf)
-        with c.uow_factory(who.require_org()) as uow:
-            reader = doors.clear_tamper(uow, who, reader_id, c.clock.now())
+        reader = c.directory.clear_tamper(who, reader_id)
         # The reader's own page sends its path back; anything else returns to the list.
         target = back if back == f"/dashboard/readers/{reader.id}" else "/dashboard/readers"
         return _done(target, f"Tamper cleared on {reader.name}.")
 
     @r.get("/people", response_class=HTMLResponse)
     def people(request: Request, c: ContainerDep, who: DashboardActor) -> Response:
-        org_id = who.require_org()
-        with c.uow_factory(org_id, write=False) as uow:
-            org = uow.organizations.get(org_id)
-            members = uow.repo(m.Member).all_where()
-            group_names = {g.id: g.name for g in uow.repo(m.Group).all_where()}
-            rights = uow.repo(m.AccessRight).all_where()
+        org = c.organizations.record(who)
+        members = c.directory.rows(who, catalog.MEMBER)
+        group_names = {g.id: g.name for g in c.directory.rows(who, catalog.GROUP)}
+        rights = c.directory.rows(who, catalog.ACCESS_RIGHT)
         rows = [
             {
                 "member": x,
@@ -230,36 +209,32 @@ def router() -> APIRouter:
         check_csrf(request, csrf)
         if role not in {r.value for r in m.Role}:
             raise ValidationError("role must be member, admin or owner", field="role")
-        with c.uow_factory(who.require_org()) as uow:
-            resources.create(
-                uow,
-                who,
-                catalog.MEMBER,
-                {"display_name": display_name.strip(), "email": email.strip(), "role": role},
-                c.clock.now(),
-            )
+        c.directory.create(
+            who,
+            catalog.MEMBER,
+            {"display_name": display_name.strip(), "email": email.strip(), "role": role},
+        )
         return _done("/dashboard/people", f"Added {display_name.strip()}.")
 
     @r.get("/groups", response_class=HTMLResponse)
     def group_list(request: Request, c: ContainerDep, who: DashboardActor) -> Response:
-        org_id = who.require_org()
-        with c.uow_factory(org_id, write=False) as uow:
-            org = uow.organizations.get(org_id)
-            all_doors = uow.repo(m.Door).all_where()
-            door_names = {d.id: d.name for d in all_doors}
-            members = uow.repo(m.Member).all_where()
-            member_names = {x.id: x.display_name for x in members}
-            rights = uow.repo(m.AccessRight).all_where()
-            groups = [
-                {
-                    "group": g,
-                    "doors": sorted(door_names[d] for d in uow.group_doors.doors_of(g.id)),
-                    "members": sorted(
-                        {member_names[a.member_id] for a in rights if a.group_id == g.id}
-                    ),
-                }
-                for g in sorted(uow.repo(m.Group).all_where(), key=lambda g: g.name.lower())
-            ]
+        org = c.organizations.record(who)
+        all_doors = c.directory.rows(who, catalog.DOOR)
+        door_names = {d.id: d.name for d in all_doors}
+        members = c.directory.rows(who, catalog.MEMBER)
+        member_names = {x.id: x.display_name for x in members}
+        rights = c.directory.rows(who, catalog.ACCESS_RIGHT)
+        by_group = c.directory.doors_by_group(who)
+        groups = [
+            {
+                "group": g,
+                "doors": sorted(door_names[d] for d in by_group.get(g.id, [])),
+                "members": sorted(
+                    {member_names[a.member_id] for a in rights if a.group_id == g.id}
+                ),
+            }
+            for g in sorted(c.directory.rows(who, catalog.GROUP), key=lambda g: g.name.lower())
+        ]
         return render(
             request,
             "groups.html",
@@ -282,16 +257,9 @@ def router() -> APIRouter:
         csrf: Csrf = None,
     ) -> Response:
         check_csrf(request, csrf)
-        now = c.clock.now()
-        with c.uow_factory(who.require_org()) as uow:
-            group = resources.create(
-                uow,
-                who,
-                catalog.GROUP,
-                {"name": name.strip(), "description": None, "schedule_id": None},
-                now,
-            )
-            doors.set_group_doors(uow, who, group.id, door_ids or [], now)
+        group = c.directory.create_group(
+            who, {"name": name.strip(), "description": None, "schedule_id": None}, door_ids or []
+        )
         return _done("/dashboard/groups", f"Created group {group.name}.")
 
     @r.post("/access")
@@ -311,8 +279,7 @@ def router() -> APIRouter:
             "valid_from": None,
             "valid_until": _local_time(valid_until, "valid_until"),
         }
-        with c.uow_factory(who.require_org()) as uow:
-            resources.create(uow, who, catalog.ACCESS_RIGHT, values, c.clock.now())
+        c.directory.create(who, catalog.ACCESS_RIGHT, values)
         return _done("/dashboard/groups", "Access given.")
 
     return r

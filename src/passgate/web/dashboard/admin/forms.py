@@ -20,8 +20,6 @@ from fastapi.responses import RedirectResponse, Response
 
 from passgate.domain.errors import Conflict, ValidationError
 from passgate.services.actors import Actor
-from passgate.services.container import Container
-from passgate.services.ports import UnitOfWork
 
 Csrf = Annotated[str | None, Form(alias="csrf_token")]
 B = TypeVar("B", bound=pydantic.BaseModel)
@@ -109,22 +107,19 @@ def done(path: str, message: str) -> RedirectResponse:
 
 
 def save(
-    c: Container,
-    who: Actor,
-    change: Callable[[UnitOfWork, datetime], T],
+    change: Callable[[], T],
     then: Callable[[T], tuple[str, str]],
     *,
     refused: Callable[[dict[str, str]], Response] | None = None,
 ) -> Response:
-    """What a form does once its input is read: ``change(uow, now)`` in one transaction
-    of the caller's organization at the clock's time, then a redirect to the (path,
-    message) ``then`` makes of its result. A refusal (``REFUSALS``: the form's own
-    ``check`` inside ``change``, or the service's rule) rolled the transaction back;
+    """What a form does once its input is read: ``change()`` checks the form (``check``)
+    and calls one service command (which owns its transaction, its role check and its
+    clock), then a redirect to the (path, message) ``then`` makes of its result. A
+    refusal (``REFUSALS``: the form's own check, or the service's rule) changed nothing;
     ``refused`` renders it with one message per field, and without it the refusal
     becomes the error page, as any other error does."""
     try:
-        with c.uow_factory(who.require_org()) as uow:
-            result = change(uow, c.clock.now())
+        result = change()
     except REFUSALS as exc:
         if refused is None:
             raise

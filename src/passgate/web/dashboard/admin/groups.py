@@ -3,18 +3,15 @@ doors, who is in it (access rights with validity windows: add, edit, remove), de
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from passgate.domain import model as m
-from passgate.services import resources
 from passgate.services.actors import Actor
 from passgate.services.container import Container
-from passgate.services.directory import catalog, doors
-from passgate.services.ports import UnitOfWork
+from passgate.services.directory import catalog
 from passgate.web.api import schemas as s
 from passgate.web.dashboard.admin.forms import (
     Csrf,
@@ -63,15 +60,13 @@ def router() -> APIRouter:
         form: dict[str, Any] | None = None,
         status_code: int = 200,
     ) -> Response:
-        org_id = who.require_org()
-        with c.uow_factory(org_id, write=False) as uow:
-            org = uow.organizations.get(org_id)
-            group = uow.repo(m.Group).get(group_id)
-            door_ids = uow.group_doors.doors_of(group_id)
-            all_doors = sorted(uow.repo(m.Door).all_where(), key=lambda d: d.name.lower())
-            members = {x.id: x for x in uow.repo(m.Member).all_where()}
-            rights = uow.repo(m.AccessRight).all_where(group_id=group_id)
-            schedules = sorted(uow.repo(m.AccessSchedule).all_where(), key=lambda x: x.name.lower())
+        org = c.organizations.record(who)
+        group = c.directory.get(who, catalog.GROUP, group_id).one
+        door_ids = c.directory.group_doors(who, group_id)
+        all_doors = sorted(c.directory.rows(who, catalog.DOOR), key=lambda d: d.name.lower())
+        members = {x.id: x for x in c.directory.rows(who, catalog.MEMBER)}
+        rights = c.directory.rows(who, catalog.ACCESS_RIGHT, group_id=group_id)
+        schedules = sorted(c.directory.rows(who, catalog.SCHEDULE), key=lambda x: x.name.lower())
         rows = [
             {"right": a, "member": members[a.member_id]}
             for a in sorted(rights, key=lambda a: members[a.member_id].display_name.lower())
@@ -125,7 +120,7 @@ def router() -> APIRouter:
         check_csrf(request, csrf)
         form = {"name": name, "description": description, "schedule_id": schedule_id}
 
-        def update(uow: UnitOfWork, now: datetime) -> m.Group:
+        def update() -> m.Group:
             body = check(
                 s.GroupUpdate,
                 {
@@ -135,13 +130,9 @@ def router() -> APIRouter:
                 },
                 LABELS,
             )
-            group = resources.update(uow, who, catalog.GROUP, group_id, body.model_dump(), now)
-            doors.set_group_doors(uow, who, group_id, door_ids or [], now)
-            return group
+            return c.directory.update_group(who, group_id, body.model_dump(), door_ids or [])
 
         return save(
-            c,
-            who,
             update,
             lambda group: (f"/dashboard/groups/{group_id}", f"Saved group {group.name}."),
             refused=lambda errors: group_view(
@@ -155,9 +146,7 @@ def router() -> APIRouter:
     ) -> Response:
         check_csrf(request, csrf)
         return save(
-            c,
-            who,
-            lambda uow, now: resources.delete_returning(uow, who, catalog.GROUP, group_id, now),
+            lambda: c.directory.delete(who, catalog.GROUP, group_id),
             lambda group: ("/dashboard/groups", f"Deleted group {group.name}."),
         )
 
@@ -176,17 +165,15 @@ def router() -> APIRouter:
         check_csrf(request, csrf)
         target = back_to(back, f"/dashboard/groups/{group_id}")
 
-        def give(uow: UnitOfWork, now: datetime) -> m.AccessRight:
+        def give() -> m.AccessRight:
             body = check(
                 s.AccessRightCreate,
                 {"member_id": member_id, "group_id": group_id, **window(valid_from, valid_until)},
                 LABELS,
             )
-            return resources.create(uow, who, catalog.ACCESS_RIGHT, body.model_dump(), now)
+            return c.directory.create(who, catalog.ACCESS_RIGHT, body.model_dump()).one
 
         return save(
-            c,
-            who,
             give,
             lambda _right: (target, "Access given."),
             refused=lambda errors: group_view(
@@ -206,19 +193,15 @@ def router() -> APIRouter:
         csrf: Csrf = None,
     ) -> Response:
         check_csrf(request, csrf)
-        org_id = who.require_org()
-        with c.uow_factory(org_id, write=False) as uow:
-            right = uow.repo(m.AccessRight).get(access_right_id)
+        right = c.directory.get(who, catalog.ACCESS_RIGHT, access_right_id).one
         target = back_to(back, f"/dashboard/groups/{right.group_id}")
 
-        def update(uow: UnitOfWork, now: datetime) -> m.AccessRight:
+        def update() -> m.AccessRight:
             body = check(s.AccessRightUpdate, window(valid_from, valid_until), LABELS)
             changes = body.model_dump()
-            return resources.update(uow, who, catalog.ACCESS_RIGHT, access_right_id, changes, now)
+            return c.directory.update(who, catalog.ACCESS_RIGHT, access_right_id, changes).one
 
         return save(
-            c,
-            who,
             update,
             lambda _right: (target, "Access validity saved."),
             refused=lambda errors: group_view(
@@ -237,11 +220,7 @@ def router() -> APIRouter:
     ) -> Response:
         check_csrf(request, csrf)
         return save(
-            c,
-            who,
-            lambda uow, now: resources.delete_returning(
-                uow, who, catalog.ACCESS_RIGHT, access_right_id, now
-            ),
+            lambda: c.directory.delete(who, catalog.ACCESS_RIGHT, access_right_id),
             lambda right: (back_to(back, f"/dashboard/groups/{right.group_id}"), "Access removed."),
         )
 

@@ -4,20 +4,15 @@ reactivate and delete."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from passgate.domain import model as m
-from passgate.services import resources
 from passgate.services.actors import Actor
 from passgate.services.container import Container
 from passgate.services.directory import catalog
-from passgate.services.directory.members import MemberCommands
-from passgate.services.events import EventFilter
-from passgate.services.ports import UnitOfWork
 from passgate.web.api import schemas as s
 from passgate.web.dashboard.admin.forms import (
     REFUSALS,
@@ -57,45 +52,30 @@ def router() -> APIRouter:
         form: dict[str, Any] | None = None,
         status_code: int = 200,
     ) -> Response:
-        org_id = who.require_org()
-        with c.uow_factory(org_id, write=False) as uow:
-            org = uow.organizations.get(org_id)
-            member = uow.repo(m.Member).get(member_id)
-            groups = {g.id: g for g in uow.repo(m.Group).all_where()}
-            all_doors = uow.repo(m.Door).all_where()
-            door_names = {d.id: d.name for d in all_doors}
-            schedules = {x.id: x.name for x in uow.repo(m.AccessSchedule).all_where()}
-            # A door with its own schedule opens only then, whatever the group's says.
-            door_labels = {
-                d.id: f"{d.name} ({schedules[d.schedule_id]})" if d.schedule_id else d.name
-                for d in all_doors
+        org = c.organizations.record(who)
+        file = c.directory.member_file(who, member_id, taps=TAPS)
+        member = file.member
+        groups = {g.id: g for g in c.directory.rows(who, catalog.GROUP)}
+        all_doors = c.directory.rows(who, catalog.DOOR)
+        door_names = {d.id: d.name for d in all_doors}
+        schedules = {x.id: x.name for x in c.directory.rows(who, catalog.SCHEDULE)}
+        by_group = c.directory.doors_by_group(who)
+        # A door with its own schedule opens only then, whatever the group's says.
+        door_labels = {
+            d.id: f"{d.name} ({schedules[d.schedule_id]})" if d.schedule_id else d.name
+            for d in all_doors
+        }
+        access = [
+            {
+                "right": a,
+                "group": groups[a.group_id],
+                "doors": sorted(door_labels[d] for d in by_group.get(a.group_id, [])),
+                "schedule": schedules.get(groups[a.group_id].schedule_id or ""),
             }
-            access = [
-                {
-                    "right": a,
-                    "group": groups[a.group_id],
-                    "doors": sorted(door_labels[d] for d in uow.group_doors.doors_of(a.group_id)),
-                    "schedule": schedules.get(groups[a.group_id].schedule_id or ""),
-                }
-                for a in uow.repo(m.AccessRight).all_where(member_id=member_id)
-            ]
-            passes = uow.repo(m.ApplePass).all_where(member_id=member_id)
-            credentials = uow.repo(m.AppCredential).all_where(member_id=member_id)
-            taps, total = uow.events.list(
-                EventFilter(
-                    category=m.EventCategory.ACCESS,
-                    type=None,
-                    door_id=None,
-                    member_id=member_id,
-                    reader_id=None,
-                    granted=None,
-                    reason=None,
-                    since=None,
-                    until=None,
-                ),
-                limit=TAPS,
-                offset=0,
-            )
+            for a in file.access_rights
+        ]
+        passes, credentials = file.apple_passes, file.app_credentials
+        taps, total = file.taps, file.tap_total
         return render(
             request,
             "admin/person.html",
@@ -144,14 +124,12 @@ def router() -> APIRouter:
         check_csrf(request, csrf)
         form = {"display_name": display_name, "email": email, "role": role}
 
-        def update(uow: UnitOfWork, now: datetime) -> m.Member:
+        def update() -> m.Member:
             body = check(s.MemberUpdate, form, LABELS)
             changes = body.model_dump(exclude_unset=True, exclude={"status", "external_id"})
-            return resources.update(uow, who, catalog.MEMBER, member_id, changes, now)
+            return c.directory.update(who, catalog.MEMBER, member_id, changes).one
 
         return save(
-            c,
-            who,
             update,
             lambda member: (f"/dashboard/people/{member_id}", f"Saved {member.display_name}."),
             refused=lambda errors: person_view(
@@ -172,9 +150,7 @@ def router() -> APIRouter:
         verb = "Reactivated" if status == "active" else "Deactivated"
         change = {"status": status}
         return save(
-            c,
-            who,
-            lambda uow, now: resources.update(uow, who, catalog.MEMBER, member_id, change, now),
+            lambda: c.directory.update(who, catalog.MEMBER, member_id, change).one,
             lambda member: (f"/dashboard/people/{member_id}", f"{verb} {member.display_name}."),
         )
 
@@ -184,9 +160,7 @@ def router() -> APIRouter:
     ) -> Response:
         check_csrf(request, csrf)
         try:
-            member = MemberCommands(c.uow_factory, c.clock, c.pass_commands.topic).delete(
-                who, member_id
-            )
+            member = c.directory.delete(who, catalog.MEMBER, member_id)
         except REFUSALS as exc:
             return person_view(request, c, who, member_id, errors=errors_of(exc), status_code=409)
         return done(f"/dashboard/people/{member_id}", f"Deleted {member.display_name}.")
@@ -204,7 +178,7 @@ def router() -> APIRouter:
     ) -> Response:
         check_csrf(request, csrf)
 
-        def give(uow: UnitOfWork, now: datetime) -> m.AccessRight:
+        def give() -> m.AccessRight:
             body = check(
                 s.AccessRightCreate,
                 {
@@ -215,11 +189,9 @@ def router() -> APIRouter:
                 },
                 LABELS,
             )
-            return resources.create(uow, who, catalog.ACCESS_RIGHT, body.model_dump(), now)
+            return c.directory.create(who, catalog.ACCESS_RIGHT, body.model_dump()).one
 
         return save(
-            c,
-            who,
             give,
             lambda _right: (f"/dashboard/people/{member_id}", "Access given."),
             refused=lambda errors: person_view(

@@ -3,7 +3,6 @@ door or of every door of a place, and each door's staleness limit (R16)."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -12,12 +11,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from passgate.domain import model as m
 from passgate.domain.readiness import READER_MODEL_NAMES, READINESS_MESSAGES
-from passgate.services import resources
 from passgate.services.actors import Actor
 from passgate.services.container import Container
-from passgate.services.directory import catalog, doors
-from passgate.services.ports import UnitOfWork
-from passgate.services.readers.door_commands import OPEN_STATES, DoorCommands
+from passgate.services.directory import catalog
+from passgate.services.readers.door_commands import OPEN_STATES
 from passgate.web.api import schemas as s
 from passgate.web.dashboard.admin.forms import (
     REFUSALS,
@@ -74,44 +71,35 @@ def staleness_seconds(hours: str) -> int:
 
 
 def _place_context(c: Container, who: Actor, place_id: str) -> dict[str, Any]:
-    org_id = who.require_org()
-    with c.uow_factory(org_id, write=False) as uow:
-        place = uow.repo(m.Place).get(place_id)
-        place_doors = sorted(
-            uow.repo(m.Door).all_where(place_id=place_id), key=lambda d: d.name.lower()
-        )
-        return {
-            "org": uow.organizations.get(org_id),
-            "place": place,
-            "doors": place_doors,
-        }
+    place = c.directory.get(who, catalog.PLACE, place_id).one
+    place_doors = c.directory.rows(who, catalog.DOOR, place_id=place_id)
+    return {
+        "org": c.organizations.record(who),
+        "place": place,
+        "doors": sorted(place_doors, key=lambda d: d.name.lower()),
+    }
 
 
-def _door_choices(c: Container, org_id: str) -> dict[str, Any]:
-    with c.uow_factory(org_id, write=False) as uow:
-        return {
-            "org": uow.organizations.get(org_id),
-            "places": sorted(uow.repo(m.Place).all_where(), key=lambda p: p.name.lower()),
-            "schedules": sorted(
-                uow.repo(m.AccessSchedule).all_where(), key=lambda x: x.name.lower()
-            ),
-        }
+def _door_choices(c: Container, who: Actor) -> dict[str, Any]:
+    return {
+        "org": c.organizations.record(who),
+        "places": sorted(c.directory.rows(who, catalog.PLACE), key=lambda p: p.name.lower()),
+        "schedules": sorted(c.directory.rows(who, catalog.SCHEDULE), key=lambda x: x.name.lower()),
+    }
 
 
 def _door_context(c: Container, who: Actor, door_id: str) -> dict[str, Any]:
-    org_id = who.require_org()
-    context = _door_choices(c, org_id)
-    with c.uow_factory(org_id, write=False) as uow:
-        door = uow.repo(m.Door).get(door_id)
-        groups = [
-            g for g in uow.repo(m.Group).all_where() if door_id in uow.group_doors.doors_of(g.id)
-        ]
-        context.update(
-            door=door,
-            readers=sorted(uow.repo(m.Reader).all_where(door_id=door_id), key=lambda x: x.name),
-            groups=sorted(groups, key=lambda g: g.name.lower()),
-            readiness=doors.readiness_of(uow, [door_id])[door_id],
-        )
+    context = _door_choices(c, who)
+    found = c.directory.get(who, catalog.DOOR, door_id)
+    by_group = c.directory.doors_by_group(who)
+    groups = [g for g in c.directory.rows(who, catalog.GROUP) if door_id in by_group.get(g.id, [])]
+    readers = c.directory.rows(who, catalog.READER, door_id=door_id)
+    context.update(
+        door=found.one,
+        readers=sorted(readers, key=lambda x: x.name),
+        groups=sorted(groups, key=lambda g: g.name.lower()),
+        readiness=found.readiness[door_id],
+    )
     return context
 
 
@@ -128,11 +116,9 @@ def router() -> APIRouter:
         form: dict[str, Any] | None = None,
         status_code: int = 200,
     ) -> Response:
-        org_id = who.require_org()
-        with c.uow_factory(org_id, write=False) as uow:
-            places = sorted(uow.repo(m.Place).all_where(), key=lambda p: p.name.lower())
-            all_doors = uow.repo(m.Door).all_where()
-            org = uow.organizations.get(org_id)
+        places = sorted(c.directory.rows(who, catalog.PLACE), key=lambda p: p.name.lower())
+        all_doors = c.directory.rows(who, catalog.DOOR)
+        org = c.organizations.record(who)
         rows = [
             {
                 "place": p,
@@ -171,17 +157,15 @@ def router() -> APIRouter:
         check_csrf(request, csrf)
         form = {"name": name, "timezone": timezone, "address": address}
 
-        def create(uow: UnitOfWork, now: datetime) -> m.Place:
+        def create() -> m.Place:
             body = check(
                 s.PlaceCreate,
                 {"name": name, "timezone": blank(timezone) or "UTC", "address": blank(address)},
                 PLACE_LABELS,
             )
-            return resources.create(uow, who, catalog.PLACE, body.model_dump(), now)
+            return c.directory.create(who, catalog.PLACE, body.model_dump()).one
 
         return save(
-            c,
-            who,
             create,
             lambda place: (f"/dashboard/places/{place.id}", f"Created place {place.name}."),
             refused=lambda errors: place_list_page(
@@ -239,17 +223,15 @@ def router() -> APIRouter:
         check_csrf(request, csrf)
         form = {"name": name, "timezone": timezone, "address": address}
 
-        def update(uow: UnitOfWork, now: datetime) -> m.Place:
+        def update() -> m.Place:
             body = check(
                 s.PlaceUpdate,
                 {"name": name, "timezone": timezone, "address": blank(address)},
                 PLACE_LABELS,
             )
-            return resources.update(uow, who, catalog.PLACE, place_id, body.model_dump(), now)
+            return c.directory.update(who, catalog.PLACE, place_id, body.model_dump()).one
 
         return save(
-            c,
-            who,
             update,
             lambda place: (f"/dashboard/places/{place_id}", f"Saved place {place.name}."),
             refused=lambda errors: place_page_view(
@@ -270,9 +252,7 @@ def router() -> APIRouter:
         on = lockdown == "on"
         verb = "Locked down" if on else "Released"
         return save(
-            c,
-            who,
-            lambda uow, now: doors.set_place_lockdown(uow, who, place_id, on, now),
+            lambda: c.directory.set_place_lockdown(who, place_id, on),
             lambda changed: (f"/dashboard/places/{place_id}", f"{verb} {len(changed)} door(s)."),
         )
 
@@ -282,9 +262,7 @@ def router() -> APIRouter:
     ) -> Response:
         check_csrf(request, csrf)
         return save(
-            c,
-            who,
-            lambda uow, now: resources.delete_returning(uow, who, catalog.PLACE, place_id, now),
+            lambda: c.directory.delete(who, catalog.PLACE, place_id),
             lambda place: ("/dashboard/places", f"Deleted place {place.name}."),
             refused=lambda errors: place_page_view(
                 request, c, who, place_id, errors=errors, status_code=409
@@ -302,7 +280,7 @@ def router() -> APIRouter:
         status_code: int = 200,
         place_id: str | None = None,
     ) -> Response:
-        context = _door_choices(c, who.require_org())
+        context = _door_choices(c, who)
         return render(
             request,
             "admin/door_new.html",
@@ -345,7 +323,7 @@ def router() -> APIRouter:
             "staleness_h": staleness_h,
         }
 
-        def create(uow: UnitOfWork, now: datetime) -> m.Door:
+        def create() -> m.Door:
             if not place_id:
                 raise Invalid({"place_id": "Place is required: create a place first"})
             body = check(
@@ -359,11 +337,9 @@ def router() -> APIRouter:
                 },
                 DOOR_LABELS,
             )
-            return resources.create(uow, who, catalog.DOOR, body.model_dump(), now)
+            return c.directory.create(who, catalog.DOOR, body.model_dump()).one
 
         return save(
-            c,
-            who,
             create,
             lambda door: (f"/dashboard/doors/{door.id}", f"Created door {door.name}."),
             refused=lambda errors: door_new_page(
@@ -385,7 +361,7 @@ def router() -> APIRouter:
     ) -> Response:
         context = _door_context(c, who, door_id)
         door: m.Door = context["door"]
-        command = DoorCommands.of(c).get(who, command_id) if command_id else None
+        command = c.door_commands.get(who, command_id) if command_id else None
         if command is not None and command.door_id != door_id:
             command = None
         return render(
@@ -446,7 +422,7 @@ def router() -> APIRouter:
             "staleness_h": staleness_h,
         }
 
-        def update(uow: UnitOfWork, now: datetime) -> m.Door:
+        def update() -> m.Door:
             body = check(
                 s.DoorUpdate,
                 {
@@ -460,11 +436,9 @@ def router() -> APIRouter:
             )
             changes = body.model_dump()
             changes.pop("lockdown")  # its own button below, never changed by this form
-            return resources.update(uow, who, catalog.DOOR, door_id, changes, now)
+            return c.directory.update(who, catalog.DOOR, door_id, changes).one
 
         return save(
-            c,
-            who,
             update,
             lambda door: (f"/dashboard/doors/{door_id}", f"Saved door {door.name}."),
             refused=lambda errors: door_page_view(
@@ -485,11 +459,7 @@ def router() -> APIRouter:
         on = lockdown == "on"
         verb = "is locked down: every tap is denied" if on else "is released from lockdown"
         return save(
-            c,
-            who,
-            lambda uow, now: resources.update(
-                uow, who, catalog.DOOR, door_id, {"lockdown": on}, now
-            ),
+            lambda: c.directory.update(who, catalog.DOOR, door_id, {"lockdown": on}).one,
             lambda door: (f"/dashboard/doors/{door_id}", f"{door.name} {verb}."),
         )
 
@@ -499,7 +469,7 @@ def router() -> APIRouter:
     ) -> Response:
         check_csrf(request, csrf)
         try:
-            command = DoorCommands.of(c).request_unlock(who, door_id)
+            command = c.door_commands.request_unlock(who, door_id)
         except REFUSALS as exc:
             return door_page_view(request, c, who, door_id, errors=errors_of(exc), status_code=409)
         return RedirectResponse(
@@ -512,9 +482,7 @@ def router() -> APIRouter:
     ) -> Response:
         check_csrf(request, csrf)
         return save(
-            c,
-            who,
-            lambda uow, now: resources.delete_returning(uow, who, catalog.DOOR, door_id, now),
+            lambda: c.directory.delete(who, catalog.DOOR, door_id),
             lambda door: ("/dashboard/doors", f"Deleted door {door.name}."),
             refused=lambda errors: door_page_view(
                 request, c, who, door_id, errors=errors, status_code=409

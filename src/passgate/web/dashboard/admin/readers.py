@@ -3,7 +3,6 @@ model and door, tamper protection on/off (R13, R14), a new pairing code, remove.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request
@@ -11,12 +10,9 @@ from fastapi.responses import HTMLResponse, Response
 
 from passgate.domain import model as m
 from passgate.domain.readiness import READER_MODEL_NAMES, READINESS_MESSAGES, reader_readiness
-from passgate.services import resources
 from passgate.services.actors import Actor
 from passgate.services.container import Container
 from passgate.services.directory import catalog
-from passgate.services.ports import UnitOfWork
-from passgate.services.readers import reader_gateway
 from passgate.web.api import schemas as s
 from passgate.web.dashboard.admin.forms import (
     REFUSALS,
@@ -35,13 +31,12 @@ Text = Annotated[str, Form(max_length=200)]
 LABELS = {"name": "Name", "door_id": "Door", "model": "Model", "firmware": "Firmware"}
 
 
-def _choices(c: Container, org_id: str) -> dict[str, Any]:
-    with c.uow_factory(org_id, write=False) as uow:
-        return {
-            "org": uow.organizations.get(org_id),
-            "doors": sorted(uow.repo(m.Door).all_where(), key=lambda d: d.name.lower()),
-            "models": sorted(READER_MODEL_NAMES.items(), key=lambda kv: kv[1]),
-        }
+def _choices(c: Container, who: Actor) -> dict[str, Any]:
+    return {
+        "org": c.organizations.record(who),
+        "doors": sorted(c.directory.rows(who, catalog.DOOR), key=lambda d: d.name.lower()),
+        "models": sorted(READER_MODEL_NAMES.items(), key=lambda kv: kv[1]),
+    }
 
 
 def router() -> APIRouter:
@@ -65,7 +60,7 @@ def router() -> APIRouter:
             errors=errors or {},
             form=form or {"model": "reader_pro_2_1", "tamper_protection": "on"},
             can_write=can_write(who),
-            **_choices(c, who.require_org()),
+            **_choices(c, who),
         )
 
     @r.get("/new", response_class=HTMLResponse)
@@ -86,7 +81,7 @@ def router() -> APIRouter:
             "admin/reader_code.html",
             title=f"Pairing code for {reader.name}",
             section="Readers",
-            org=_choices(c, who.require_org())["org"],
+            org=_choices(c, who)["org"],
             reader=reader,
             pairing=code,
         )
@@ -111,7 +106,6 @@ def router() -> APIRouter:
             "firmware": firmware,
             "tamper_protection": tamper_protection or "",
         }
-        now = c.clock.now()
         try:
             if not door_id:
                 raise Invalid({"door_id": "Door is required: add a door first"})
@@ -126,13 +120,11 @@ def router() -> APIRouter:
                 },
                 LABELS,
             )
-            with c.uow_factory(who.require_org()) as uow:
-                reader = resources.create(uow, who, catalog.READER, body.model_dump(), now)
-                code = reader_gateway.create_pairing_code(uow, who, reader.id, now)
+            paired = c.pairing.add_reader(who, body.model_dump())
         except REFUSALS as exc:
             return new_page(request, c, who, errors=errors_of(exc), form=form, status_code=422)
         # The code is in this page only (not in a URL, not stored in clear): shown once.
-        return code_page(request, c, who, reader, code)
+        return code_page(request, c, who, paired.reader, paired.code)
 
     def reader_view(
         request: Request,
@@ -145,10 +137,8 @@ def router() -> APIRouter:
         form: dict[str, Any] | None = None,
         status_code: int = 200,
     ) -> Response:
-        org_id = who.require_org()
-        context = _choices(c, org_id)
-        with c.uow_factory(org_id, write=False) as uow:
-            reader = uow.repo(m.Reader).get(reader_id)
+        context = _choices(c, who)
+        reader = c.directory.get(who, catalog.READER, reader_id).one
         return render(
             request,
             "admin/reader.html",
@@ -198,13 +188,11 @@ def router() -> APIRouter:
         check_csrf(request, csrf)
         form = {"name": name, "door_id": door_id, "model": model, "firmware": firmware}
 
-        def update(uow: UnitOfWork, now: datetime) -> m.Reader:
+        def update() -> m.Reader:
             changes = check(s.ReaderUpdate, form, LABELS).model_dump(exclude={"tamper_protection"})
-            return resources.update(uow, who, catalog.READER, reader_id, changes, now)
+            return c.directory.update(who, catalog.READER, reader_id, changes).one
 
         return save(
-            c,
-            who,
             update,
             lambda reader: (f"/dashboard/readers/{reader_id}", f"Saved reader {reader.name}."),
             refused=lambda errors: reader_view(
@@ -226,9 +214,7 @@ def router() -> APIRouter:
         change = {"tamper_protection": on}
         state = "on" if on else "off: it no longer accepts Apple Passes"
         return save(
-            c,
-            who,
-            lambda uow, now: resources.update(uow, who, catalog.READER, reader_id, change, now),
+            lambda: c.directory.update(who, catalog.READER, reader_id, change).one,
             lambda reader: (
                 f"/dashboard/readers/{reader_id}",
                 f"{reader.name}: tamper protection {state}.",
@@ -240,10 +226,8 @@ def router() -> APIRouter:
         reader_id: str, request: Request, c: ContainerDep, who: DashboardActor, csrf: Csrf = None
     ) -> Response:
         check_csrf(request, csrf)
-        with c.uow_factory(who.require_org()) as uow:
-            reader = uow.repo(m.Reader).get(reader_id)
-            code = reader_gateway.create_pairing_code(uow, who, reader_id, c.clock.now())
-        return code_page(request, c, who, reader, code)
+        paired = c.pairing.new_code(who, reader_id)
+        return code_page(request, c, who, paired.reader, paired.code)
 
     @r.post("/{reader_id}/delete")
     def reader_delete(
@@ -251,9 +235,7 @@ def router() -> APIRouter:
     ) -> Response:
         check_csrf(request, csrf)
         return save(
-            c,
-            who,
-            lambda uow, now: resources.delete_returning(uow, who, catalog.READER, reader_id, now),
+            lambda: c.directory.delete(who, catalog.READER, reader_id),
             lambda reader: ("/dashboard/readers", f"Removed reader {reader.name}."),
         )
 

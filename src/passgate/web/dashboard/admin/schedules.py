@@ -3,19 +3,16 @@ which the schedule is closed all day), create, edit, delete."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from passgate.domain import model as m
-from passgate.services import resources
 from passgate.services.actors import Actor
 from passgate.services.container import Container
 from passgate.services.directory import catalog
-from passgate.services.ports import UnitOfWork
 from passgate.web.api import schemas as s
 from passgate.web.dashboard.admin.forms import (
     Csrf,
@@ -53,12 +50,11 @@ def _rows(windows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows + [{"weekday": "0", "start": "", "end": ""}] * BLANK_ROWS
 
 
-def _users(c: Container, org_id: str, schedule_id: str) -> dict[str, Any]:
-    with c.uow_factory(org_id, write=False) as uow:
-        return {
-            "doors": uow.repo(m.Door).all_where(schedule_id=schedule_id),
-            "groups": uow.repo(m.Group).all_where(schedule_id=schedule_id),
-        }
+def _users(c: Container, who: Actor, schedule_id: str) -> dict[str, Any]:
+    return {
+        "doors": c.directory.rows(who, catalog.DOOR, schedule_id=schedule_id),
+        "groups": c.directory.rows(who, catalog.GROUP, schedule_id=schedule_id),
+    }
 
 
 def router() -> APIRouter:
@@ -73,10 +69,8 @@ def router() -> APIRouter:
         form: dict[str, Any] | None = None,
         status_code: int = 200,
     ) -> Response:
-        org_id = who.require_org()
-        with c.uow_factory(org_id, write=False) as uow:
-            org = uow.organizations.get(org_id)
-            schedules = sorted(uow.repo(m.AccessSchedule).all_where(), key=lambda x: x.name.lower())
+        org = c.organizations.record(who)
+        schedules = sorted(c.directory.rows(who, catalog.SCHEDULE), key=lambda x: x.name.lower())
         return render(
             request,
             "admin/schedules.html",
@@ -112,7 +106,7 @@ def router() -> APIRouter:
             for d, a, b in zip(weekday, start, end, strict=False)
         ]
 
-        def create(uow: UnitOfWork, now: datetime) -> m.AccessSchedule:
+        def create() -> m.AccessSchedule:
             body = check(
                 s.ScheduleCreate,
                 {"name": name, "windows": windows_of(weekday, start, end), "holidays": []},
@@ -120,11 +114,9 @@ def router() -> APIRouter:
             )
             values = body.model_dump()
             values["holidays"] = []
-            return resources.create(uow, who, catalog.SCHEDULE, values, now)
+            return c.directory.create(who, catalog.SCHEDULE, values).one
 
         return save(
-            c,
-            who,
             create,
             lambda x: (f"/dashboard/schedules/{x.id}", f"Created schedule {x.name}."),
             refused=lambda errors: list_view(
@@ -143,10 +135,8 @@ def router() -> APIRouter:
         form: dict[str, Any] | None = None,
         status_code: int = 200,
     ) -> Response:
-        org_id = who.require_org()
-        with c.uow_factory(org_id, write=False) as uow:
-            org = uow.organizations.get(org_id)
-            schedule = uow.repo(m.AccessSchedule).get(schedule_id)
+        org = c.organizations.record(who)
+        schedule = c.directory.get(who, catalog.SCHEDULE, schedule_id).one
         return render(
             request,
             "admin/schedule.html",
@@ -160,7 +150,7 @@ def router() -> APIRouter:
             form=form or {"name": schedule.name, "rows": _rows(schedule.windows)},
             confirm=confirm,
             can_write=can_write(who),
-            **_users(c, org_id, schedule_id),
+            **_users(c, who, schedule_id),
         )
 
     @r.get("/{schedule_id}", response_class=HTMLResponse)
@@ -191,18 +181,16 @@ def router() -> APIRouter:
             for d, a, b in zip(weekday, start, end, strict=False)
         ]
 
-        def update(uow: UnitOfWork, now: datetime) -> m.AccessSchedule:
+        def update() -> m.AccessSchedule:
             body = check(
                 s.ScheduleUpdate,
                 {"name": name, "windows": windows_of(weekday, start, end)},
                 LABELS,
             )
             changes = body.model_dump(exclude={"holidays"})
-            return resources.update(uow, who, catalog.SCHEDULE, schedule_id, changes, now)
+            return c.directory.update(who, catalog.SCHEDULE, schedule_id, changes).one
 
         return save(
-            c,
-            who,
             update,
             lambda x: (f"/dashboard/schedules/{schedule_id}", f"Saved schedule {x.name}."),
             refused=lambda errors: schedule_view(
@@ -216,20 +204,6 @@ def router() -> APIRouter:
             ),
         )
 
-    def _holidays(
-        who: Actor, schedule_id: str, change: Callable[[set[str]], set[str]]
-    ) -> Callable[[UnitOfWork, datetime], m.AccessSchedule]:
-        """The holiday set of a schedule after ``change``, as a form's change."""
-
-        def apply(uow: UnitOfWork, now: datetime) -> m.AccessSchedule:
-            schedule = uow.repo(m.AccessSchedule).get(schedule_id)
-            days = sorted(change(set(schedule.holidays)))
-            return resources.update(
-                uow, who, catalog.SCHEDULE, schedule_id, {"holidays": days}, now
-            )
-
-        return apply
-
     @r.post("/{schedule_id}/holidays")
     def schedule_add_holiday(
         schedule_id: str,
@@ -241,18 +215,16 @@ def router() -> APIRouter:
     ) -> Response:
         check_csrf(request, csrf)
 
-        def add(uow: UnitOfWork, now: datetime) -> str:
+        def add() -> str:
             try:
                 parsed = date.fromisoformat(day.strip()).isoformat()
             except ValueError as exc:
                 raise Invalid({"day": "Holiday must be a date like 2026-12-25"}) from exc
             check(s.ScheduleUpdate, {"holidays": [parsed]}, LABELS)
-            _holidays(who, schedule_id, lambda days: days | {parsed})(uow, now)
+            c.directory.change_holidays(who, schedule_id, lambda days: days | {parsed})
             return parsed
 
         return save(
-            c,
-            who,
             add,
             lambda parsed: (f"/dashboard/schedules/{schedule_id}", f"Added holiday {parsed}."),
             refused=lambda errors: schedule_view(
@@ -271,9 +243,7 @@ def router() -> APIRouter:
     ) -> Response:
         check_csrf(request, csrf)
         return save(
-            c,
-            who,
-            _holidays(who, schedule_id, lambda days: days - {day}),
+            lambda: c.directory.change_holidays(who, schedule_id, lambda days: days - {day}),
             lambda _x: (f"/dashboard/schedules/{schedule_id}", f"Removed holiday {day}."),
         )
 
@@ -287,11 +257,7 @@ def router() -> APIRouter:
     ) -> Response:
         check_csrf(request, csrf)
         return save(
-            c,
-            who,
-            lambda uow, now: resources.delete_returning(
-                uow, who, catalog.SCHEDULE, schedule_id, now
-            ),
+            lambda: c.directory.delete(who, catalog.SCHEDULE, schedule_id),
             lambda x: ("/dashboard/schedules", f"Deleted schedule {x.name}."),
             refused=lambda errors: schedule_view(
                 request, c, who, schedule_id, errors=errors, status_code=409
