@@ -1,8 +1,9 @@
 """Several server processes on one database: a change anywhere reaches every reader.
 
 Two real ``passgate serve`` processes share the test's database. A reader agent is
-connected to one of them; a change made through the other one's API must reach it (the
-other process's hub polls the reader change log's heads).
+connected to one of them; a change made through the other one's API must reach it, and
+so must a remote unlock requested through the other one (both travel through the reader
+change log).
 When the process holding the reader's connection is killed (SIGKILL: no goodbye), the
 agent moves to the other URL it was given and a revocation made meanwhile denies.
 """
@@ -27,6 +28,7 @@ from tests.reader.support import RunningAgent, World, wait_until
 from passgate.bootstrap import Container
 from passgate.domain.access import Reason, UnlockMethod
 from passgate.domain.reader_cache import decide_tap
+from passgate.reader.relay import SimulatedRelay
 
 Server = tuple[str, "subprocess.Popen[bytes]"]
 
@@ -126,6 +128,59 @@ def test_a_change_through_one_server_reaches_a_reader_of_another(
             lambda: _reason(ra, key) == Reason.PASS_SUSPENDED.value, "A's suspension on B's reader"
         )
         assert ra.client.url == b  # it never left B: the change crossed processes
+    finally:
+        ra.stop()
+
+
+def _command(base: str, world: World, command_id: str) -> dict[str, object]:
+    url = f"{base}/api/v1/door_commands/{command_id}"
+    r = httpx.get(url, headers=world.org.headers, timeout=10)
+    assert r.status_code == 200, r.text
+    found: dict[str, object] = r.json()
+    return found
+
+
+def test_an_unlock_requested_through_one_server_opens_the_door_of_a_reader_of_another(
+    client: TestClient,
+    container: Container,
+    servers: list[Server],
+    tmp_path: Path,
+) -> None:
+    (a, _), (b, _) = servers
+    world = World(client, container)
+    ra = RunningAgent(str(tmp_path / "agent.db"))
+    ra.pair(b, _pairing_code(a, world))
+    ra.start()
+    try:
+        # Synced means connected: B recorded the reader online before it synced it.
+        wait_until(lambda: ra.agent.view is not None, "first snapshot from B")
+        r = httpx.post(f"{a}/api/v1/doors/{world.door}/unlock", headers=world.org.headers)
+        assert r.status_code == 202, r.text
+        command_id = str(r.json()["id"])
+        wait_until(lambda: _command(a, world, command_id)["state"] == "done", "done through A")
+        assert _command(a, world, command_id)["reason"] == "granted"
+        relay = ra.agent.relay
+        assert isinstance(relay, SimulatedRelay) and len(relay.pulses) == 1
+        assert ra.client.url == b  # the command crossed processes to the reader's link
+
+        def stored() -> list[str]:
+            return [
+                e.type
+                for e in world.stored_events(world.reader)
+                if e.data.get("command_id") == command_id
+            ]
+
+        wait_until(lambda: stored() == ["door.unlocked_remotely"], "the event stored")
+        r = httpx.get(
+            f"{a}/api/v1/events",
+            params={"reader_id": world.reader},
+            headers=world.org.headers,
+            timeout=10,
+        )
+        assert r.status_code == 200, r.text
+        seen = [e for e in r.json() if e["type"] == "door.unlocked_remotely"]
+        assert [e["door_id"] for e in seen] == [world.door]
+        assert len(relay.pulses) == 1  # sent once, by the process holding the link
     finally:
         ra.stop()
 

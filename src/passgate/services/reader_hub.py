@@ -9,6 +9,9 @@ and sends each reader whose sections changed a delta of those rows. A reader's v
 is the organization's change sequence number (``reader_state.version_of``). Readers in
 the same state share one signed statement per change (``shared_delta``); a reader that
 reconnects with a version it reported applied gets the changes since from the log.
+Remote unlock commands come through the log too (a ``command`` entry naming the
+reader): only a pass that read one for a connected reader, or follows a reader's
+connect, claims and sends that organization's pending commands.
 While nothing changes it does no database work but one small poll of the log's heads
 every ``reader_poll_interval_s``, and signs each connection's heartbeat every
 ``reader_heartbeat_s``. A full snapshot goes out in signed parts
@@ -165,6 +168,9 @@ class Hub:
         self._ack_task: asyncio.Task[None] | None = None
         self._unsubscribe: Callable[[], None] | None = None
         self._sending: set[asyncio.Task[None]] = set()
+        # Organizations whose pending door commands the next pass sends: the log named
+        # a command for one of their connected readers, or one of their readers connected.
+        self._commands_due: set[str] = set()
 
     @property
     def container(self) -> Container:
@@ -181,6 +187,8 @@ class Hub:
             self._forced.discard(old)
             asyncio.get_running_loop().create_task(old.channel.close(4409))
         self._links[link.reader_id] = link
+        # A command written for this reader before it connected here waits for it.
+        self._commands_due.add(link.org_id)
         if self._task is None or self._task.done():
             self._loop = asyncio.get_running_loop()
             if self._unsubscribe is None:
@@ -273,7 +281,9 @@ class Hub:
                 pushed += await self.refresh(org_id, {x for x in forced if x.org_id == org_id})
             if commit_at is not None and pushed:
                 self._time_push(commit_at, pushed)
-            await self._send_door_commands()  # remote unlock (services/readers/door_commands)
+            due_commands, self._commands_due = self._commands_due, set()
+            if due_commands:  # remote unlock (services/readers/door_commands)
+                await self._send_door_commands(due_commands)
             await asyncio.sleep(max(0.0, MIN_PASS_GAP_S - (time.monotonic() - started)))
 
     async def _sleep(self) -> bool:
@@ -362,9 +372,10 @@ class Hub:
             out.append((link, beat))
         return out
 
-    async def _send_door_commands(self) -> None:
-        """Remote unlock: the signed frames of connected readers' pending commands."""
-        for org_id in {x.org_id for x in self._links.values()}:
+    async def _send_door_commands(self, org_ids: set[str]) -> None:
+        """Remote unlock: the signed frames of these organizations' connected readers'
+        pending commands (only organizations the log or a connect named)."""
+        for org_id in sorted(org_ids & {x.org_id for x in self._links.values()}):
             nonces = {
                 x.reader_id: x.reader_nonce for x in self._links.values() if x.org_id == org_id
             }
@@ -412,7 +423,9 @@ class Hub:
         links = [link for link in self._links.values() if link.org_id == org_id]
         if not links:
             return []
-        frames = await asyncio.to_thread(quiet, self._frames, org_id, links, forced)
+        frames, commands = await asyncio.to_thread(quiet, self._frames, org_id, links, forced)
+        if commands:
+            self._commands_due.add(org_id)
         loop = asyncio.get_running_loop()
         changed: list[asyncio.Task[None]] = []
         for link, frame in frames:
@@ -438,7 +451,9 @@ class Hub:
 
     def _frames(
         self, org_id: str, links: list[Link], forced: set[Link]
-    ) -> list[tuple[Link, list[dict[str, Any]] | None]]:
+    ) -> tuple[list[tuple[Link, list[dict[str, Any]] | None]], bool]:
+        """The frames of this pass for ``links``, and whether the log named a new door
+        command for one of them (its entries change no content)."""
         c = self._c
         now = c.clock.now()
         private = self._signing_key(org_id)
@@ -453,8 +468,11 @@ class Hub:
                 entries = log.after(org_id, state.seq, head)
                 # Re-read after the entries: a prune committed in between shows here.
                 horizon = log.heads([org_id]).get(org_id, (0, 0))[1]
+            here = {x.reader_id for x in links}
+            commands = any(k == door_commands.NOTE and o in here for _, k, o in entries)
             if state is None or state.seq < horizon:
                 reload = state is not None  # fell behind the log: everyone resyncs
+                commands = commands or reload  # entries were skipped: look for commands
                 state = self._states[org_id] = reader_state.OrgState(org_id)
                 state.load(uow, head, now)
             else:
@@ -511,7 +529,7 @@ class Hub:
             else:
                 frame = self._delta(private, link, state, view, body, tick)
             out.append((link, [frame]))
-        return out
+        return out, commands
 
     def _shared(
         self,

@@ -17,7 +17,9 @@ Notes name objects in the readers' terms, from the row before and after the writ
 * ``member`` member id (members, their access rights, their passes and app keys);
 * ``group`` group id (groups and their doors), ``schedule`` schedule id;
 * ``door``, ``reader`` (readers and their links), ``org`` (the organization, its
-  subscriptions and SSO connections, i.e. eligibility), ``aliro_group``.
+  subscriptions and SSO connections, i.e. eligibility), ``aliro_group``;
+* ``command`` reader id: a remote unlock command was written for that reader (inserts
+  only; it changes no cache content, it tells the hub holding the reader to send it).
 
 An update is noted only when a column readers see changed (a reader's last seen or a
 pass's last use are not), so heartbeats and taps leave the log alone.
@@ -40,6 +42,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from passgate.adapters.db.tables import ID, UTCDateTime, metadata
+from passgate.services.readers.door_commands import NOTE as COMMAND
 
 reader_change_heads = sa.Table(
     "reader_change_heads",
@@ -87,13 +90,18 @@ class Watched:
     columns: frozenset[str] | None  # None: every column
     keys: Keys
     org_column: str = "org_id"
+    inserts_only: bool = False  # updates and deletes of its rows note nothing
 
     def reads(self, column: str) -> bool:
         return self.columns is None or column in self.columns
 
 
-def _w(columns: str | None, keys: Keys, org_column: str = "org_id") -> Watched:
-    return Watched(None if columns is None else frozenset(columns.split()), keys, org_column)
+def _w(
+    columns: str | None, keys: Keys, org_column: str = "org_id", *, inserts_only: bool = False
+) -> Watched:
+    return Watched(
+        None if columns is None else frozenset(columns.split()), keys, org_column, inserts_only
+    )
 
 
 WATCHED: dict[str, Watched] = {
@@ -122,6 +130,9 @@ WATCHED: dict[str, Watched] = {
     "subscriptions": _w(None, lambda r: [("org", r["org_id"])]),
     "sso_connections": _w(None, lambda r: [("org", r["org_id"])]),  # eligibility (R1)
     "aliro_reader_groups": _w("state public_key", lambda r: [("aliro_group", r["id"])]),
+    # A new remote unlock command: the hub of the process holding the reader sends it.
+    # Its later states (sent, done, expired) concern no reader.
+    "door_commands": _w(None, lambda r: [(COMMAND, r["reader_id"])], inserts_only=True),
 }
 
 
@@ -135,7 +146,7 @@ class ChangeNotes:
         self, table: str, before: Mapping[str, Any] | None, after: Mapping[str, Any] | None
     ) -> None:
         spec = WATCHED.get(table)
-        if spec is None:
+        if spec is None or (spec.inserts_only and before is not None):
             return
         if (
             before is not None

@@ -386,6 +386,8 @@ class OrgState:
             elif kind == "reader":
                 out.small = True
                 out.readers.add(oid)
+            # Other kinds name no content: ``command`` (a door command for the hub to
+            # send, services.readers.door_commands), ``aliro_group`` (certificates).
         return out
 
     def apply(
