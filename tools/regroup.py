@@ -82,7 +82,6 @@ AREAS: dict[str, tuple[str, tuple[str, ...]]] = {
     "readers": (
         "The reader link: pairing, signed cache content, reader events, hub rebuilds.",
         (
-            "change_gate",
             "door_commands",
             "reader_events",
             "reader_gateway",

@@ -2,8 +2,8 @@
 
 Fan-out runs inside each API process. Each connected organization's content lives in
 memory (``services.readers.reader_state.OrgState``) and follows the reader change log: a pass
-(after a commit in this process, a reader's resync, a tamper or status report,
-the scheduled start or end of a subscription, or a poll that saw the log's head move)
+(when the change feed says the organization's log moved, on a reader's connect or
+resync, a tamper or status report, the scheduled start or end of a subscription)
 reads the entries after the sequence number it built, reloads only the rows they name
 and sends each reader whose sections changed a delta of those rows. A reader's version
 is the organization's change sequence number (``reader_state.version_of``). Readers in
@@ -12,9 +12,11 @@ reconnects with a version it reported applied gets the changes since from the lo
 Remote unlock commands come through the log too (a ``command`` entry naming the
 reader): only a pass that read one for a connected reader, or follows a reader's
 connect, claims and sends that organization's pending commands.
-While nothing changes it does no database work but one small poll of the log's heads
-every ``reader_poll_interval_s``, and signs each connection's heartbeat every
-``reader_heartbeat_s``. A full snapshot goes out in signed parts
+The change feed (``Container.reader_feed``, a port: NOTIFY/LISTEN on PostgreSQL, this
+process's commits plus a poll of the heads by the adapter on SQLite) is the one wake-up
+after commit, for commits of any process; a pass refreshes only the organizations it
+names. While nothing changes the hub does no database work and signs each
+connection's heartbeat every ``reader_heartbeat_s``. A full snapshot goes out in signed parts
 (``proto.snapshot.snapshot_frames``), so a cache of any size syncs.
 
 The hub speaks to a reader through a :class:`Channel` (the web layer's WebSocket is
@@ -26,12 +28,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import contextvars
 import hmac
+import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -39,12 +41,12 @@ from passgate.domain.errors import PassgateError, Unauthenticated
 from passgate.proto import snapshot as snap
 from passgate.services.container import Container
 from passgate.services.credentials import aliro_groups
-from passgate.services.credentials.wallet import READER_TOPIC
 from passgate.services.readers import door_commands, reader_events, reader_gateway, reader_state
 
 AUTH_TIMEOUT_S = 10.0
 SEND_TIMEOUT_S = 10.0
-T = TypeVar("T")
+RETRY_S = 1.0  # a pass that failed (the database unreachable) is retried after this
+log = logging.getLogger(__name__)
 
 
 class ChannelClosed(Exception):
@@ -118,27 +120,17 @@ class Link:
             del self.sent[min(self.sent)]
 
 
-# Commits this process makes on the hub's own behalf (status, events, outbox) do not wake
-# it; a tamper event wakes it explicitly.
-_QUIET: contextvars.ContextVar[bool] = contextvars.ContextVar("reader_hub_quiet", default=False)
 MIN_PASS_GAP_S = 0.02  # a burst of commits costs one pass per 20 ms, not one per commit
 ACK_BATCH_S = 0.1  # readers' applied reports are written at most every 100 ms
-
-
-def quiet(fn: Callable[..., T], *args: Any) -> T:
-    token = _QUIET.set(True)
-    try:
-        return fn(*args)
-    finally:
-        _QUIET.reset(token)
 
 
 class Hub:
     """Connected readers of this process, and the loop that keeps their caches current.
 
-    A pass runs when a transaction commits in this process (any service, so no coupling
-    to the other areas), when a reader asks for a snapshot, at scheduled changes and
-    when the poll sees the change log move; between passes only heartbeats are signed.
+    A pass runs when the change feed says an organization's log moved (a commit in any
+    process, any service, so no coupling to the other areas), when a reader connects or
+    asks for a snapshot, and at scheduled changes; between passes only heartbeats are
+    signed.
     A pass applies the log entries since the last one to the organization's state (the
     rows they name), and only readers whose sections changed get a frame: section
     deltas are computed once per shared section, and readers at the same version
@@ -148,8 +140,11 @@ class Hub:
     def __init__(self, container: Container, metrics: HubMetrics | None = None) -> None:
         self._c = container
         self._metrics = metrics
-        # When the first commit not yet pushed happened (this process's commits only).
+        # When the first change not yet pushed was announced to this process.
         self._commit_at: float | None = None
+        # Organizations to refresh in the next pass; ``_dirty_all``: every connected one.
+        self._dirty: set[str] = set()
+        self._dirty_all = False
         self._links: dict[str, Link] = {}
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -160,9 +155,6 @@ class Hub:
         self._keys: dict[str, ec.EllipticCurvePrivateKey] = {}
         # Wall-clock times at which an organization's content changes by itself.
         self._scheduled: dict[str, float] = {}
-        # Other processes' commits (another server process, a CLI command on the same
-        # SQLite file) are seen by polling the change log's head sequence numbers.
-        self._polled_at = 0.0
         # Versions readers reported applied, written in batches: (reader, org, v, digest, at).
         self._acks: list[tuple[str, str, int, str, Any]] = []
         self._ack_task: asyncio.Task[None] | None = None
@@ -192,7 +184,7 @@ class Hub:
         if self._task is None or self._task.done():
             self._loop = asyncio.get_running_loop()
             if self._unsubscribe is None:
-                self._unsubscribe = self._c.on_commit(self._committed)
+                self._unsubscribe = self._c.reader_feed.subscribe(self._changed)
             self._task = self._loop.create_task(self._run())
 
     def remove(self, link: Link) -> None:
@@ -208,14 +200,19 @@ class Hub:
                 self._unsubscribe()
                 self._unsubscribe = None
 
-    def wake(self) -> None:
+    def wake(self, org_id: str | None = None) -> None:
+        """Refresh ``org_id`` (every connected organization if None) in the next pass."""
+        if org_id is None:
+            self._dirty_all = True
+        else:
+            self._dirty.add(org_id)
         self._wake.set()
 
     def request_snapshot(self, link: Link) -> None:
         """Send ``link`` a full snapshot in the next pass (a reader's resync)."""
         link.resume = None
         self._forced.add(link)
-        self._wake.set()
+        self.wake(link.org_id)
 
     def request_sync(self, link: Link, version: int, digest: str | None) -> None:
         """A connecting reader: the changes since ``version`` if the log still has them
@@ -224,7 +221,7 @@ class Hub:
             self.request_snapshot(link)
             return
         link.resume = (version, digest)
-        self._wake.set()
+        self.wake(link.org_id)
 
     def applied(self, link: Link, version: int) -> None:
         """The agent committed ``version`` to its store: recorded at the next pass."""
@@ -243,18 +240,31 @@ class Hub:
         await asyncio.sleep(ACK_BATCH_S)
         acks, self._acks = self._acks, []
         if acks:
-            await asyncio.to_thread(quiet, self._record_acks, acks)
+            await asyncio.to_thread(self._record_acks, acks)
 
-    def _committed(self) -> None:
-        # Runs in whatever thread committed; only hands a wake-up to the hub's loop.
+    def _changed(self, moved: Mapping[str, int] | None) -> None:
+        # Runs in the thread that learnt of the change; only hands it to the hub's loop.
         loop = self._loop
-        if _QUIET.get() or loop is None or loop.is_closed():
+        if loop is None or loop.is_closed():
             return
         at = time.monotonic()
         with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
-            loop.call_soon_threadsafe(self._note_commit, at)
+            loop.call_soon_threadsafe(self._note_change, moved, at)
 
-    def _note_commit(self, at: float) -> None:
+    def _note_change(self, moved: Mapping[str, int] | None, at: float) -> None:
+        if moved is None:
+            self._dirty_all = True  # any organization may have moved: compare the heads
+        else:
+            connected = {x.org_id for x in self._links.values()}
+            fresh = [
+                org_id
+                for org_id, seq in moved.items()
+                if org_id in connected
+                and ((state := self._states.get(org_id)) is None or seq > state.seq)
+            ]
+            if not fresh:
+                return  # no reader of it here, or this pass already built it
+            self._dirty.update(fresh)
         if self._commit_at is None:
             self._commit_at = at
         self._wake.set()
@@ -269,16 +279,28 @@ class Hub:
                 await self._beat()  # nothing changed: signed heartbeats, no database work
                 continue
             commit_at, self._commit_at = self._commit_at, None
-            if commit_at is not None:
-                await asyncio.to_thread(quiet, self._drain_outbox)
-            due = [o for o, at in self._scheduled.items() if at <= time.time()]
-            if due:
-                await asyncio.to_thread(quiet, self._clock_changes, due)
             forced, self._forced = self._forced, set()
-            orgs = {link.org_id for link in self._links.values()}
+            dirty, every = self._dirty, self._dirty_all
+            self._dirty, self._dirty_all = set(), False
+            connected = {link.org_id for link in self._links.values()}
+            due = [o for o, at in self._scheduled.items() if at <= time.time()]
+            orgs = connected if every else (dirty | set(due)) & connected
             pushed: list[asyncio.Task[None]] = []
-            for org_id in orgs:
-                pushed += await self.refresh(org_id, {x for x in forced if x.org_id == org_id})
+            try:
+                if due:
+                    await asyncio.to_thread(self._clock_changes, due)
+                for org_id in sorted(orgs):
+                    pushed += await self.refresh(org_id, {x for x in forced if x.org_id == org_id})
+            except Exception:
+                # The database went away mid-pass: what failed was not sent; the pass is
+                # tried again (for every organization; forced readers stay forced).
+                log.exception("reader hub: a pass failed; retrying in %.1f s", RETRY_S)
+                self._forced |= {x for x in forced if self._links.get(x.reader_id) is x}
+                self._dirty_all = True
+                self._commit_at = self._commit_at or commit_at
+                await asyncio.sleep(RETRY_S)
+                self._wake.set()
+                continue
             if commit_at is not None and pushed:
                 self._time_push(commit_at, pushed)
             due_commands, self._commands_due = self._commands_due, set()
@@ -290,15 +312,12 @@ class Hub:
         """Wait for a wake-up (True) or the next heartbeat or scheduled change (False).
 
         A scheduled change is a time at which content changes without a commit (a
-        subscription starting or ending): it counts as a wake-up, and so does the poll
-        where other processes' commits cannot wake this one.
+        subscription starting or ending): it counts as a wake-up.
         """
         now = time.monotonic()
         heartbeat_s = self._c.settings.reader_heartbeat_s
         due = min((x.sent_at + heartbeat_s for x in self._links.values()), default=now + 60)
         timeout = max(0.0, due - now)
-        poll_at = self._polled_at + self._c.settings.reader_poll_interval_s
-        timeout = min(timeout, max(0.0, poll_at - now))
         scheduled = min(self._scheduled.values(), default=None)
         if scheduled is not None:
             timeout = min(timeout, max(0.0, scheduled - time.time()))
@@ -309,25 +328,7 @@ class Hub:
             return True
         if self._wake.is_set():
             return True  # set while the timed-out wait was being cancelled
-        if scheduled is not None and time.time() >= scheduled:
-            return True
-        if time.monotonic() >= poll_at:
-            self._polled_at = time.monotonic()
-            return await asyncio.to_thread(self._log_moved)
-        return False
-
-    def _log_moved(self) -> bool:
-        """Did any connected organization's change log move past what was built?"""
-        orgs = {x.org_id for x in self._links.values()}
-        if not orgs:
-            return False
-        with self._c.uow_factory(None, write=False) as uow:
-            heads = uow.reader_changes.heads(orgs)
-        for org_id in orgs:
-            state = self._states.get(org_id)
-            if state is None or heads.get(org_id, (0, 0))[0] > state.seq:
-                return True
-        return False
+        return scheduled is not None and time.time() >= scheduled
 
     def _record_acks(self, acks: list[tuple[str, str, int, str, Any]]) -> None:
         with self._c.uow_factory(None) as uow:
@@ -380,7 +381,6 @@ class Hub:
                 x.reader_id: x.reader_nonce for x in self._links.values() if x.org_id == org_id
             }
             frames = await asyncio.to_thread(
-                quiet,
                 door_commands.claim_frames,
                 self._c.uow_factory,
                 org_id,
@@ -393,16 +393,6 @@ class Hub:
                     task = asyncio.get_running_loop().create_task(_safe_send(link, [frame]))
                     self._sending.add(task)
                     task.add_done_callback(self._sending.discard)
-
-    def _drain_outbox(self) -> None:
-        # The rows only mark changes; the content itself is rebuilt from the database.
-        now = self._c.clock.now()
-        with self._c.uow_factory(None) as uow:
-            for message in uow.outbox.claim(
-                READER_TOPIC, worker_id="reader-hub", now=now, lease_s=30, limit=500
-            ):
-                assert message.id is not None
-                uow.outbox.mark_delivered(message.id, now)
 
     def _time_push(self, commit_at: float, sends: list[asyncio.Task[None]]) -> None:
         """Observe commit -> changed content written to every affected reader's socket."""
@@ -423,7 +413,7 @@ class Hub:
         links = [link for link in self._links.values() if link.org_id == org_id]
         if not links:
             return []
-        frames, commands = await asyncio.to_thread(quiet, self._frames, org_id, links, forced)
+        frames, commands = await asyncio.to_thread(self._frames, org_id, links, forced)
         if commands:
             self._commands_due.add(org_id)
         loop = asyncio.get_running_loop()
@@ -748,15 +738,15 @@ async def _serve(c: Container, hub: Hub, link: Link) -> None:
             if tick - link.seen_at >= c.settings.reader_heartbeat_s / 2:
                 # Last seen stays live (at most one write per half heartbeat per reader).
                 link.seen_at = tick
-                await asyncio.to_thread(quiet, _seen, c, link)
+                await asyncio.to_thread(_seen, c, link)
             if kind == "events":
                 items = reader_events.parse_items(msg["items"])
-                acked = await asyncio.to_thread(quiet, _ingest, c, link, items, hub.metrics)
+                acked = await asyncio.to_thread(_ingest, c, link, items, hub.metrics)
                 await link.send({"type": "ack", "sequences": acked})
                 if any(item.kind == "tamper" for item in items):
-                    hub.wake()
+                    hub.wake(link.org_id)
             elif kind == "aliro_key":
-                made = await asyncio.to_thread(quiet, _aliro_key, c, link, msg.get("public_key"))
+                made = await asyncio.to_thread(_aliro_key, c, link, msg.get("public_key"))
                 if made is not None:
                     await link.send(_certificate_message(made))
             elif kind == "resync":
@@ -764,11 +754,10 @@ async def _serve(c: Container, hub: Hub, link: Link) -> None:
             elif kind == "applied":
                 hub.applied(link, msg["version"])
             elif kind == "status":
-                await asyncio.to_thread(quiet, _status, c, link, msg["status"], True)
-                hub.wake()  # a reported model can change the reader's readiness (R13)
+                await asyncio.to_thread(_status, c, link, msg["status"], True)
+                hub.wake(link.org_id)  # a reported model can change the reader's readiness (R13)
             elif kind == "unlock_result":  # remote unlock (services/readers/door_commands)
                 await asyncio.to_thread(
-                    quiet,
                     door_commands.record_result,
                     c.uow_factory,
                     link.org_id,
@@ -850,12 +839,12 @@ async def serve_reader(hub: Hub, channel: Channel) -> None:
     hub.add(link)
     try:
         try:
-            await asyncio.to_thread(quiet, _status, c, link, hello["status"], True)
+            await asyncio.to_thread(_status, c, link, hello["status"], True)
         except PassgateError as exc:
             # A bad status report (unknown model...) is refused; the link stays up.
             await link.send({"type": "error", "code": "bad_status", "field": exc.field or ""})
-            await asyncio.to_thread(quiet, _status, c, link, None, True)
-        renewed = await asyncio.to_thread(quiet, _recertify, c, link)
+            await asyncio.to_thread(_status, c, link, None, True)
+        renewed = await asyncio.to_thread(_recertify, c, link)
         if renewed is not None:
             await link.send(_certificate_message(renewed))
         digest = hello.get("digest")
@@ -866,4 +855,4 @@ async def serve_reader(hub: Hub, channel: Channel) -> None:
     finally:
         hub.remove(link)
         with contextlib.suppress(PassgateError):
-            await asyncio.to_thread(quiet, _status, c, link, None, False)
+            await asyncio.to_thread(_status, c, link, None, False)

@@ -3,7 +3,9 @@
 Every write the repositories make to a table readers depend on (``WATCHED``) notes which
 reader-facing objects it touched; the unit of work appends those notes as rows of
 ``reader_changes`` under one new sequence number per organization, in the same
-transaction, just before it commits. No service has to remember to do it.
+transaction, just before it commits. No service has to remember to do it. On
+PostgreSQL the same transaction notifies ``CHANNEL`` (``adapters.db.change_feed``
+wakes every process's reader hub from it); the log stays the source of truth.
 
 Order: the sequence number is taken from the organization's row in
 ``reader_change_heads``, incremented in the transaction (an upsert). On PostgreSQL the
@@ -78,6 +80,9 @@ reader_sync = sa.Table(
 )
 
 PRUNE_EVERY = 64
+# PostgreSQL: each append notifies this channel with "<org id> <seq>" in its transaction
+# (delivered at commit); adapters.db.change_feed listens to it in every process.
+CHANNEL = "passgate_reader_changes"
 
 Note = tuple[str, str]  # (kind, object id)
 Keys = Callable[[Mapping[str, Any]], Iterable[Note]]
@@ -199,6 +204,9 @@ def append(
         )
         if seq % PRUNE_EVERY == 0:
             prune(conn, org_id, seq, keep_entries=keep_entries, keep_s=keep_s, now=at)
+        if conn.dialect.name == "postgresql":
+            # Sent only if this transaction commits, and only after it is visible.
+            conn.execute(sa.select(sa.func.pg_notify(CHANNEL, f"{org_id} {seq}")))
         out[org_id] = seq
     return out
 
