@@ -67,7 +67,9 @@ class Repository(Protocol[T]):
     def update(self, entity: T) -> None: ...
 
     def advance(self, column: str, when: datetime, **filters: Any) -> int:
-        """Move a timestamp column forward (never back) without rewriting the row."""
+        """Move a timestamp column forward (never back) without rewriting the row.
+
+        A filter given as a tuple matches any of its values."""
 
     def delete(self, entity_id: str) -> None: ...
 

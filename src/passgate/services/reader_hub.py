@@ -46,6 +46,12 @@ from passgate.services.readers import door_commands, reader_events, reader_gatew
 AUTH_TIMEOUT_S = 10.0
 SEND_TIMEOUT_S = 10.0
 RETRY_S = 1.0  # a pass that failed (the database unreachable) is retried after this
+# Readers' "last seen" goes to the database in one statement per organization per
+# second, not one transaction per answered heartbeat.
+SEEN_FLUSH_S = 1.0
+# Heartbeats falling due within this window go out together (a little early), so a
+# thousand readers cost the hub about two wake-ups a second, not a hundred.
+BEAT_WINDOW_S = 0.5
 log = logging.getLogger(__name__)
 
 
@@ -160,6 +166,8 @@ class Hub:
         self._ack_task: asyncio.Task[None] | None = None
         self._unsubscribe: Callable[[], None] | None = None
         self._sending: set[asyncio.Task[None]] = set()
+        self._seen: dict[str, set[str]] = {}  # organization -> readers whose last seen is due
+        self._seen_task: asyncio.Task[None] | None = None
         # Organizations whose pending door commands the next pass sends: the log named
         # a command for one of their connected readers, or one of their readers connected.
         self._commands_due: set[str] = set()
@@ -235,6 +243,28 @@ class Hub:
         if self._ack_task is None or self._ack_task.done():
             # Acks of one change from many readers go in one transaction, with no pass.
             self._ack_task = asyncio.get_running_loop().create_task(self._flush_acks())
+
+    def note_seen(self, link: Link) -> None:
+        """The reader spoke: its last seen is written with the next batch."""
+        self._seen.setdefault(link.org_id, set()).add(link.reader_id)
+        if self._seen_task is None or self._seen_task.done():
+            self._seen_task = asyncio.get_running_loop().create_task(self._flush_seen())
+
+    async def _flush_seen(self) -> None:
+        while self._seen:
+            await asyncio.sleep(SEEN_FLUSH_S)
+            batch, self._seen = self._seen, {}
+            try:
+                await asyncio.to_thread(self._write_seen, batch)
+            except Exception:
+                # The database is away: the readers' next answers note them again.
+                log.exception("reader hub: could not store %d readers' last seen", len(batch))
+
+    def _write_seen(self, batch: dict[str, set[str]]) -> None:
+        now = self._c.clock.now()
+        for org_id, reader_ids in sorted(batch.items()):
+            with self._c.uow_factory(org_id) as uow:
+                reader_events.touch_seen(uow, sorted(reader_ids), now)
 
     async def _flush_acks(self) -> None:
         await asyncio.sleep(ACK_BATCH_S)
@@ -344,7 +374,8 @@ class Hub:
     async def _beat(self) -> None:
         tick = time.monotonic()
         heartbeat_s = self._c.settings.reader_heartbeat_s
-        due = [x for x in self._links.values() if tick - x.sent_at >= heartbeat_s]
+        soon = heartbeat_s - min(BEAT_WINDOW_S, heartbeat_s / 4)
+        due = [x for x in self._links.values() if tick - x.sent_at >= soon]
         if not due:
             return
         beats = await asyncio.to_thread(self._heartbeats, due, tick)
@@ -691,7 +722,8 @@ def _body(
 
 async def _safe_send(link: Link, messages: list[dict[str, Any]]) -> None:
     try:
-        await asyncio.wait_for(link.send(*messages), SEND_TIMEOUT_S)
+        async with asyncio.timeout(SEND_TIMEOUT_S):  # no extra task per send (wait_for's)
+            await link.send(*messages)
     except TimeoutError:
         await link.channel.close(4408)  # it stopped reading: it re-syncs when it reconnects
     except ChannelClosed:
@@ -738,7 +770,7 @@ async def _serve(c: Container, hub: Hub, link: Link) -> None:
             if tick - link.seen_at >= c.settings.reader_heartbeat_s / 2:
                 # Last seen stays live (at most one write per half heartbeat per reader).
                 link.seen_at = tick
-                await asyncio.to_thread(_seen, c, link)
+                hub.note_seen(link)
             if kind == "events":
                 items = reader_events.parse_items(msg["items"])
                 acked = await asyncio.to_thread(_ingest, c, link, items, hub.metrics)
@@ -811,11 +843,6 @@ def _recertify(c: Container, link: Link) -> aliro_groups.ReaderCredentials | Non
     """A certificate from a group that is no longer current is replaced on connect."""
     with c.uow_factory(link.org_id) as uow:
         return aliro_groups.recertify(uow, link.reader_id, c.secret_box, c.clock.now())
-
-
-def _seen(c: Container, link: Link) -> None:
-    with c.uow_factory(link.org_id) as uow:
-        reader_events.touch_seen(uow, link.reader_id, c.clock.now())
 
 
 def _status(c: Container, link: Link, status: dict[str, Any] | None, online: bool) -> None:

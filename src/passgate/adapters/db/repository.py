@@ -103,7 +103,9 @@ class TenantRepository(Generic[T]):
     def _where(self, stmt: Any, filters: Mapping[str, Any]) -> Any:
         stmt = self._scoped(stmt)
         for key, value in filters.items():
-            stmt = stmt.where(self._table.c[key] == value)
+            column = self._table.c[key]
+            # A tuple matches any of its values (one statement for a batch of ids).
+            stmt = stmt.where(column.in_(value) if isinstance(value, tuple) else column == value)
         return stmt
 
     def find(self, entity_id: str) -> T | None:
