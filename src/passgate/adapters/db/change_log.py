@@ -309,23 +309,36 @@ class SqlReaderChanges:
         return {r.reader_id: (int(r.applied_version), r.applied_digest, r.applied_at) for r in rows}
 
     def record_applied(self, rows: Iterable[tuple[str, str, int, str, datetime]]) -> None:
-        """Store (reader, org, version, digest, at) acks, the latest per reader."""
-        c = reader_sync.c
+        """Store (reader, org, version, digest, at) acks, the latest per reader: one
+        upsert statement for the whole batch (a change acked by a thousand readers)."""
+        latest: dict[str, dict[str, Any]] = {}
         for reader_id, org_id, version, digest, at in rows:
-            updated = self._conn.execute(
-                sa.update(reader_sync)
-                .where(c.reader_id == reader_id)
-                .values(
-                    org_id=org_id, applied_version=version, applied_digest=digest, applied_at=at
-                )
-            )
-            if updated.rowcount == 0:
-                self._conn.execute(
-                    sa.insert(reader_sync).values(
-                        reader_id=reader_id,
-                        org_id=org_id,
-                        applied_version=version,
-                        applied_digest=digest,
-                        applied_at=at,
-                    )
-                )
+            known = latest.get(reader_id)
+            if known is None or version >= known["applied_version"]:
+                latest[reader_id] = {
+                    "reader_id": reader_id,
+                    "org_id": org_id,
+                    "applied_version": version,
+                    "applied_digest": digest,
+                    "applied_at": at,
+                }
+        if not latest:
+            return
+        if self._conn.dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
+        stmt = insert(reader_sync)
+        excluded = stmt.excluded
+        self._conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[reader_sync.c.reader_id],
+                set_={
+                    "org_id": excluded.org_id,
+                    "applied_version": excluded.applied_version,
+                    "applied_digest": excluded.applied_digest,
+                    "applied_at": excluded.applied_at,
+                },
+            ),
+            [latest[k] for k in sorted(latest)],
+        )
