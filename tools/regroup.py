@@ -84,7 +84,6 @@ AREAS: dict[str, tuple[str, tuple[str, ...]]] = {
         "The reader link: pairing, signed cache content, reader events, hub rebuilds.",
         (
             "cache_rows",
-            "change_gate",
             "door_commands",
             "pairing",
             "reader_events",

@@ -6,7 +6,6 @@ the unit-of-work factory, the authenticator and the secret box on demand.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
@@ -15,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import Engine
 
+from passgate.adapters.db.change_feed import DbChangeFeed
 from passgate.adapters.db.engine import create_engine
 from passgate.adapters.db.repository import SqlUnitOfWorkFactory
 from passgate.adapters.db.retention_store import SqlRetentionStore
@@ -350,47 +350,16 @@ class Container:
             signer.pass_certificate, now, "the pass certificate"
         ) or validity_problem(signer.wwdr_certificate, now, "the WWDR certificate")
 
-    def change_mark(self) -> Hashable | None:
-        """A value that moves whenever any process commits to the database (None: unknown).
-
-        The reader hub compares it between polls and skips rebuilding its readers' caches
-        while it stands still (see adapters.db.change_mark).
-        """
-        from passgate.adapters.db.change_mark import change_mark
-
-        return change_mark(self.engine)
-
-    def on_commit(self, callback: Callable[[], None]) -> Callable[[], None]:
-        """Call ``callback`` after each transaction this process commits; returns the
-        unsubscribe function. Used by the reader hub to push changes without polling.
-
-        SQLAlchemy's commit event fires just before the database commits, so the
-        connection is only marked there; the callback runs when the connection goes
-        back to the pool, by which time the change is visible to other connections.
-        """
-        from sqlalchemy import event
-        from sqlalchemy.engine import Connection
-        from sqlalchemy.pool import ConnectionPoolEntry
-
-        mark = "passgate_committed"
-
-        def committed(conn: Connection) -> None:
-            conn.info[mark] = True
-
-        def returned(_dbapi: object, record: ConnectionPoolEntry) -> None:
-            if record.info.pop(mark, False):
-                callback()
-
-        event.listen(self.engine, "commit", committed)
-        event.listen(self.engine.pool, "checkin", returned)
-
-        def unsubscribe() -> None:
-            event.remove(self.engine, "commit", committed)
-            event.remove(self.engine.pool, "checkin", returned)
-
-        return unsubscribe
+    @cached_property
+    def reader_feed(self) -> DbChangeFeed:
+        """Which organizations' reader change logs moved, in any process: NOTIFY/LISTEN
+        on PostgreSQL, this process's commits and a poll of the heads on SQLite
+        (adapters.db.change_feed)."""
+        return DbChangeFeed(self.engine, poll_interval_s=self.settings.reader_poll_interval_s)
 
     def close(self) -> None:
+        if "reader_feed" in self.__dict__:
+            self.reader_feed.close()
         self.engine.dispose()
 
 
@@ -412,4 +381,6 @@ def build_container(settings: Settings, *, clock: SystemClock | None = None) -> 
     # A new pass version and its signed file are committed together
     # (services.credentials.pass_files).
     uow_factory.before_commit = container.sign_changed_passes
+    # A commit that appended to the reader change log wakes this process's reader hub.
+    uow_factory.after_append = container.reader_feed.committed
     return container

@@ -102,8 +102,9 @@ class Settings(BaseSettings):
     reader_poll_interval_s: float = Field(
         default=0.2,
         gt=0,
-        le=5,
-        description="How often the reader gateway looks for changes to push to readers (R16)",
+        le=3600,
+        description="SQLite: how often a server looks for reader changes other processes "
+        "committed to the same file (R16); PostgreSQL notifies every server at once",
     )
     reader_log_keep_entries: int = Field(
         default=10_000,

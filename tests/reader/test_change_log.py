@@ -22,7 +22,9 @@ from passgate.domain import model as m
 from passgate.proto import link
 from passgate.proto import snapshot as snap
 from passgate.proto.aliro import crypto
-from passgate.services.readers import reader_state
+from passgate.services.actors import Actor, ActorKind
+from passgate.services.readers import door_commands, reader_state
+from passgate.services.readers.door_commands import DoorCommands
 
 
 @pytest.fixture
@@ -109,6 +111,40 @@ def test_each_write_readers_need_appends_one_sequence_number_and_others_none(
     assert ("group", world.group) in later
     seqs = [s for s, _, _ in _entries(container, world.org.id)]
     assert seqs == sorted(seqs)
+
+
+def test_a_new_door_command_notes_its_reader_and_its_later_states_note_nothing(
+    client: TestClient, container: Container
+) -> None:
+    world = World(client, container)
+    now = container.clock.now()
+    with container.uow_factory(world.org.id) as uow:
+        reader = uow.repo(m.Reader).get(world.reader)
+        reader.online, reader.last_seen_at = True, now
+        uow.repo(m.Reader).update(reader)
+    seq, _ = _head(container, world.org.id)
+    cmd = DoorCommands.of(container).request_unlock(_admin(world), world.door)
+    # A kind of its own: the hub sends the command and resends no cache content for it.
+    assert [(k, o) for _, k, o in _entries(container, world.org.id, seq)] == [
+        (door_commands.NOTE, world.reader)
+    ]
+    assert reader_state.OrgState(world.org.id).expand([(door_commands.NOTE, world.reader)]) == (
+        reader_state.Affected()
+    )
+    head = _head(container, world.org.id)[0]
+    assert dc_claim(container, world, now) == [cmd.id]  # pending -> sent
+    with container.uow_factory(world.org.id) as uow:
+        uow.repo(door_commands.DoorCommand).delete(cmd.id)
+    assert _head(container, world.org.id)[0] == head
+
+
+def _admin(world: World) -> Actor:
+    return Actor(kind=ActorKind.API_KEY, id="key_t", name="t", org_id=world.org.id, role="admin")
+
+
+def dc_claim(container: Container, world: World, now: Any) -> list[str]:
+    claimed = door_commands.claim(container.uow_factory, world.org.id, [world.reader], now)
+    return [c.id for c in claimed]
 
 
 def test_the_log_keeps_the_last_entries_and_records_its_horizon(

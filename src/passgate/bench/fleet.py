@@ -13,8 +13,9 @@ through ``proto.snapshot.CacheState`` (signature, nonce, version chain, digest),
 same code the agent uses, keeping the content in memory (not in the agent's SQLite
 store). After each accepted frame it judges the watched key with
 ``domain.reader_cache.decide_tap`` over the rows that key needs, and records when the
-verdict first equals what the parent waits for. It answers heartbeats as the agent
-does (the server then commits its "last seen").
+verdict first equals what the parent waits for. Like the agent it says it takes shared
+deltas (one signature for every reader in the same state), reports each accepted frame
+``applied``, and answers heartbeats (the server then records its "last seen").
 """
 
 from __future__ import annotations
@@ -461,20 +462,27 @@ async def _session(fleet: Fleet, reader: LightReader, stop: asyncio.Event) -> No
         proof = snap.auth_message(challenge.nonce, reader.reader_id)
         signature = snap.sign(reader.link_key, proof)
         auth = wire.Auth(
-            reader_id=reader.reader_id, reader_nonce=nonce, signature=signature, version=0
+            reader_id=reader.reader_id,
+            reader_nonce=nonce,
+            signature=signature,
+            version=0,
+            # As the agent does: deltas signed once for every reader in one state.
+            shared_deltas=True,
         )
         await ws.send(wire.encode(auth))
         while not stop.is_set():
             msg = wire.decode(await ws.recv())
             if not isinstance(msg, wire.Signed):
                 continue
-            if msg.type in ("snapshot", "delta", "snapshot_part"):
+            if msg.type in ("snapshot", "delta", "snapshot_part", "shared_delta"):
                 verdict = state.receive(msg.frame)
                 reader.frames += 1
                 if isinstance(verdict, snap.Accepted):
                     if reader.synced_at is None and verdict.changes is None:
                         reader.synced_at = time.monotonic()
                     fleet.judge(reader)
+                    # As the agent does once the frame is in its store.
+                    await ws.send(wire.encode(wire.Applied(version=verdict.version)))
                 elif isinstance(verdict, snap.Rejected):
                     reader.rejected.append(verdict.reason)
                     await ws.send(wire.encode(wire.Resync(reason=verdict.reason)))

@@ -7,7 +7,6 @@ never import an adapter, the bootstrap module or SQLAlchemy.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
 from typing import Protocol
 
 from passgate.config import Settings
@@ -32,6 +31,7 @@ from passgate.services.ports import (
     OpsStats,
     PushClient,
     RateLimit,
+    ReaderChangeFeed,
     ReaderDirectory,
     RetentionStore,
     SecretBox,
@@ -149,12 +149,11 @@ class Container(Protocol):
 
     def webhook_poster(self) -> Poster: ...
 
-    def change_mark(self) -> Hashable | None: ...
-
     def apns_client(self) -> PushClient | None: ...
 
     def readiness(self) -> dict[str, str]: ...
 
-    def on_commit(self, callback: Callable[[], None]) -> Callable[[], None]: ...
+    @property
+    def reader_feed(self) -> ReaderChangeFeed: ...
 
     def close(self) -> None: ...

@@ -15,7 +15,7 @@ one contract kept apart: it is what the entry points may ask of the composition 
 from __future__ import annotations
 
 import builtins
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import TracebackType
@@ -67,7 +67,9 @@ class Repository(Protocol[T]):
     def update(self, entity: T) -> None: ...
 
     def advance(self, column: str, when: datetime, **filters: Any) -> int:
-        """Move a timestamp column forward (never back) without rewriting the row."""
+        """Move a timestamp column forward (never back) without rewriting the row.
+
+        A filter given as a tuple matches any of its values."""
 
     def delete(self, entity_id: str) -> None: ...
 
@@ -346,6 +348,18 @@ class ReaderDirectory(Protocol):
     def org_of_pairing_code(self, code_hash: str) -> str | None: ...
 
     def org_of_reader(self, reader_id: str) -> str | None: ...
+
+
+class ReaderChangeFeed(Protocol):
+    """When to read the reader change log: which organizations' logs moved, any process.
+
+    Subscribers get ``{org id: sequence number}`` after entries were committed, or
+    ``None`` when any organization's log may have moved (compare the heads). Callbacks
+    run in whatever thread learnt of it; they only hand it over.
+    """
+
+    def subscribe(self, callback: Callable[[Mapping[str, int] | None], None]) -> Callable[[], None]:
+        """Start delivering to ``callback``; returns the unsubscribe function."""
 
 
 # Sign-in: what the SSO services need from the identity-provider adapters.

@@ -2,16 +2,21 @@
 
 Fan-out runs inside each API process. Each connected organization's content lives in
 memory (``services.readers.reader_state.OrgState``) and follows the reader change log: a pass
-(after a commit in this process, a reader's resync, a tamper or status report,
-the scheduled start or end of a subscription, or a poll that saw the log's head move)
+(when the change feed says the organization's log moved, on a reader's connect or
+resync, a tamper or status report, the scheduled start or end of a subscription)
 reads the entries after the sequence number it built, reloads only the rows they name
 and sends each reader whose sections changed a delta of those rows. A reader's version
 is the organization's change sequence number (``reader_state.version_of``). Readers in
 the same state share one signed statement per change (``shared_delta``); a reader that
 reconnects with a version it reported applied gets the changes since from the log.
-While nothing changes it does no database work but one small poll of the log's heads
-every ``reader_poll_interval_s``, and signs each connection's heartbeat every
-``reader_heartbeat_s``. A full snapshot goes out in signed parts
+Remote unlock commands come through the log too (a ``command`` entry naming the
+reader): only a pass that read one for a connected reader, or follows a reader's
+connect, claims and sends that organization's pending commands.
+The change feed (``Container.reader_feed``, a port: NOTIFY/LISTEN on PostgreSQL, this
+process's commits plus a poll of the heads by the adapter on SQLite) is the one wake-up
+after commit, for commits of any process; a pass refreshes only the organizations it
+names. While nothing changes the hub does no database work and signs each
+connection's heartbeat every ``reader_heartbeat_s``. A full snapshot goes out in signed parts
 (``proto.snapshot.snapshot_frames``), so a cache of any size syncs.
 
 The hub speaks to a reader through a :class:`Channel` (the web layer's WebSocket is
@@ -23,12 +28,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import contextvars
 import hmac
+import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -37,12 +42,18 @@ from passgate.proto import link as wire
 from passgate.proto import snapshot as snap
 from passgate.services.container import Container
 from passgate.services.credentials import aliro_groups
-from passgate.services.credentials.wallet import READER_TOPIC
 from passgate.services.readers import door_commands, reader_events, reader_gateway, reader_state
 
 AUTH_TIMEOUT_S = 10.0
 SEND_TIMEOUT_S = 10.0
-T = TypeVar("T")
+RETRY_S = 1.0  # a pass that failed (the database unreachable) is retried after this
+# Readers' "last seen" goes to the database in one statement per organization per
+# second, not one transaction per answered heartbeat.
+SEEN_FLUSH_S = 1.0
+# Heartbeats falling due within this window go out together (a little early), so a
+# thousand readers cost the hub about two wake-ups a second, not a hundred.
+BEAT_WINDOW_S = 0.5
+log = logging.getLogger(__name__)
 
 
 class ChannelClosed(Exception):
@@ -119,27 +130,17 @@ class Link:
             del self.sent[min(self.sent)]
 
 
-# Commits this process makes on the hub's own behalf (status, events, outbox) do not wake
-# it; a tamper event wakes it explicitly.
-_QUIET: contextvars.ContextVar[bool] = contextvars.ContextVar("reader_hub_quiet", default=False)
 MIN_PASS_GAP_S = 0.02  # a burst of commits costs one pass per 20 ms, not one per commit
 ACK_BATCH_S = 0.1  # readers' applied reports are written at most every 100 ms
-
-
-def quiet(fn: Callable[..., T], *args: Any) -> T:
-    token = _QUIET.set(True)
-    try:
-        return fn(*args)
-    finally:
-        _QUIET.reset(token)
 
 
 class Hub:
     """Connected readers of this process, and the loop that keeps their caches current.
 
-    A pass runs when a transaction commits in this process (any service, so no coupling
-    to the other areas), when a reader asks for a snapshot, at scheduled changes and
-    when the poll sees the change log move; between passes only heartbeats are signed.
+    A pass runs when the change feed says an organization's log moved (a commit in any
+    process, any service, so no coupling to the other areas), when a reader connects or
+    asks for a snapshot, and at scheduled changes; between passes only heartbeats are
+    signed.
     A pass applies the log entries since the last one to the organization's state (the
     rows they name), and only readers whose sections changed get a frame: section
     deltas are computed once per shared section, and readers at the same version
@@ -149,8 +150,11 @@ class Hub:
     def __init__(self, container: Container, metrics: HubMetrics | None = None) -> None:
         self._c = container
         self._metrics = metrics
-        # When the first commit not yet pushed happened (this process's commits only).
+        # When the first change not yet pushed was announced to this process.
         self._commit_at: float | None = None
+        # Organizations to refresh in the next pass; ``_dirty_all``: every connected one.
+        self._dirty: set[str] = set()
+        self._dirty_all = False
         self._links: dict[str, Link] = {}
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -161,14 +165,16 @@ class Hub:
         self._keys: dict[str, ec.EllipticCurvePrivateKey] = {}
         # Wall-clock times at which an organization's content changes by itself.
         self._scheduled: dict[str, float] = {}
-        # Other processes' commits (another server process, a CLI command on the same
-        # SQLite file) are seen by polling the change log's head sequence numbers.
-        self._polled_at = 0.0
         # Versions readers reported applied, written in batches: (reader, org, v, digest, at).
         self._acks: list[tuple[str, str, int, str, Any]] = []
         self._ack_task: asyncio.Task[None] | None = None
         self._unsubscribe: Callable[[], None] | None = None
         self._sending: set[asyncio.Task[None]] = set()
+        self._seen: dict[str, set[str]] = {}  # organization -> readers whose last seen is due
+        self._seen_task: asyncio.Task[None] | None = None
+        # Organizations whose pending door commands the next pass sends: the log named
+        # a command for one of their connected readers, or one of their readers connected.
+        self._commands_due: set[str] = set()
 
     @property
     def container(self) -> Container:
@@ -185,10 +191,12 @@ class Hub:
             self._forced.discard(old)
             asyncio.get_running_loop().create_task(old.channel.close(4409))
         self._links[link.reader_id] = link
+        # A command written for this reader before it connected here waits for it.
+        self._commands_due.add(link.org_id)
         if self._task is None or self._task.done():
             self._loop = asyncio.get_running_loop()
             if self._unsubscribe is None:
-                self._unsubscribe = self._c.on_commit(self._committed)
+                self._unsubscribe = self._c.reader_feed.subscribe(self._changed)
             self._task = self._loop.create_task(self._run())
 
     def remove(self, link: Link) -> None:
@@ -204,14 +212,19 @@ class Hub:
                 self._unsubscribe()
                 self._unsubscribe = None
 
-    def wake(self) -> None:
+    def wake(self, org_id: str | None = None) -> None:
+        """Refresh ``org_id`` (every connected organization if None) in the next pass."""
+        if org_id is None:
+            self._dirty_all = True
+        else:
+            self._dirty.add(org_id)
         self._wake.set()
 
     def request_snapshot(self, link: Link) -> None:
         """Send ``link`` a full snapshot in the next pass (a reader's resync)."""
         link.resume = None
         self._forced.add(link)
-        self._wake.set()
+        self.wake(link.org_id)
 
     def request_sync(self, link: Link, version: int, digest: str | None) -> None:
         """A connecting reader: the changes since ``version`` if the log still has them
@@ -220,7 +233,7 @@ class Hub:
             self.request_snapshot(link)
             return
         link.resume = (version, digest)
-        self._wake.set()
+        self.wake(link.org_id)
 
     def applied(self, link: Link, version: int) -> None:
         """The agent committed ``version`` to its store: recorded at the next pass."""
@@ -235,22 +248,57 @@ class Hub:
             # Acks of one change from many readers go in one transaction, with no pass.
             self._ack_task = asyncio.get_running_loop().create_task(self._flush_acks())
 
+    def note_seen(self, link: Link) -> None:
+        """The reader spoke: its last seen is written with the next batch."""
+        self._seen.setdefault(link.org_id, set()).add(link.reader_id)
+        if self._seen_task is None or self._seen_task.done():
+            self._seen_task = asyncio.get_running_loop().create_task(self._flush_seen())
+
+    async def _flush_seen(self) -> None:
+        while self._seen:
+            await asyncio.sleep(SEEN_FLUSH_S)
+            batch, self._seen = self._seen, {}
+            try:
+                await asyncio.to_thread(self._write_seen, batch)
+            except Exception:
+                # The database is away: the readers' next answers note them again.
+                log.exception("reader hub: could not store %d readers' last seen", len(batch))
+
+    def _write_seen(self, batch: dict[str, set[str]]) -> None:
+        now = self._c.clock.now()
+        for org_id, reader_ids in sorted(batch.items()):
+            with self._c.uow_factory(org_id) as uow:
+                reader_events.touch_seen(uow, sorted(reader_ids), now)
+
     async def _flush_acks(self) -> None:
         await asyncio.sleep(ACK_BATCH_S)
         acks, self._acks = self._acks, []
         if acks:
-            await asyncio.to_thread(quiet, self._record_acks, acks)
+            await asyncio.to_thread(self._record_acks, acks)
 
-    def _committed(self) -> None:
-        # Runs in whatever thread committed; only hands a wake-up to the hub's loop.
+    def _changed(self, moved: Mapping[str, int] | None) -> None:
+        # Runs in the thread that learnt of the change; only hands it to the hub's loop.
         loop = self._loop
-        if _QUIET.get() or loop is None or loop.is_closed():
+        if loop is None or loop.is_closed():
             return
         at = time.monotonic()
         with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
-            loop.call_soon_threadsafe(self._note_commit, at)
+            loop.call_soon_threadsafe(self._note_change, moved, at)
 
-    def _note_commit(self, at: float) -> None:
+    def _note_change(self, moved: Mapping[str, int] | None, at: float) -> None:
+        if moved is None:
+            self._dirty_all = True  # any organization may have moved: compare the heads
+        else:
+            connected = {x.org_id for x in self._links.values()}
+            fresh = [
+                org_id
+                for org_id, seq in moved.items()
+                if org_id in connected
+                and ((state := self._states.get(org_id)) is None or seq > state.seq)
+            ]
+            if not fresh:
+                return  # no reader of it here, or this pass already built it
+            self._dirty.update(fresh)
         if self._commit_at is None:
             self._commit_at = at
         self._wake.set()
@@ -265,34 +313,45 @@ class Hub:
                 await self._beat()  # nothing changed: signed heartbeats, no database work
                 continue
             commit_at, self._commit_at = self._commit_at, None
-            if commit_at is not None:
-                await asyncio.to_thread(quiet, self._drain_outbox)
-            due = [o for o, at in self._scheduled.items() if at <= time.time()]
-            if due:
-                await asyncio.to_thread(quiet, self._clock_changes, due)
             forced, self._forced = self._forced, set()
-            orgs = {link.org_id for link in self._links.values()}
+            dirty, every = self._dirty, self._dirty_all
+            self._dirty, self._dirty_all = set(), False
+            connected = {link.org_id for link in self._links.values()}
+            due = [o for o, at in self._scheduled.items() if at <= time.time()]
+            orgs = connected if every else (dirty | set(due)) & connected
             pushed: list[asyncio.Task[None]] = []
-            for org_id in orgs:
-                pushed += await self.refresh(org_id, {x for x in forced if x.org_id == org_id})
+            try:
+                if due:
+                    await asyncio.to_thread(self._clock_changes, due)
+                for org_id in sorted(orgs):
+                    pushed += await self.refresh(org_id, {x for x in forced if x.org_id == org_id})
+            except Exception:
+                # The database went away mid-pass: what failed was not sent; the pass is
+                # tried again (for every organization; forced readers stay forced).
+                log.exception("reader hub: a pass failed; retrying in %.1f s", RETRY_S)
+                self._forced |= {x for x in forced if self._links.get(x.reader_id) is x}
+                self._dirty_all = True
+                self._commit_at = self._commit_at or commit_at
+                await asyncio.sleep(RETRY_S)
+                self._wake.set()
+                continue
             if commit_at is not None and pushed:
                 self._time_push(commit_at, pushed)
-            await self._send_door_commands()  # remote unlock (services/readers/door_commands)
+            due_commands, self._commands_due = self._commands_due, set()
+            if due_commands:  # remote unlock (services/readers/door_commands)
+                await self._send_door_commands(due_commands)
             await asyncio.sleep(max(0.0, MIN_PASS_GAP_S - (time.monotonic() - started)))
 
     async def _sleep(self) -> bool:
         """Wait for a wake-up (True) or the next heartbeat or scheduled change (False).
 
         A scheduled change is a time at which content changes without a commit (a
-        subscription starting or ending): it counts as a wake-up, and so does the poll
-        where other processes' commits cannot wake this one.
+        subscription starting or ending): it counts as a wake-up.
         """
         now = time.monotonic()
         heartbeat_s = self._c.settings.reader_heartbeat_s
         due = min((x.sent_at + heartbeat_s for x in self._links.values()), default=now + 60)
         timeout = max(0.0, due - now)
-        poll_at = self._polled_at + self._c.settings.reader_poll_interval_s
-        timeout = min(timeout, max(0.0, poll_at - now))
         scheduled = min(self._scheduled.values(), default=None)
         if scheduled is not None:
             timeout = min(timeout, max(0.0, scheduled - time.time()))
@@ -303,25 +362,7 @@ class Hub:
             return True
         if self._wake.is_set():
             return True  # set while the timed-out wait was being cancelled
-        if scheduled is not None and time.time() >= scheduled:
-            return True
-        if time.monotonic() >= poll_at:
-            self._polled_at = time.monotonic()
-            return await asyncio.to_thread(self._log_moved)
-        return False
-
-    def _log_moved(self) -> bool:
-        """Did any connected organization's change log move past what was built?"""
-        orgs = {x.org_id for x in self._links.values()}
-        if not orgs:
-            return False
-        with self._c.uow_factory(None, write=False) as uow:
-            heads = uow.reader_changes.heads(orgs)
-        for org_id in orgs:
-            state = self._states.get(org_id)
-            if state is None or heads.get(org_id, (0, 0))[0] > state.seq:
-                return True
-        return False
+        return scheduled is not None and time.time() >= scheduled
 
     def _record_acks(self, acks: list[tuple[str, str, int, str, Any]]) -> None:
         with self._c.uow_factory(None) as uow:
@@ -337,7 +378,8 @@ class Hub:
     async def _beat(self) -> None:
         tick = time.monotonic()
         heartbeat_s = self._c.settings.reader_heartbeat_s
-        due = [x for x in self._links.values() if tick - x.sent_at >= heartbeat_s]
+        soon = heartbeat_s - min(BEAT_WINDOW_S, heartbeat_s / 4)
+        due = [x for x in self._links.values() if tick - x.sent_at >= soon]
         if not due:
             return
         beats = await asyncio.to_thread(self._heartbeats, due, tick)
@@ -366,14 +408,14 @@ class Hub:
             out.append((link, beat))
         return out
 
-    async def _send_door_commands(self) -> None:
-        """Remote unlock: the signed frames of connected readers' pending commands."""
-        for org_id in {x.org_id for x in self._links.values()}:
+    async def _send_door_commands(self, org_ids: set[str]) -> None:
+        """Remote unlock: the signed frames of these organizations' connected readers'
+        pending commands (only organizations the log or a connect named)."""
+        for org_id in sorted(org_ids & {x.org_id for x in self._links.values()}):
             nonces = {
                 x.reader_id: x.reader_nonce for x in self._links.values() if x.org_id == org_id
             }
             frames = await asyncio.to_thread(
-                quiet,
                 door_commands.claim_frames,
                 self._c.uow_factory,
                 org_id,
@@ -386,16 +428,6 @@ class Hub:
                     task = asyncio.get_running_loop().create_task(_safe_send(link, [frame]))
                     self._sending.add(task)
                     task.add_done_callback(self._sending.discard)
-
-    def _drain_outbox(self) -> None:
-        # The rows only mark changes; the content itself is rebuilt from the database.
-        now = self._c.clock.now()
-        with self._c.uow_factory(None) as uow:
-            for message in uow.outbox.claim(
-                READER_TOPIC, worker_id="reader-hub", now=now, lease_s=30, limit=500
-            ):
-                assert message.id is not None
-                uow.outbox.mark_delivered(message.id, now)
 
     def _time_push(self, commit_at: float, sends: list[asyncio.Task[None]]) -> None:
         """Observe commit -> changed content written to every affected reader's socket."""
@@ -416,7 +448,9 @@ class Hub:
         links = [link for link in self._links.values() if link.org_id == org_id]
         if not links:
             return []
-        frames = await asyncio.to_thread(quiet, self._frames, org_id, links, forced)
+        frames, commands = await asyncio.to_thread(self._frames, org_id, links, forced)
+        if commands:
+            self._commands_due.add(org_id)
         loop = asyncio.get_running_loop()
         changed: list[asyncio.Task[None]] = []
         for link, frame in frames:
@@ -442,7 +476,9 @@ class Hub:
 
     def _frames(
         self, org_id: str, links: list[Link], forced: set[Link]
-    ) -> list[tuple[Link, list[dict[str, Any]] | None]]:
+    ) -> tuple[list[tuple[Link, list[dict[str, Any]] | None]], bool]:
+        """The frames of this pass for ``links``, and whether the log named a new door
+        command for one of them (its entries change no content)."""
         c = self._c
         now = c.clock.now()
         private = self._signing_key(org_id)
@@ -457,8 +493,11 @@ class Hub:
                 entries = log.after(org_id, state.seq, head)
                 # Re-read after the entries: a prune committed in between shows here.
                 horizon = log.heads([org_id]).get(org_id, (0, 0))[1]
+            here = {x.reader_id for x in links}
+            commands = any(k == door_commands.NOTE and o in here for _, k, o in entries)
             if state is None or state.seq < horizon:
                 reload = state is not None  # fell behind the log: everyone resyncs
+                commands = commands or reload  # entries were skipped: look for commands
                 state = self._states[org_id] = reader_state.OrgState(org_id)
                 state.load(uow, head, now)
             else:
@@ -515,7 +554,7 @@ class Hub:
             else:
                 frame = self._delta(private, link, state, view, body, tick)
             out.append((link, [frame]))
-        return out
+        return out, commands
 
     def _shared(
         self,
@@ -687,7 +726,8 @@ def _body(
 
 async def _safe_send(link: Link, messages: list[dict[str, Any]]) -> None:
     try:
-        await asyncio.wait_for(link.send(*messages), SEND_TIMEOUT_S)
+        async with asyncio.timeout(SEND_TIMEOUT_S):  # no extra task per send (wait_for's)
+            await link.send(*messages)
     except TimeoutError:
         await link.channel.close(4408)  # it stopped reading: it re-syncs when it reconnects
     except ChannelClosed:
@@ -726,15 +766,15 @@ async def _serve(c: Container, hub: Hub, link: Link) -> None:
             if tick - link.seen_at >= c.settings.reader_heartbeat_s / 2:
                 # Last seen stays live (at most one write per half heartbeat per reader).
                 link.seen_at = tick
-                await asyncio.to_thread(quiet, _seen, c, link)
+                hub.note_seen(link)
             if isinstance(msg, wire.Events):
                 reader_events.check_reasons(msg.items)
-                acked = await asyncio.to_thread(quiet, _ingest, c, link, msg.items, hub.metrics)
+                acked = await asyncio.to_thread(_ingest, c, link, msg.items, hub.metrics)
                 await link.send(wire.Ack(sequences=acked))
                 if any(item.kind == "tamper" for item in msg.items):
-                    hub.wake()
+                    hub.wake(link.org_id)
             elif isinstance(msg, wire.AliroKey):
-                made = await asyncio.to_thread(quiet, _aliro_key, c, link, msg.public_key)
+                made = await asyncio.to_thread(_aliro_key, c, link, msg.public_key)
                 if made is not None:
                     await link.send(_certificate_message(made))
             elif isinstance(msg, wire.Resync):
@@ -742,11 +782,10 @@ async def _serve(c: Container, hub: Hub, link: Link) -> None:
             elif isinstance(msg, wire.Applied):
                 hub.applied(link, msg.version)
             elif isinstance(msg, wire.Status):
-                await asyncio.to_thread(quiet, _status, c, link, msg.status, True)
-                hub.wake()  # a reported model can change the reader's readiness (R13)
+                await asyncio.to_thread(_status, c, link, msg.status, True)
+                hub.wake(link.org_id)  # a reported model can change the reader's readiness (R13)
             elif isinstance(msg, wire.UnlockResult):  # remote unlock (readers/door_commands)
                 await asyncio.to_thread(
-                    quiet,
                     door_commands.record_result,
                     c.uow_factory,
                     link.org_id,
@@ -799,11 +838,6 @@ def _recertify(c: Container, link: Link) -> aliro_groups.ReaderCredentials | Non
         return aliro_groups.recertify(uow, link.reader_id, c.secret_box, c.clock.now())
 
 
-def _seen(c: Container, link: Link) -> None:
-    with c.uow_factory(link.org_id) as uow:
-        reader_events.touch_seen(uow, link.reader_id, c.clock.now())
-
-
 def _status(c: Container, link: Link, status: wire.ReaderStatus | None, online: bool) -> None:
     with c.uow_factory(link.org_id) as uow:
         reader_events.set_status(uow, link.reader_id, status, online=online, now=c.clock.now())
@@ -825,12 +859,12 @@ async def serve_reader(hub: Hub, channel: Channel) -> None:
     hub.add(link)
     try:
         try:
-            await asyncio.to_thread(quiet, _status, c, link, hello.status, True)
+            await asyncio.to_thread(_status, c, link, hello.status, True)
         except PassgateError as exc:
             # A bad status report (unknown model...) is refused; the link stays up.
             await link.send(wire.Error(code="bad_status", field=exc.field or ""))
-            await asyncio.to_thread(quiet, _status, c, link, None, True)
-        renewed = await asyncio.to_thread(quiet, _recertify, c, link)
+            await asyncio.to_thread(_status, c, link, None, True)
+        renewed = await asyncio.to_thread(_recertify, c, link)
         if renewed is not None:
             await link.send(_certificate_message(renewed))
         hub.request_sync(link, link.version, hello.digest)
@@ -840,4 +874,4 @@ async def serve_reader(hub: Hub, channel: Channel) -> None:
     finally:
         hub.remove(link)
         with contextlib.suppress(PassgateError):
-            await asyncio.to_thread(quiet, _status, c, link, None, False)
+            await asyncio.to_thread(_status, c, link, None, False)

@@ -198,3 +198,22 @@ def test_commands_expire_when_not_delivered_or_not_answered(db: FakeDatabase) ->
     assert (db.get(dc.DoorCommand, sent.id).state, db.get(dc.DoorCommand, sent.id).reason) == (
         "expired", "no_answer",
     )  # fmt: skip
+
+
+def test_a_sent_command_never_answered_reads_expired_with_no_hub_pass(db: FakeDatabase) -> None:
+    # The hub claims only when the log names a command: reading the command is what
+    # ends it when its reader never answers.
+    factory = FakeUnitOfWorkFactory(db)
+    sent = commands(db).request_unlock(ADMIN_KEY, "door_1")
+    dc.claim(factory, "org_a", ["rdr_1"], NOW)
+    expired_at = sent.expires_at + timedelta(seconds=dc.ANSWER_GRACE_S)
+    just_before = expired_at - timedelta(milliseconds=1)
+    assert commands(db, just_before).get(ADMIN_KEY, sent.id).state == "sent"
+    read = commands(db, expired_at).get(ADMIN_KEY, sent.id)
+    assert (read.state, read.reason, read.finished_at) == ("expired", "no_answer", expired_at)
+    stored = db.get(dc.DoorCommand, sent.id)
+    assert (stored.state, stored.reason) == ("expired", "no_answer")
+    # An answer arriving after that changes nothing.
+    late = link.UnlockResult(command_id=sent.id, ok=True, reason="granted")
+    assert dc.record_result(factory, "org_a", "rdr_1", late, expired_at) is None
+    assert db.get(dc.DoorCommand, sent.id).state == "expired"

@@ -3,7 +3,9 @@
 Every write the repositories make to a table readers depend on (``WATCHED``) notes which
 reader-facing objects it touched; the unit of work appends those notes as rows of
 ``reader_changes`` under one new sequence number per organization, in the same
-transaction, just before it commits. No service has to remember to do it.
+transaction, just before it commits. No service has to remember to do it. On
+PostgreSQL the same transaction notifies ``CHANNEL`` (``adapters.db.change_feed``
+wakes every process's reader hub from it); the log stays the source of truth.
 
 Order: the sequence number is taken from the organization's row in
 ``reader_change_heads``, incremented in the transaction (an upsert). On PostgreSQL the
@@ -17,7 +19,9 @@ Notes name objects in the readers' terms, from the row before and after the writ
 * ``member`` member id (members, their access rights, their passes and app keys);
 * ``group`` group id (groups and their doors), ``schedule`` schedule id;
 * ``door``, ``reader`` (readers and their links), ``org`` (the organization, its
-  subscriptions and SSO connections, i.e. eligibility), ``aliro_group``.
+  subscriptions and SSO connections, i.e. eligibility), ``aliro_group``;
+* ``command`` reader id: a remote unlock command was written for that reader (inserts
+  only; it changes no cache content, it tells the hub holding the reader to send it).
 
 An update is noted only when a column readers see changed (a reader's last seen or a
 pass's last use are not), so heartbeats and taps leave the log alone.
@@ -40,6 +44,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from passgate.adapters.db.tables import ID, UTCDateTime, metadata
+from passgate.services.readers.door_commands import NOTE as COMMAND
 
 reader_change_heads = sa.Table(
     "reader_change_heads",
@@ -75,6 +80,9 @@ reader_sync = sa.Table(
 )
 
 PRUNE_EVERY = 64
+# PostgreSQL: each append notifies this channel with "<org id> <seq>" in its transaction
+# (delivered at commit); adapters.db.change_feed listens to it in every process.
+CHANNEL = "passgate_reader_changes"
 
 Note = tuple[str, str]  # (kind, object id)
 Keys = Callable[[Mapping[str, Any]], Iterable[Note]]
@@ -87,13 +95,18 @@ class Watched:
     columns: frozenset[str] | None  # None: every column
     keys: Keys
     org_column: str = "org_id"
+    inserts_only: bool = False  # updates and deletes of its rows note nothing
 
     def reads(self, column: str) -> bool:
         return self.columns is None or column in self.columns
 
 
-def _w(columns: str | None, keys: Keys, org_column: str = "org_id") -> Watched:
-    return Watched(None if columns is None else frozenset(columns.split()), keys, org_column)
+def _w(
+    columns: str | None, keys: Keys, org_column: str = "org_id", *, inserts_only: bool = False
+) -> Watched:
+    return Watched(
+        None if columns is None else frozenset(columns.split()), keys, org_column, inserts_only
+    )
 
 
 WATCHED: dict[str, Watched] = {
@@ -122,6 +135,9 @@ WATCHED: dict[str, Watched] = {
     "subscriptions": _w(None, lambda r: [("org", r["org_id"])]),
     "sso_connections": _w(None, lambda r: [("org", r["org_id"])]),  # eligibility (R1)
     "aliro_reader_groups": _w("state public_key", lambda r: [("aliro_group", r["id"])]),
+    # A new remote unlock command: the hub of the process holding the reader sends it.
+    # Its later states (sent, done, expired) concern no reader.
+    "door_commands": _w(None, lambda r: [(COMMAND, r["reader_id"])], inserts_only=True),
 }
 
 
@@ -135,7 +151,7 @@ class ChangeNotes:
         self, table: str, before: Mapping[str, Any] | None, after: Mapping[str, Any] | None
     ) -> None:
         spec = WATCHED.get(table)
-        if spec is None:
+        if spec is None or (spec.inserts_only and before is not None):
             return
         if (
             before is not None
@@ -188,6 +204,9 @@ def append(
         )
         if seq % PRUNE_EVERY == 0:
             prune(conn, org_id, seq, keep_entries=keep_entries, keep_s=keep_s, now=at)
+        if conn.dialect.name == "postgresql":
+            # Sent only if this transaction commits, and only after it is visible.
+            conn.execute(sa.select(sa.func.pg_notify(CHANNEL, f"{org_id} {seq}")))
         out[org_id] = seq
     return out
 
@@ -290,23 +309,36 @@ class SqlReaderChanges:
         return {r.reader_id: (int(r.applied_version), r.applied_digest, r.applied_at) for r in rows}
 
     def record_applied(self, rows: Iterable[tuple[str, str, int, str, datetime]]) -> None:
-        """Store (reader, org, version, digest, at) acks, the latest per reader."""
-        c = reader_sync.c
+        """Store (reader, org, version, digest, at) acks, the latest per reader: one
+        upsert statement for the whole batch (a change acked by a thousand readers)."""
+        latest: dict[str, dict[str, Any]] = {}
         for reader_id, org_id, version, digest, at in rows:
-            updated = self._conn.execute(
-                sa.update(reader_sync)
-                .where(c.reader_id == reader_id)
-                .values(
-                    org_id=org_id, applied_version=version, applied_digest=digest, applied_at=at
-                )
-            )
-            if updated.rowcount == 0:
-                self._conn.execute(
-                    sa.insert(reader_sync).values(
-                        reader_id=reader_id,
-                        org_id=org_id,
-                        applied_version=version,
-                        applied_digest=digest,
-                        applied_at=at,
-                    )
-                )
+            known = latest.get(reader_id)
+            if known is None or version >= known["applied_version"]:
+                latest[reader_id] = {
+                    "reader_id": reader_id,
+                    "org_id": org_id,
+                    "applied_version": version,
+                    "applied_digest": digest,
+                    "applied_at": at,
+                }
+        if not latest:
+            return
+        if self._conn.dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
+        stmt = insert(reader_sync)
+        excluded = stmt.excluded
+        self._conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[reader_sync.c.reader_id],
+                set_={
+                    "org_id": excluded.org_id,
+                    "applied_version": excluded.applied_version,
+                    "applied_digest": excluded.applied_digest,
+                    "applied_at": excluded.applied_at,
+                },
+            ),
+            [latest[k] for k in sorted(latest)],
+        )

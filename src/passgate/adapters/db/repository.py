@@ -103,7 +103,9 @@ class TenantRepository(Generic[T]):
     def _where(self, stmt: Any, filters: Mapping[str, Any]) -> Any:
         stmt = self._scoped(stmt)
         for key, value in filters.items():
-            stmt = stmt.where(self._table.c[key] == value)
+            column = self._table.c[key]
+            # A tuple matches any of its values (one statement for a batch of ids).
+            stmt = stmt.where(column.in_(value) if isinstance(value, tuple) else column == value)
         return stmt
 
     def find(self, entity_id: str) -> T | None:
@@ -530,8 +532,10 @@ class SqlUnitOfWork:
         before_commit: Callable[[SqlUnitOfWork], None] | None = None,
         log_keep_entries: int = 10_000,
         log_keep_s: float = 3600.0,
+        after_append: Callable[[dict[str, int]], None] | None = None,
     ) -> None:
         self._engine = engine
+        self._after_append = after_append
         self.org_id = org_id
         self._write = write
         self._before_commit = before_commit
@@ -570,15 +574,18 @@ class SqlUnitOfWork:
             if exc_type is None and self._write:
                 if self.changed_serials and self._before_commit is not None:
                     self._before_commit(self)  # in this transaction: fails it if it fails
+                appended: dict[str, int] = {}
                 if self.reader_notes:
                     keep, keep_s = self._log_keep
-                    change_log.append(
+                    appended = change_log.append(
                         self._conn, self.reader_notes, keep_entries=keep, keep_s=keep_s
                     )
                 try:
                     self._tx.commit()
                 except sa.exc.IntegrityError as err:
                     raise WriteConflict(_CONFLICT) from err
+                if appended and self._after_append is not None:
+                    self._after_append(appended)  # committed: wake this process's hub
             else:
                 self._tx.rollback()
         finally:
@@ -651,6 +658,9 @@ class SqlUnitOfWorkFactory:
         # The last step inside each write transaction that changed Wallet serials (the
         # container sets it to sign their new .pkpass files).
         self.before_commit: Callable[[SqlUnitOfWork], None] | None = None
+        # Called after a commit that appended to the reader change log, with the new
+        # heads (the container sets it to adapters.db.change_feed's ``committed``).
+        self.after_append: Callable[[dict[str, int]], None] | None = None
 
     def __call__(self, org_id: str | None, *, write: bool = True) -> SqlUnitOfWork:
         return SqlUnitOfWork(
@@ -660,4 +670,5 @@ class SqlUnitOfWorkFactory:
             before_commit=self.before_commit,
             log_keep_entries=self.log_keep_entries,
             log_keep_s=self.log_keep_s,
+            after_append=self.after_append,
         )

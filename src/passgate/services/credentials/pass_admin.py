@@ -20,7 +20,6 @@ from passgate.services.authz import authorize
 from passgate.services.credentials.pass_effects import (
     audit_pass,
     new_versions,
-    reader_update,
     serials_of,
 )
 from passgate.services.events import EventFilter
@@ -127,18 +126,15 @@ def _change(
         if before == m.PassStatus.SUSPENDED:
             raise Conflict("this Apple Pass is already suspended")
         apple_pass.status, apple_pass.suspended_at = m.PassStatus.SUSPENDED, now
-        reason = "pass_suspended"
     elif action == "resume":
         if before != m.PassStatus.SUSPENDED:
             raise Conflict("only a suspended Apple Pass can be resumed")
         apple_pass.status, apple_pass.suspended_at = m.PassStatus.ACTIVE, None
-        reason = "pass_resumed"
     else:
         apple_pass.status, apple_pass.deleted_at = m.PassStatus.DELETED, now
         for d in active:
             d.status = m.DeviceStatus.REVOKED
             uow.repo(m.PassDevice).update(d)
-        reason = "pass_deleted"
     apple_pass.updated_at = now
     repo.update(apple_pass)
     audit_pass(
@@ -152,7 +148,6 @@ def _change(
     )
     # Only copies whose view changes get a new version: a replaced device stays voided.
     new_versions(uow, serials_of(uow, [d.id for d in active]), topic=topic, now=now)
-    reader_update(uow, apple_pass, [d.key_id for d in active], reason, now)
     return apple_pass
 
 

@@ -4,21 +4,22 @@
   pass page can show the member's recent events;
 - a new version of every affected Wallet copy (its serial's version stamp and, signed
   just before the commit, its .pkpass: ``pass_files``), plus one "apns" outbox row per
-  PassKit registration of those serials, so the devices fetch it;
-- a "reader" outbox row naming the credential keys whose standing changed, for the
-  reader gateway to fan out (R16).
+  PassKit registration of those serials, so the devices fetch it.
+
+Readers need nothing written here: the repositories' writes note what changed in the
+reader change log (``adapters.db.change_log``), which the reader hubs follow (R16).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
 from passgate.domain import model as m
 from passgate.domain.pass_records import WalletRegistration, WalletSerial
 from passgate.services.actors import Actor
-from passgate.services.credentials.wallet import APNS_TOPIC, READER_TOPIC, next_pass_version
+from passgate.services.credentials.wallet import APNS_TOPIC, next_pass_version
 from passgate.services.events import audit
 from passgate.services.ports import UnitOfWork
 
@@ -77,34 +78,6 @@ def new_versions(
             )
 
 
-def reader_update(
-    uow: UnitOfWork,
-    apple_pass: m.ApplePass,
-    key_ids: Sequence[str],
-    reason: str,
-    now: datetime,
-) -> None:
-    if not key_ids:
-        return
-    uow.outbox.add(
-        m.OutboxMessage(
-            org_id=apple_pass.org_id,
-            topic=READER_TOPIC,
-            target_id=apple_pass.id,
-            payload={
-                "org_id": apple_pass.org_id,
-                "pass_id": apple_pass.id,
-                "member_id": apple_pass.member_id,
-                "key_ids": sorted(key_ids),
-                "reason": reason,
-                "pass_status": apple_pass.status,
-            },
-            created_at=now,
-            next_attempt_at=now,
-        )
-    )
-
-
 def serials_of(uow: UnitOfWork, device_ids: Iterable[str]) -> list[WalletSerial]:
     wanted = set(device_ids)
     if not wanted:
@@ -115,7 +88,8 @@ def serials_of(uow: UnitOfWork, device_ids: Iterable[str]) -> list[WalletSerial]
 
 def member_changed(uow: UnitOfWork, before: m.Member, after: m.Member, now: datetime) -> None:
     """A member's name shows on their pass, and their standing decides every tap:
-    refresh the Wallet copies when either changes, and tell readers about the latter."""
+    refresh the Wallet copies when either changes (readers learn of the standing from
+    the change log)."""
     renamed = before.display_name != after.display_name
     standing = before.status != after.status
     if not (renamed or standing):
@@ -129,6 +103,3 @@ def member_changed(uow: UnitOfWork, before: m.Member, after: m.Member, now: date
             if d.status == m.DeviceStatus.ACTIVE
         ]
         new_versions(uow, serials_of(uow, [d.id for d in devices]), now=now)
-        if standing:
-            reason = "member_active" if after.status == m.MemberStatus.ACTIVE else "member_inactive"
-            reader_update(uow, apple_pass, [d.key_id for d in devices], reason, now)

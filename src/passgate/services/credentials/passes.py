@@ -29,7 +29,6 @@ from passgate.services.credentials.aliro_groups import current_group
 from passgate.services.credentials.pass_effects import (
     audit_pass,
     new_versions,
-    reader_update,
     serials_of,
 )
 from passgate.services.credentials.pass_files import current_files
@@ -178,10 +177,7 @@ def _provision_once(
             topic=cfg.pass_type_identifier,
             now=now,
         )
-        reader_update(uow, apple_pass, [d.key_id for d in replaced], "device_replaced", now)
         added = _bind(uow, actor, apple_pass, plan.add, by_id, plan.unchanged, now)
-        if added:
-            reader_update(uow, apple_pass, [d.key_id for d in added], "device_added", now)
         if plan.watch_skipped is not None:
             audit_pass(
                 uow, actor, apple_pass, "apple_pass.watch_skipped", now, reason=plan.watch_skipped

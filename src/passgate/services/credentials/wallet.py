@@ -31,7 +31,6 @@ from passgate.proto.passkit import (
 
 SERIAL_PREFIX = "ws-"
 APNS_TOPIC = "apns"
-READER_TOPIC = "reader"
 # Raise when pass.json or the images change shape, so stored files are signed again.
 PASS_LAYOUT = 1
 

@@ -4,9 +4,12 @@
 open (lockdown, every reader tampered or offline, no reader at all) and in one
 transaction writes a command row for one reader of the door and the
 ``door.unlock_requested`` audit event naming who asked, when and from which SSO session.
-The reader hub of the process holding that reader's connection picks pending commands
-up on its next pass (``claim``: any commit wakes it), sends each as a signed frame bound
-to the connection (``proto.unlock``), and the reader answers with its result
+Writing the row notes a ``command`` entry naming the reader in the reader change log
+(``NOTE``; a kind of its own, so no cache content is resent for it). The hub of the
+process holding that reader's connection, in whichever server process, follows the log:
+on a pass whose entries name a command for a connected reader (or when a reader
+connects) it picks that organization's pending commands up (``claim``), sends each as a
+signed frame bound to the connection (``proto.unlock``), and the reader answers with its result
 (``record_result``); the reader also queues a ``remote_unlock`` event through its durable
 event queue, stored once like a tap. A command lives ``LIFETIME_S``: one not delivered
 by then, or not answered shortly after, ends ``expired``.
@@ -34,6 +37,8 @@ from passgate.services.events import audit
 from passgate.services.ports import Clock, UnitOfWork, UnitOfWorkFactory
 
 LIFETIME_S = 30
+# The reader change log's note kind for a new command (object id: the reader's id).
+NOTE = "command"
 # A sent command whose answer has not come this long after its expiry has none coming.
 ANSWER_GRACE_S = 10
 PENDING, SENT, DONE, FAILED, EXPIRED = "pending", "sent", "done", "failed", "expired"

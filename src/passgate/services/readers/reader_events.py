@@ -174,6 +174,8 @@ def set_status(
     repo.update(reader)
 
 
-def touch_seen(uow: UnitOfWork, reader_id: str, now: datetime) -> None:
-    """The reader spoke (a message, a heartbeat's answer): move its last seen, column-only."""
-    uow.repo(m.Reader).advance("last_seen_at", now, id=reader_id)
+def touch_seen(uow: UnitOfWork, reader_ids: Sequence[str], now: datetime) -> None:
+    """These readers spoke (a message, a heartbeat's answer): move their last seen, in
+    one column-only statement for the batch."""
+    if reader_ids:
+        uow.repo(m.Reader).advance("last_seen_at", now, id=tuple(reader_ids))

@@ -110,6 +110,26 @@ EMPTY_CREDENTIALS = Section("credentials")
 EMPTY_MEMBERS = Section("members")
 
 
+class SmallHashes:
+    """Digest shares of small section values, by object: the values a state hands out are
+    kept as the same objects while they are equal (the organization's, each door's and
+    each reader's), so a thousand readers of one door cost one hash of the door, and a
+    reader's own section is hashed again only when it changed."""
+
+    def __init__(self) -> None:
+        self._by_id: dict[int, tuple[Any, int]] = {}
+
+    def of(self, name: str, value: Any) -> int:
+        found = self._by_id.get(id(value))
+        if found is not None and found[0] is value:
+            return found[1]
+        share = snap.section_hash(name, value)
+        if len(self._by_id) > 65_536:
+            self._by_id.clear()  # replaced values pile up: start again (cheap)
+        self._by_id[id(value)] = (value, share)  # holding it keeps its id unique
+        return share
+
+
 @dataclass
 class ReaderView:
     """One reader's content: its small sections and the shared sections it holds."""
@@ -117,12 +137,14 @@ class ReaderView:
     small: dict[str, Any]  # org, door, reader
     credentials: Section
     members: Section
+    hashes: SmallHashes | None = None
 
     def content(self) -> dict[str, Any]:
         return {**self.small, "credentials": self.credentials.rows, "members": self.members.rows}
 
     def digest(self) -> str:
-        total = sum(snap.section_hash(n, v) for n, v in self.small.items())
+        of = self.hashes.of if self.hashes is not None else snap.section_hash
+        total = sum(of(n, v) for n, v in self.small.items())
         return snap.format_digest(total + self.credentials.share() + self.members.share())
 
 
@@ -163,6 +185,10 @@ class OrgState:
         self.app = Section("credentials")
         self.both = Section("credentials")
         self.door_members: dict[str, Section] = {}
+        # Small section values handed out, kept as one object while equal (SmallHashes).
+        self.hashes = SmallHashes()
+        self._org_value: dict[str, Any] = {"eligible": False}
+        self._reader_values: dict[str, dict[str, Any]] = {}
 
     # --- loading ---------------------------------------------------------------------
 
@@ -335,19 +361,21 @@ class OrgState:
             credentials = EMPTY_CREDENTIALS
         members = self.members_of_door(reader.door_id) if trusted or app_ok else EMPTY_MEMBERS
         link = self.links.get(reader_id)
-        small = {
-            "org": {"eligible": self.eligible},
-            "door": self.doors[reader.door_id],
-            "reader": {
-                "id": reader.id,
-                "model": reader.model,
-                "tamper_protection": reader.tamper_protection,
-                "tampered": reader.tampered,
-                "tamper_seq": link.tamper_seq if link is not None else 0,
-                "readiness": list(verdict.reasons),
-            },
+        own = {
+            "id": reader.id,
+            "model": reader.model,
+            "tamper_protection": reader.tamper_protection,
+            "tampered": reader.tampered,
+            "tamper_seq": link.tamper_seq if link is not None else 0,
+            "readiness": list(verdict.reasons),
         }
-        return ReaderView(small, credentials, members)
+        kept = self._reader_values.get(reader_id)
+        if kept != own:
+            kept = self._reader_values[reader_id] = own  # a new object: never changed in place
+        if self._org_value["eligible"] != self.eligible:
+            self._org_value = {"eligible": self.eligible}
+        small = {"org": self._org_value, "door": self.doors[reader.door_id], "reader": kept}
+        return ReaderView(small, credentials, members, self.hashes)
 
     def public_key(self, reader_id: str) -> str | None:
         link = self.links.get(reader_id)
@@ -387,6 +415,8 @@ class OrgState:
             elif kind == "reader":
                 out.small = True
                 out.readers.add(oid)
+            # Other kinds name no content: ``command`` (a door command for the hub to
+            # send, services.readers.door_commands), ``aliro_group`` (certificates).
         return out
 
     def apply(
