@@ -22,7 +22,7 @@ from passgate.adapters.db import change_log
 from passgate.adapters.db import tables as t
 from passgate.adapters.db.bulk import bulk_insert_new
 from passgate.adapters.db.engine import IMMEDIATE
-from passgate.adapters.db.lists import SqlPassList, after_position, capped_count
+from passgate.adapters.db.lists import SqlPassList, after_position, capped_count, entities
 from passgate.domain import model as m
 from passgate.domain.errors import NotFound, PermissionDenied, WriteConflict
 from passgate.services.paging import Page, Position
@@ -366,12 +366,10 @@ class SqlEvents:
         total = capped_count(self._conn, stmt.with_only_columns(c.id))
         if after is not None:
             stmt = stmt.where(after_position(c.occurred_at, c.id, after))
-        rows = [
-            _row_to(m.Event, r)
-            for r in self._conn.execute(
-                stmt.order_by(c.occurred_at.desc(), c.id.desc()).limit(limit + 1).offset(offset)
-            ).mappings()
-        ]
+        found = self._conn.execute(
+            stmt.order_by(c.occurred_at.desc(), c.id.desc()).limit(limit + 1).offset(offset)
+        )
+        rows = entities(m.Event, list(found.keys()), found.all())
         more = len(rows) > limit
         rows = rows[:limit]
         nxt = Position(rows[-1].occurred_at, rows[-1].id) if more and rows else None
