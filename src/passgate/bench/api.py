@@ -161,14 +161,17 @@ def _world(engine: sa.Engine, now: datetime) -> World:
     return World(org_id=org.id, token=token, doors=doors, readers=readers)
 
 
-def _grow(engine: sa.Engine, w: World, size: int, now: datetime, rng: random.Random) -> None:
+def _grow(
+    engine: sa.Engine, w: World, size: int, now: datetime, rng: random.Random
+) -> dict[str, float]:
     """Bring members (each with a pass and an iPhone) and events up to ``size`` rows.
 
     Bulk loaded (bench/bulk.py: COPY on PostgreSQL, executemany on SQLite) with the
-    tables' plain indexes dropped and built again after the load, then ANALYZE.
+    tables' plain indexes dropped and built again after the load, then ANALYZE. Returns
+    the seconds each phase took (rows, indexes, statistics).
     """
     from passgate.adapters.db import tables as t
-    from passgate.bench.bulk import load, without_secondary_indexes
+    from passgate.bench.bulk import bulk_connection, load, without_secondary_indexes
     from passgate.domain import model as m
 
     start_m, start_e = w.members, w.events
@@ -178,8 +181,11 @@ def _grow(engine: sa.Engine, w: World, size: int, now: datetime, rng: random.Ran
     label = f"seeding {size:,} rows"
     steps = len(range(start_m, size, CHUNK)) + len(range(start_e, size, CHUNK))
     tables = (t.members, t.apple_passes, t.pass_devices, t.events)
+    phases: dict[str, float] = {}
+    started = time.perf_counter()
     with (
-        without_secondary_indexes(engine, tables),
+        without_secondary_indexes(engine, tables, phases),
+        bulk_connection(engine) as conn,
         click.progressbar(length=steps, label=label, file=sys.stderr) as bar,
     ):
         for part in _chunks(size - start_m):
@@ -236,7 +242,7 @@ def _grow(engine: sa.Engine, w: World, size: int, now: datetime, rng: random.Ran
                         None,
                     )
                 )
-            with engine.begin() as conn:
+            with conn.begin():
                 load(conn, t.members, _MEMBER_COLUMNS, members)
                 load(conn, t.apple_passes, _PASS_COLUMNS, passes)
                 load(conn, t.pass_devices, _DEVICE_COLUMNS, devices)
@@ -275,13 +281,17 @@ def _grow(engine: sa.Engine, w: World, size: int, now: datetime, rng: random.Ran
                 )
             if not w.first_member:
                 w.first_member = str(events[0][14])  # a member with taps
-            with engine.begin() as conn:
+            with conn.begin():
                 load(conn, t.events, _EVENT_COLUMNS, events)
             bar.update(1)
         w.events = size
+        phases["rows_s"] = time.perf_counter() - started
+    started = time.perf_counter()
     with engine.begin() as conn:
         # Fresh statistics, as autovacuum (PostgreSQL) or PRAGMA optimize (SQLite) keep them.
         conn.exec_driver_sql("ANALYZE")
+    phases["analyze_s"] = time.perf_counter() - started
+    return {k: round(v, 1) for k, v in phases.items()}
 
 
 def _middle_cursors(engine: sa.Engine, w: World) -> dict[str, str]:
@@ -403,7 +413,7 @@ def run(
                     rng = random.Random(7)  # noqa: S311 (sample data, not secrets)
                     for size in sizes:
                         started = time.perf_counter()
-                        _grow(engine, w, size, now, rng)
+                        phases = _grow(engine, w, size, now, rng)
                         seeded = time.perf_counter() - started
                         stop, base = _serve(url)
                         try:
@@ -414,6 +424,7 @@ def run(
                             stop()
                         results[backend][str(size)] = {
                             "seed_s": round(seeded, 1),
+                            "seed_phases": phases,
                             "endpoints": figures,
                             "load_average": [round(x, 2) for x in os.getloadavg()],
                         }
