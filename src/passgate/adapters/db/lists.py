@@ -27,8 +27,19 @@ E = TypeVar("E")
 def capped_count(conn: sa.Connection, stmt: Any) -> int | None:
     """How many rows ``stmt`` selects when at most COUNT_CAP, else None (counting stops
     after COUNT_CAP + 1 rows, so the cost is bounded whatever the table's size)."""
+    n = int(conn.execute(sa.select(count_column(stmt))).scalar_one())
+    return capped(n)
+
+
+def count_column(stmt: Any) -> Any:
+    """The capped count of ``stmt``'s rows as a column, so a page's statement carries
+    its list's count (one round trip to the database for both): an uncorrelated
+    subquery, evaluated once per statement."""
     limited = stmt.limit(COUNT_CAP + 1).subquery()
-    n = int(conn.execute(sa.select(sa.func.count()).select_from(limited)).scalar_one())
+    return sa.select(sa.func.count()).select_from(limited).scalar_subquery().label("list_total")
+
+
+def capped(n: int) -> int | None:
     return n if n <= COUNT_CAP else None
 
 
@@ -126,20 +137,22 @@ class SqlPassList:
                     DEVICES_NONE: sa.and_(~iphone, ~watch),
                 }[device]
             )
-        total = capped_count(self._conn, stmt.with_only_columns(p.id))
+        counted = stmt.with_only_columns(p.id)
         if after is not None:
             stmt = stmt.where(after_position(p.created_at, p.id, after))
-        # The page and its members in one statement: the passes' index gives the order,
-        # each member is one primary-key lookup.
+        # The page, its members and the list's count in one statement: the passes' index
+        # gives the order, each member is one primary-key lookup.
         member_cols = [c.label(f"member__{c.name}") for c in t.members.c]
         stmt = (
-            stmt.add_columns(*member_cols)
+            stmt.add_columns(*member_cols, count_column(counted))
             .join(t.members, sa.and_(mb.org_id == p.org_id, mb.id == p.member_id))
             .order_by(p.created_at.desc(), p.id.desc())
             .limit(limit + 1)
             .offset(offset)
         )
         found = self._conn.execute(stmt).all()
+        # Past the last row the page has no row to carry the count: count alone.
+        total = capped(int(found[0][-1])) if found else capped_count(self._conn, counted)
         more = len(found) > limit
         found = found[:limit]
         width = len(t.apple_passes.c)
