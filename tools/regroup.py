@@ -64,7 +64,7 @@ AREAS: dict[str, tuple[str, tuple[str, ...]]] = {
     ),
     "directory": (
         "The organization's configuration objects, SCIM provisioning, a member's own view.",
-        ("catalog", "commands", "doors", "me", "members", "scim"),
+        ("catalog", "commands", "doors", "event_log", "me", "members", "scim"),
     ),
     "credentials": (
         "What opens doors: Apple Passes, Wallet, PassKit, app credentials, Aliro groups.",
@@ -74,6 +74,7 @@ AREAS: dict[str, tuple[str, tuple[str, ...]]] = {
             "pass_admin",
             "pass_effects",
             "pass_files",
+            "pass_list",
             "pass_pushes",
             "passes",
             "passkit_service",

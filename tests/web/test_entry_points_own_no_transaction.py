@@ -21,9 +21,6 @@ ROOTS = (SRC / "web", SRC / "worker", SRC / "cli.py")
 
 # (path under src/passgate, enclosing function) -> why it still opens a unit of work.
 PENDING: dict[tuple[str, str], str] = {
-    ("web/passes.py", "list_passes"): "the Apple Pass list moves with its SQL paging",
-    ("web/api/admin.py", "list_events"): "the event list moves with its SQL paging",
-    ("web/api/me.py", "list_my_events"): "the event list moves with its SQL paging",
     ("web/dashboard/events.py", "event_log"): "the event pages move with their paging",
     ("web/dashboard/events.py", "_chart"): "the event pages move with their paging",
     ("web/dashboard/events.py", "_export"): "the event pages move with their paging",

@@ -243,3 +243,24 @@ def test_apple_passes_page_by_cursor_with_filters(client: TestClient, container:
     assert r.json() == [] and r.headers["X-Total-Count"] == "0"
     r = client.get("/api/v1/apple_passes?q=p_@", headers=org.headers)
     assert r.json() == []
+
+
+def test_every_page_counts_the_whole_list_even_past_its_last_row(
+    client: TestClient, container: Container
+) -> None:
+    org = Org(client, "acme")
+    _events(container, org, 7)
+    first = client.get("/api/v1/events?category=access&limit=5", headers=org.headers)
+    second = client.get(
+        f"/api/v1/events?category=access&limit=5&cursor={first.headers['X-Next-Cursor']}",
+        headers=org.headers,
+    )
+    assert len(second.json()) == 2
+    assert first.headers["X-Total-Count"] == second.headers["X-Total-Count"] == "7"
+    # A cursor at the last row: the page is empty and still says how many match.
+    last = second.json()[-1]
+    at = datetime.fromisoformat(last["occurred_at"].replace("Z", "+00:00"))
+    past = paging.encode_cursor("events", paging.Position(at, last["id"]))
+    r = client.get(f"/api/v1/events?category=access&cursor={past}", headers=org.headers)
+    assert r.json() == [] and r.headers["X-Total-Count"] == "7"
+    assert "X-Next-Cursor" not in r.headers

@@ -3,10 +3,11 @@
 For each database (SQLite, PostgreSQL) one organization is filled step by step to each
 size: that many members, each with an Apple Pass and an iPhone device, and that many
 access events (taps over doors and readers, a tenth of them denials, spread over the
-last 30 days). Rows go in by bulk inserts (thousands per statement), not through the
-API. At each size the server runs in this process (uvicorn on a loopback port, real
-HTTP through httpx, authenticated with an organization API key) and each endpoint is
-called ``--requests`` times after a few warm-up calls; p50 and p95 are printed in ms.
+last 30 days). Rows go in by bulk load (bench/bulk.py: COPY on PostgreSQL, executemany on
+SQLite, plain indexes built after the load, then ANALYZE), not through the API. At each
+size the server runs in this process (uvicorn on a loopback port, real HTTP through
+httpx, authenticated with an organization API key) and each endpoint is called
+``--requests`` times after a few warm-up calls; p50 and p95 are printed in ms.
 
 Endpoints: the first page of ``/apple_passes`` and ``/events``; a page from the middle
 of each by cursor; ``/apple_passes?status=suspended``; ``/events`` for one member and
@@ -16,6 +17,7 @@ organization's time index).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import random
@@ -34,7 +36,24 @@ import sqlalchemy as sa
 from passgate.bench.databases import BACKENDS, fresh_database, servers
 
 DEFAULT_SIZES = "1000,100000,1000000"
-CHUNK = 5_000
+CHUNK = 20_000
+_MEMBER_COLUMNS = (
+    *("id", "org_id", "email", "display_name", "role", "status", "external_id", "created_at"),
+)
+_PASS_COLUMNS = (
+    *("id", "org_id", "member_id", "serial_number", "status", "created_at", "updated_at"),
+    *("suspended_at", "deleted_at", "last_used_at"),
+)
+_DEVICE_COLUMNS = (
+    *("id", "org_id", "pass_id", "kind", "device_id", "model", "os_version", "app_version"),
+    *("public_key", "key_id", "status", "paired_device_id", "added_at", "replaced_at"),
+    "last_used_at",
+)
+_EVENT_COLUMNS = (
+    *("id", "org_id", "category", "type", "idempotency_key", "occurred_at", "recorded_at"),
+    *("actor_type", "actor_id", "actor_name", "object_type", "object_id", "door_id"),
+    *("reader_id", "member_id", "credential_id", "granted", "reason", "data"),
+)
 DOORS = 10
 READERS_PER_DOOR = 2
 WARMUP = 5
@@ -49,7 +68,7 @@ class World:
     readers: list[str]
     members: int = 0  # seeded so far (members, passes, devices)
     events: int = 0
-    first_member: str = ""
+    first_member: str = ""  # the member of the first tap seeded
 
 
 def _sizes(text: str) -> list[int]:
@@ -142,74 +161,91 @@ def _world(engine: sa.Engine, now: datetime) -> World:
     return World(org_id=org.id, token=token, doors=doors, readers=readers)
 
 
-def _grow(engine: sa.Engine, w: World, size: int, now: datetime, rng: random.Random) -> None:
-    """Bring members (each with a pass and an iPhone) and events up to ``size`` rows."""
+def _grow(
+    engine: sa.Engine, w: World, size: int, now: datetime, rng: random.Random
+) -> dict[str, float]:
+    """Bring members (each with a pass and an iPhone) and events up to ``size`` rows.
+
+    Bulk loaded (bench/bulk.py: COPY on PostgreSQL, executemany on SQLite) with the
+    tables' plain indexes dropped and built again after the load, then ANALYZE. Returns
+    the seconds each phase took (rows, indexes, statistics).
+    """
     from passgate.adapters.db import tables as t
+    from passgate.bench.bulk import bulk_connection, load, without_secondary_indexes
     from passgate.domain import model as m
 
     start_m, start_e = w.members, w.events
     year = timedelta(days=365).total_seconds()
     month = timedelta(days=30).total_seconds()
+    tag = w.org_id[-8:]
     label = f"seeding {size:,} rows"
     steps = len(range(start_m, size, CHUNK)) + len(range(start_e, size, CHUNK))
-    with click.progressbar(length=steps, label=label, file=sys.stderr) as bar:
+    tables = (t.members, t.apple_passes, t.pass_devices, t.events)
+    phases: dict[str, float] = {}
+    started = time.perf_counter()
+    with (
+        without_secondary_indexes(engine, tables, phases),
+        bulk_connection(engine) as conn,
+        click.progressbar(length=steps, label=label, file=sys.stderr) as bar,
+    ):
         for part in _chunks(size - start_m):
             members, passes, devices = [], [], []
             for j in part:
                 i = start_m + j
                 created = now - timedelta(seconds=year * (1 - i / 5_000_000) + rng.random())
-                mid, pid = f"mbr_{w.org_id[-8:]}{i:08d}", m.new_id("pass")
+                mid, pid = f"mbr_{tag}{i:016x}", m.new_id("pass")
                 members.append(
-                    {
-                        "id": mid,
-                        "org_id": w.org_id,
-                        "email": f"person{i}@bench.example",
-                        "display_name": f"Person {i}",
-                        "role": "member",
-                        "status": "active",
-                        "external_id": None,
-                        "created_at": created,
-                    }
+                    (
+                        mid,
+                        w.org_id,
+                        f"person{i}@bench.example",
+                        f"Person {i}",
+                        "member",
+                        "active",
+                        None,
+                        created,
+                    )
                 )
+                status = "suspended" if i % 20 == 7 else "active"
+                suspended = created if status == "suspended" else None
                 passes.append(
-                    {
-                        "id": pid,
-                        "org_id": w.org_id,
-                        "member_id": mid,
-                        "serial_number": f"{w.org_id}-{i}",
-                        "status": "suspended" if i % 20 == 7 else "active",
-                        "created_at": created,
-                        "updated_at": created,
-                        "suspended_at": None,
-                        "deleted_at": None,
-                        "last_used_at": None,
-                    }
+                    (
+                        pid,
+                        w.org_id,
+                        mid,
+                        f"{w.org_id}-{i}",
+                        status,
+                        created,
+                        created,
+                        suspended,
+                        None,
+                        None,
+                    )
                 )
+                public_key = "04" + f"{tag}{i:056x}" * 2
                 devices.append(
-                    {
-                        "id": m.new_id("dev"),
-                        "org_id": w.org_id,
-                        "pass_id": pid,
-                        "kind": "iphone",
-                        "device_id": f"iphone-{i}",
-                        "model": "iPhone16,1",
-                        "os_version": "18.1",
-                        "app_version": "1.0",
-                        "public_key": "04" + f"{i:0128x}",
-                        "key_id": f"{w.org_id[-8:]}{i:056x}",
-                        "status": "active",
-                        "paired_device_id": None,
-                        "added_at": created,
-                        "replaced_at": None,
-                        "last_used_at": None,
-                    }
+                    (
+                        m.new_id("dev"),
+                        w.org_id,
+                        pid,
+                        "iphone",
+                        f"iphone-{i}",
+                        "iPhone16,1",
+                        "18.1",
+                        "1.0",
+                        public_key,
+                        hashlib.sha256(bytes.fromhex(public_key)).hexdigest(),
+                        "active",
+                        None,
+                        created,
+                        None,
+                        None,
+                    )
                 )
-            if not w.first_member:
-                w.first_member = str(members[0]["id"])
-            with engine.begin() as conn:
-                conn.execute(sa.insert(t.members), members)
-                conn.execute(sa.insert(t.apple_passes), passes)
-                conn.execute(sa.insert(t.pass_devices), devices)
+            with conn.begin():
+                load(conn, t.members, _MEMBER_COLUMNS, members)
+                load(conn, t.apple_passes, _PASS_COLUMNS, passes)
+                load(conn, t.pass_devices, _DEVICE_COLUMNS, devices)
             bar.update(1)
         w.members = size
         for part in _chunks(size - start_e):
@@ -217,38 +253,45 @@ def _grow(engine: sa.Engine, w: World, size: int, now: datetime, rng: random.Ran
             for j in part:
                 i = start_e + j
                 reader = rng.randrange(len(w.readers))
+                rid = w.readers[reader]
                 member = rng.randrange(max(1, w.members))
                 granted = rng.random() >= 0.1
                 events.append(
-                    {
-                        "id": m.new_id("evt"),
-                        "org_id": w.org_id,
-                        "category": "access",
-                        "type": "access.granted" if granted else "access.denied",
-                        "idempotency_key": f"{w.readers[reader]}:{i}",
-                        "occurred_at": now - timedelta(seconds=month * rng.random()),
-                        "recorded_at": now,
-                        "actor_type": "reader",
-                        "actor_id": w.readers[reader],
-                        "actor_name": None,
-                        "object_type": "reader",
-                        "object_id": w.readers[reader],
-                        "door_id": w.doors[reader // READERS_PER_DOOR],
-                        "reader_id": w.readers[reader],
-                        "member_id": f"mbr_{w.org_id[-8:]}{member:08d}",
-                        "credential_id": None,
-                        "granted": granted,
-                        "reason": "granted" if granted else rng.choice(_REASONS_DENIED),
-                        "data": {"sequence": i, "method": "nfc"},
-                    }
+                    (
+                        m.new_id("evt"),
+                        w.org_id,
+                        "access",
+                        "access.granted" if granted else "access.denied",
+                        f"{rid}:{i}",
+                        now - timedelta(seconds=month * rng.random()),
+                        now,
+                        "reader",
+                        rid,
+                        None,
+                        "reader",
+                        rid,
+                        w.doors[reader // READERS_PER_DOOR],
+                        rid,
+                        f"mbr_{tag}{member:016x}",
+                        None,
+                        granted,
+                        "granted" if granted else rng.choice(_REASONS_DENIED),
+                        {"sequence": i, "method": "nfc"},
+                    )
                 )
-            with engine.begin() as conn:
-                conn.execute(sa.insert(t.events), events)
+            if not w.first_member:
+                w.first_member = str(events[0][14])  # a member with taps
+            with conn.begin():
+                load(conn, t.events, _EVENT_COLUMNS, events)
             bar.update(1)
         w.events = size
+        phases["rows_s"] = time.perf_counter() - started
+    started = time.perf_counter()
     with engine.begin() as conn:
         # Fresh statistics, as autovacuum (PostgreSQL) or PRAGMA optimize (SQLite) keep them.
         conn.exec_driver_sql("ANALYZE")
+    phases["analyze_s"] = time.perf_counter() - started
+    return {k: round(v, 1) for k, v in phases.items()}
 
 
 def _middle_cursors(engine: sa.Engine, w: World) -> dict[str, str]:
@@ -370,7 +413,7 @@ def run(
                     rng = random.Random(7)  # noqa: S311 (sample data, not secrets)
                     for size in sizes:
                         started = time.perf_counter()
-                        _grow(engine, w, size, now, rng)
+                        phases = _grow(engine, w, size, now, rng)
                         seeded = time.perf_counter() - started
                         stop, base = _serve(url)
                         try:
@@ -381,6 +424,7 @@ def run(
                             stop()
                         results[backend][str(size)] = {
                             "seed_s": round(seeded, 1),
+                            "seed_phases": phases,
                             "endpoints": figures,
                             "load_average": [round(x, 2) for x in os.getloadavg()],
                         }

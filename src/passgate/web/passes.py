@@ -18,7 +18,9 @@ from passgate.domain.passes import DeviceClaim, normalize_public_key
 from passgate.services.actors import Actor
 from passgate.services.container import Container
 from passgate.services.credentials import pass_admin
+from passgate.services.credentials.pass_list import PassList
 from passgate.services.credentials.passes import ProvisionResult
+from passgate.services.paging import COUNT_CAP
 from passgate.web.api import API_PREFIX
 from passgate.web.api.crud import ERRORS
 from passgate.web.deps import (
@@ -198,7 +200,8 @@ def router() -> APIRouter:
         operation_id="list_apple_passes",
         summary="The organization's Apple Passes",
         description="Newest first. Paged by `cursor` (see the X-Next-Cursor and Link "
-        "headers); X-Total-Count is exact up to 10,000 matches.",
+        f"headers); X-Total-Count is exact up to {COUNT_CAP:,} matches (more: "
+        "X-Total-Count-Exceeds).",
         responses={**ERRORS, 200: {"headers": CURSOR_HEADERS}},
     )
     def list_passes(
@@ -211,16 +214,15 @@ def router() -> APIRouter:
         device: Literal["iphone", "watch", "both", "none"] | None = None,
         q: Annotated[str | None, Query(max_length=200, description="member name or email")] = None,
     ) -> list[dict[str, Any]]:
-        with c.uow_factory(who.require_org(), write=False) as uow:
-            page = pass_admin.list_passes(
-                uow,
-                status=status,
-                device=device,
-                search=q,
-                limit=pg.limit,
-                offset=pg.offset,
-                cursor=pg.cursor,
-            )
+        page = PassList.of(c).page(
+            who,
+            status=status,
+            device=device,
+            search=q,
+            limit=pg.limit,
+            offset=pg.offset,
+            cursor=pg.cursor,
+        )
         set_page_headers(request, response, pass_admin.PASS_LIST, page)
         return [_row_out(x) for x in page.items]
 

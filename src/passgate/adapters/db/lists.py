@@ -7,7 +7,9 @@ index seek and a bounded scan whatever the table's size.
 
 from __future__ import annotations
 
-from typing import Any
+import dataclasses
+from collections.abc import Iterable, Sequence
+from typing import Any, TypeVar, cast
 
 import sqlalchemy as sa
 
@@ -19,13 +21,25 @@ from passgate.services.paging import COUNT_CAP, Page, Position
 from passgate.services.ports import PassListRow
 
 DEVICE_FILTERS = (IPHONE, WATCH, DEVICES_BOTH, DEVICES_NONE)
+E = TypeVar("E")
 
 
 def capped_count(conn: sa.Connection, stmt: Any) -> int | None:
     """How many rows ``stmt`` selects when at most COUNT_CAP, else None (counting stops
     after COUNT_CAP + 1 rows, so the cost is bounded whatever the table's size)."""
+    n = int(conn.execute(sa.select(count_column(stmt))).scalar_one())
+    return capped(n)
+
+
+def count_column(stmt: Any) -> Any:
+    """The capped count of ``stmt``'s rows as a column, so a page's statement carries
+    its list's count (one round trip to the database for both): an uncorrelated
+    subquery, evaluated once per statement."""
     limited = stmt.limit(COUNT_CAP + 1).subquery()
-    n = int(conn.execute(sa.select(sa.func.count()).select_from(limited)).scalar_one())
+    return sa.select(sa.func.count()).select_from(limited).scalar_subquery().label("list_total")
+
+
+def capped(n: int) -> int | None:
     return n if n <= COUNT_CAP else None
 
 
@@ -38,9 +52,25 @@ def after_position(at: Any, row_id: Any, position: Position) -> Any:
     return sa.and_(at <= position.at, sa.or_(at < position.at, row_id < position.id))
 
 
-def _fields(entity_type: type[Any], row: Any, prefix: str = "") -> Any:
-    names = entity_type.__dataclass_fields__
-    return entity_type(**{n: row[prefix + n] for n in names if prefix + n in row})
+_FIELDS: dict[type[Any], frozenset[str]] = {}
+
+
+def _field_names(entity_type: type[Any]) -> frozenset[str]:
+    names = _FIELDS.get(entity_type)
+    if names is None:
+        names = _FIELDS[entity_type] = frozenset(f.name for f in dataclasses.fields(entity_type))
+    return names
+
+
+def entities(
+    entity_type: type[E], keys: Sequence[str], rows: Iterable[Sequence[Any]], start: int = 0
+) -> list[E]:
+    """``entity_type`` built from each row's columns ``keys`` (names, from ``start``):
+    the columns it has a field for are found once per result, not once per row."""
+    names = _field_names(entity_type)
+    pairs = [(start + i, k) for i, k in enumerate(keys) if k in names]
+    make = cast(Any, entity_type)
+    return [make(**{k: row[i] for i, k in pairs}) for row in rows]
 
 
 class SqlPassList:
@@ -85,12 +115,16 @@ class SqlPassList:
         if needle:
             # Only a search needs the members table; otherwise every pass has its member
             # (a foreign key), so the count and the page read the passes' index alone.
-            named = sa.select(mb.id).where(
-                mb.org_id == self._org_id,
-                sa.or_(
-                    sa.func.lower(mb.display_name).contains(needle, autoescape=True),
-                    sa.func.lower(mb.email).contains(needle, autoescape=True),
-                ),
+            named = (
+                sa.select(mb.id)
+                .where(
+                    mb.org_id == self._org_id,
+                    sa.or_(
+                        sa.func.lower(mb.display_name).contains(needle, autoescape=True),
+                        sa.func.lower(mb.email).contains(needle, autoescape=True),
+                    ),
+                )
+                .correlate(None)  # its own members, not the page's joined ones
             )
             stmt = stmt.where(p.member_id.in_(named))
         if device is not None:
@@ -103,33 +137,40 @@ class SqlPassList:
                     DEVICES_NONE: sa.and_(~iphone, ~watch),
                 }[device]
             )
-        total = capped_count(self._conn, stmt.with_only_columns(p.id))
+        counted = stmt.with_only_columns(p.id)
         if after is not None:
             stmt = stmt.where(after_position(p.created_at, p.id, after))
-        stmt = stmt.order_by(p.created_at.desc(), p.id.desc()).limit(limit + 1).offset(offset)
-        found = list(self._conn.execute(stmt).mappings())
+        # The page, its members and the list's count in one statement: the passes' index
+        # gives the order, each member is one primary-key lookup.
+        member_cols = [c.label(f"member__{c.name}") for c in t.members.c]
+        stmt = (
+            stmt.add_columns(*member_cols, count_column(counted))
+            .join(t.members, sa.and_(mb.org_id == p.org_id, mb.id == p.member_id))
+            .order_by(p.created_at.desc(), p.id.desc())
+            .limit(limit + 1)
+            .offset(offset)
+        )
+        found = self._conn.execute(stmt).all()
+        # Past the last row the page has no row to carry the count: count alone.
+        total = capped(int(found[0][-1])) if found else capped_count(self._conn, counted)
         more = len(found) > limit
-        passes = [_fields(m.ApplePass, r) for r in found[:limit]]
-        members: dict[str, m.Member] = {}
+        found = found[:limit]
+        width = len(t.apple_passes.c)
+        passes = entities(m.ApplePass, list(t.apple_passes.c.keys()), found)
+        owners = entities(m.Member, list(t.members.c.keys()), found, start=width)
         devices: dict[str, list[m.PassDevice]] = {x.id: [] for x in passes}
         if passes:
-            rows = self._conn.execute(
-                sa.select(t.members).where(
-                    mb.org_id == self._org_id, mb.id.in_({x.member_id for x in passes})
-                )
-            ).mappings()
-            members = {r["id"]: _fields(m.Member, r) for r in rows}
             d = t.pass_devices.c
             rows = self._conn.execute(
                 sa.select(t.pass_devices)
                 .where(d.org_id == self._org_id, d.pass_id.in_(list(devices)))
                 .order_by(d.added_at, d.id)
-            ).mappings()
-            for r in rows:
-                devices[r["pass_id"]].append(_fields(m.PassDevice, r))
+            ).all()
+            for x in entities(m.PassDevice, list(t.pass_devices.c.keys()), rows):
+                devices[x.pass_id].append(x)
         items = [
-            PassListRow(apple_pass=x, member=members[x.member_id], devices=devices[x.id])
-            for x in passes
+            PassListRow(apple_pass=x, member=owner, devices=devices[x.id])
+            for x, owner in zip(passes, owners, strict=True)
         ]
         nxt = Position(passes[-1].created_at, passes[-1].id) if more and passes else None
         return Page(items=items, next=nxt, total=total)

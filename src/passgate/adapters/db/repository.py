@@ -22,7 +22,14 @@ from passgate.adapters.db import change_log
 from passgate.adapters.db import tables as t
 from passgate.adapters.db.bulk import bulk_insert_new
 from passgate.adapters.db.engine import IMMEDIATE
-from passgate.adapters.db.lists import SqlPassList, after_position, capped_count
+from passgate.adapters.db.lists import (
+    SqlPassList,
+    after_position,
+    capped,
+    capped_count,
+    count_column,
+    entities,
+)
 from passgate.domain import model as m
 from passgate.domain.errors import NotFound, PermissionDenied, WriteConflict
 from passgate.services.paging import Page, Position
@@ -365,15 +372,19 @@ class SqlEvents:
     ) -> Page[m.Event]:
         c = t.events.c
         stmt = self._filtered(query)
-        total = capped_count(self._conn, stmt.with_only_columns(c.id))
+        counted = stmt.with_only_columns(c.id)
         if after is not None:
             stmt = stmt.where(after_position(c.occurred_at, c.id, after))
-        rows = [
-            _row_to(m.Event, r)
-            for r in self._conn.execute(
-                stmt.order_by(c.occurred_at.desc(), c.id.desc()).limit(limit + 1).offset(offset)
-            ).mappings()
-        ]
+        # The page and the list's count in one statement (one round trip).
+        found = self._conn.execute(
+            stmt.add_columns(count_column(counted))
+            .order_by(c.occurred_at.desc(), c.id.desc())
+            .limit(limit + 1)
+            .offset(offset)
+        )
+        keys, got = list(found.keys()), found.all()
+        total = capped(int(got[0][-1])) if got else capped_count(self._conn, counted)
+        rows = entities(m.Event, keys, got)
         more = len(rows) > limit
         rows = rows[:limit]
         nxt = Position(rows[-1].occurred_at, rows[-1].id) if more and rows else None

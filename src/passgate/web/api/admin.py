@@ -8,9 +8,10 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from passgate.domain import model as m
 from passgate.domain.errors import ValidationError
+from passgate.services.directory.event_log import EventLog
 from passgate.services.events import EVENT_LIST, EventFilter
 from passgate.services.organizations import OrganizationOverview
-from passgate.services.paging import decode_cursor
+from passgate.services.paging import COUNT_CAP
 from passgate.web.api import API_PREFIX
 from passgate.web.api import schemas as s
 from passgate.web.api.crud import ERRORS
@@ -230,7 +231,8 @@ def router() -> APIRouter:
         operation_id="list_events",
         summary="The event log: access decisions and audit records, newest first",
         description="Newest first by occurred_at. Paged by `cursor` (see the X-Next-Cursor "
-        "and Link headers); X-Total-Count is exact up to 10,000 matches.",
+        f"and Link headers); X-Total-Count is exact up to {COUNT_CAP:,} matches (more: "
+        "X-Total-Count-Exceeds).",
         responses={**ERRORS, 200: {"headers": CURSOR_HEADERS}},
     )
     def list_events(
@@ -241,9 +243,7 @@ def router() -> APIRouter:
         response: Response,
         query: Annotated[EventFilter, Depends(event_filter)],
     ) -> list[m.Event]:
-        after = decode_cursor(EVENT_LIST, pg.cursor) if pg.cursor is not None else None
-        with c.uow_factory(who.require_org(), write=False) as uow:
-            page = uow.events.page(query, limit=pg.limit, after=after, offset=pg.offset)
+        page = EventLog.of(c).page(who, query, limit=pg.limit, cursor=pg.cursor, offset=pg.offset)
         set_page_headers(request, response, EVENT_LIST, page)
         return page.items
 

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Response
 from pydantic import BaseModel
 
 from passgate.services.directory import me
+from passgate.services.directory.event_log import EventLog
 from passgate.web.api import API_PREFIX
 from passgate.web.api.crud import ERRORS
 from passgate.web.deps import ActorDep, ContainerDep, PageDep, set_total
@@ -103,8 +104,7 @@ def router() -> APIRouter:
     def list_my_events(
         c: ContainerDep, who: ActorDep, pg: PageDep, response: Response
     ) -> list[dict[str, Any]]:
-        with c.uow_factory(who.require_org(), write=False) as uow:
-            items, total = me.own_taps(uow, who, limit=pg.limit, offset=pg.offset)
+        items, total = EventLog.of(c).own_taps(who, limit=pg.limit, offset=pg.offset)
         set_total(response, total)
         return [e.__dict__ for e in items]
 
