@@ -158,3 +158,16 @@ def add_app_credential(client: TestClient, org: Org, member_id: str) -> str:
     )
     assert r.status_code == 201, r.text
     return str(r.json()["id"])
+
+
+def reader_log_head(container: Any, org_id: str) -> int:
+    """The organization's reader change log head: what readers have been told up to."""
+    with container.uow_factory(org_id, write=False) as uow:
+        return int(uow.reader_changes.heads([org_id]).get(org_id, (0, 0))[0])
+
+
+def reader_log_since(container: Any, org_id: str, seq: int) -> set[tuple[str, str]]:
+    """What the change log told every reader hub after ``seq``: (kind, object id) notes."""
+    with container.uow_factory(org_id, write=False) as uow:
+        head = uow.reader_changes.heads([org_id]).get(org_id, (0, 0))[0]
+        return {(kind, obj) for _, kind, obj in uow.reader_changes.after(org_id, seq, head)}

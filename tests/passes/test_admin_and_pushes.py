@@ -12,7 +12,14 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi.testclient import TestClient
 from tests.conftest import OPERATOR_KEY, SECRET_KEY
 from tests.passes.conftest import PASS_TYPE, TEAM
-from tests.passes.helpers import MemberApp, app_headers, iphone, watch
+from tests.passes.helpers import (
+    MemberApp,
+    app_headers,
+    iphone,
+    reader_log_head,
+    reader_log_since,
+    watch,
+)
 
 from passgate.config import Settings
 from passgate.proto.passkit import DevChain
@@ -80,37 +87,36 @@ def _drain(client: TestClient) -> int:
         dispatcher._apns.close()
 
 
-def _reader_reasons(client: TestClient) -> list[str]:
-    c = client.app.state.container  # type: ignore[attr-defined]
-    with c.uow_factory(None, write=False) as uow:
-        return [x.payload["reason"] for x in uow.outbox.pending("reader")]
-
-
-def test_suspend_resume_delete_push_audit_and_reader_rows(
+def test_suspend_resume_delete_push_audit_and_reader_log(
     member: MemberApp, receiver: ReceiverThread
 ) -> None:
     client, admin = member.client, member.org.headers
+    c = client.app.state.container  # type: ignore[attr-defined]
     body = member.add({"iphone": iphone(), "watch": watch()}).json()
     pass_id = body["pass_id"]
+    keys = {("credential", d["key_id"]) for d in body["devices"]}
     _register(client, body["serials"]["iphone"], "phone-lib", PUSH)
     _register(client, body["serials"]["watch"], "watch-lib", "cd" * 32)
     receiver.subscribe(PUSH)
     for action, status in (("suspend", "suspended"), ("resume", "active")):
+        head = reader_log_head(c, member.org.id)
         r = client.post(f"/api/v1/apple_passes/{pass_id}/{action}", headers=admin)
         assert r.status_code == 200 and r.json()["status"] == status
+        # Every reader hub learns of it from the change log, in the same transaction.
+        assert ("pass", pass_id) in reader_log_since(c, member.org.id, head)
         assert _drain(client) == 2
         delivery = receiver.wait_for_push(PUSH)
         assert delivery.topic == PASS_TYPE and delivery.body == b"{}"
     assert client.post(f"/api/v1/apple_passes/{pass_id}/resume", headers=admin).status_code == 409
+    head = reader_log_head(c, member.org.id)
     r = client.delete(f"/api/v1/apple_passes/{pass_id}", headers=admin)
     assert r.status_code == 200 and r.json()["status"] == "deleted"
     assert r.json()["devices"] == "none"
+    # The pass and both device keys (revoked) are named for the readers.
+    assert {("pass", pass_id), *keys} <= reader_log_since(c, member.org.id, head)
     assert _drain(client) == 2
     receiver.wait_for_push(PUSH)
     assert client.post(f"/api/v1/apple_passes/{pass_id}/suspend", headers=admin).status_code == 409
-    reasons = _reader_reasons(client)
-    for reason in ("pass_suspended", "pass_resumed", "pass_deleted"):
-        assert reason in reasons
     events = client.get("/api/v1/events?type=apple_pass.suspended", headers=admin).json()
     assert len(events) == 1 and events[0]["actor_type"] == "api_key"
     detail = client.get(f"/api/v1/apple_passes/{pass_id}", headers=admin).json()

@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import base64
-from typing import Any
 
 from fastapi.testclient import TestClient
-from tests.passes.helpers import MemberApp, app_headers, iphone, new_public_key, watch
+from tests.passes.helpers import (
+    MemberApp,
+    app_headers,
+    iphone,
+    new_public_key,
+    reader_log_head,
+    reader_log_since,
+    watch,
+)
 
 from passgate.bootstrap import Container
 from passgate.domain import model as m
@@ -20,11 +27,6 @@ def _container(client: TestClient) -> Container:
 def _devices(client: TestClient, org_id: str) -> list[m.PassDevice]:
     with _container(client).uow_factory(org_id, write=False) as uow:
         return uow.repo(m.PassDevice).all_where()
-
-
-def _reader_rows(client: TestClient) -> list[dict[str, Any]]:
-    with _container(client).uow_factory(None, write=False) as uow:
-        return [x.payload for x in uow.outbox.pending("reader")]
 
 
 def test_first_add_creates_the_pass_with_iphone_and_unlocked_watch(member: MemberApp) -> None:
@@ -70,6 +72,7 @@ def test_re_adding_on_the_same_devices_changes_nothing(member: MemberApp) -> Non
 def test_new_iphone_replaces_old_iphone_and_its_watch(member: MemberApp) -> None:
     first = member.add({"iphone": iphone("old-phone"), "watch": watch("old-watch")}).json()
     old_keys = {d["key_id"] for d in first["devices"]}
+    head = reader_log_head(_container(member.client), member.org.id)
     r = member.add({"iphone": iphone("new-phone")})
     assert r.status_code == 200
     body = r.json()
@@ -78,8 +81,9 @@ def test_new_iphone_replaces_old_iphone_and_its_watch(member: MemberApp) -> None
     status = {d.device_id: d.status for d in _devices(member.client, member.org.id)}
     assert status == {"old-phone": "replaced", "old-watch": "replaced", "new-phone": "active"}
     assert body["serials"]["iphone"] != first["serials"]["iphone"]
-    rows = [x for x in _reader_rows(member.client) if x["reason"] == "device_replaced"]
-    assert rows and set(rows[0]["key_ids"]) == old_keys
+    # The readers learn that both old keys changed (their status is now replaced).
+    told = reader_log_since(_container(member.client), member.org.id, head)
+    assert {("credential", k) for k in old_keys} <= told
 
 
 def test_new_watch_replaces_the_old_watch_only(member: MemberApp) -> None:
