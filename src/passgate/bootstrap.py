@@ -27,8 +27,10 @@ from passgate.services.auth.apikeys import ApiKeyCommands, Authenticator
 from passgate.services.auth.sessions import SessionPolicy
 from passgate.services.credentials.app_credentials import AppCredentialCommands
 from passgate.services.credentials.pass_admin import PassCommands
+from passgate.services.credentials.pass_list import PassList as PassListQuery
 from passgate.services.delivery.webhooks import WebhookCommands
 from passgate.services.directory.commands import DirectoryCommands
+from passgate.services.directory.event_log import EventLog
 from passgate.services.directory.me import MeQueries
 from passgate.services.directory.scim import ScimCommands
 from passgate.services.organizations import OrganizationCommands
@@ -199,7 +201,9 @@ class Container:
     # always see the settings the container has now.
     @property
     def directory(self) -> DirectoryCommands:
-        return DirectoryCommands.of(self, self.settings.pass_type_identifier)
+        return DirectoryCommands(
+            self.uow_factory, self.clock, self.settings.pass_type_identifier, self._offline_after
+        )
 
     @property
     def organizations(self) -> OrganizationCommands:
@@ -230,14 +234,21 @@ class Container:
         )
 
     @property
+    def _offline_after(self) -> timedelta:
+        """A reader not heard from for this long is offline (settings)."""
+        return timedelta(seconds=self.settings.reader_offline_after_s)
+
+    @property
     def door_commands(self) -> DoorCommands:
-        return DoorCommands.of(self)
+        return DoorCommands(self.uow_factory, self.clock, self._offline_after)
 
     @property
     def pairing(self) -> PairingCommands:
         from passgate.services.directory.catalog import READER
 
-        return PairingCommands(self.uow_factory, self.clock, READER)
+        return PairingCommands(
+            self.uow_factory, self.clock, READER, self.reader_directory, self.secret_box
+        )
 
     @property
     def reader_groups(self) -> ReaderGroupCommands:
@@ -257,6 +268,14 @@ class Container:
             self.clock,
             timedelta(seconds=self.settings.mfa_max_age_s),
         )
+
+    @property
+    def event_log(self) -> EventLog:
+        return EventLog(self.uow_factory, self.clock)
+
+    @property
+    def pass_list(self) -> PassListQuery:
+        return PassListQuery(self.uow_factory)
 
     @property
     def rollouts(self) -> RolloutQueries:

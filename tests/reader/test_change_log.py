@@ -24,7 +24,6 @@ from passgate.proto import snapshot as snap
 from passgate.proto.aliro import crypto
 from passgate.services.actors import Actor, ActorKind
 from passgate.services.readers import door_commands, reader_state
-from passgate.services.readers.door_commands import DoorCommands
 
 
 @pytest.fixture
@@ -123,7 +122,7 @@ def test_a_new_door_command_notes_its_reader_and_its_later_states_note_nothing(
         reader.online, reader.last_seen_at = True, now
         uow.repo(m.Reader).update(reader)
     seq, _ = _head(container, world.org.id)
-    cmd = DoorCommands.of(container).request_unlock(_admin(world), world.door)
+    cmd = container.door_commands.request_unlock(_admin(world), world.door)
     # A kind of its own: the hub sends the command and resends no cache content for it.
     assert [(k, o) for _, k, o in _entries(container, world.org.id, seq)] == [
         (door_commands.NOTE, world.reader)

@@ -2,11 +2,11 @@
 checks the caller's role, owns its transaction and reads the clock, and the entry points
 only translate (docs/architecture.md, "Who owns the transaction").
 
-The check reads the source of web/ and worker/ (and cli.py) and finds every use of the
-container's ``uow_factory``: an attribute access anywhere (a ``with c.uow_factory(...)``
-block, or the factory handed to a function). ``PENDING`` names the few functions still
-being moved to services, each by (file, function); an entry that no longer uses the
-factory fails the test too, so the list only shrinks.
+The type checker already refuses it (``services.container.Container``, the entry
+points' view of the container, has no ``uow_factory``); this check also catches an
+untyped way round it. It reads the source of web/ and worker/ (and cli.py) and finds
+every use of a ``uow_factory`` attribute: a ``with c.uow_factory(...)`` block, or the
+factory handed to a function.
 """
 
 from __future__ import annotations
@@ -18,16 +18,6 @@ import passgate
 
 SRC = Path(passgate.__file__).parent
 ROOTS = (SRC / "web", SRC / "worker", SRC / "cli.py")
-
-# (path under src/passgate, enclosing function) -> why it still opens a unit of work.
-PENDING: dict[tuple[str, str], str] = {
-    ("web/dashboard/events.py", "event_log"): "the event pages move with their paging",
-    ("web/dashboard/events.py", "_chart"): "the event pages move with their paging",
-    ("web/dashboard/events.py", "_export"): "the event pages move with their paging",
-    ("web/dashboard/events.py", "event_export"): "the event pages move with their paging",
-    ("web/reader_gateway.py", "pairing_code"): "the reader link moves as a whole",
-    ("web/reader_gateway.py", "pair"): "the reader link moves as a whole",
-}
 
 
 def _uses(source: str, name: str) -> set[tuple[str, str]]:
@@ -58,16 +48,11 @@ def _all_uses() -> set[tuple[str, str]]:
 
 
 def test_no_route_or_worker_opens_a_unit_of_work() -> None:
-    unexpected = sorted(_all_uses() - PENDING.keys())
-    assert not unexpected, (
+    found = sorted(_all_uses())
+    assert not found, (
         "these open a unit of work themselves; call a service command or query that owns "
-        f"its transaction instead: {unexpected}"
+        f"its transaction instead: {found}"
     )
-
-
-def test_the_pending_list_names_only_what_still_uses_the_factory() -> None:
-    stale = sorted(PENDING.keys() - _all_uses())
-    assert not stale, f"converted: remove from PENDING: {stale}"
 
 
 def test_the_scan_finds_a_use_where_there_is_one() -> None:

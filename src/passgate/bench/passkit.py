@@ -34,7 +34,7 @@ import time
 import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -125,7 +125,6 @@ def _passgate_data(
     from passgate.domain import model as m
     from passgate.domain.passes import DeviceClaim, normalize_public_key
     from passgate.services.auth.sessions import LoginProof, start_session
-    from passgate.services.credentials.passes import provision_pass
     from passgate.services.credentials.wallet import authentication_token
 
     env = {
@@ -201,11 +200,7 @@ def _passgate_data(
                 app_version="46.1",
                 public_key=normalize_public_key(point.hex(), "iphone.public_key"),
             )
-            result = provision_pass(
-                c.uow_factory, c.wallet_config, c.wallet_directory, actor,
-                iphone=claim, watch=None, mfa_max_age=timedelta(hours=1),
-                box=c.secret_box, now=now,
-            )  # fmt: skip
+            result = c.provisioning.provision(actor, iphone=claim, watch=None)
             serial = result.serials["iphone"]
             pass_token = authentication_token(c.wallet_config, serial)
             device, push = f"benchdev{i}", secrets.token_hex(32)

@@ -15,12 +15,14 @@ from passgate.services.auth.apikeys import ApiKeyCommands, Authenticator
 from passgate.services.auth.sessions import SessionPolicy
 from passgate.services.credentials.app_credentials import AppCredentialCommands
 from passgate.services.credentials.pass_admin import PassCommands
+from passgate.services.credentials.pass_list import PassList as PassListQuery
 from passgate.services.credentials.pass_pushes import PushOutbox
 from passgate.services.credentials.passes import PassProvisioning
 from passgate.services.credentials.passkit_service import PasskitService
 from passgate.services.credentials.wallet import WalletConfig
 from passgate.services.delivery.webhooks import WebhookCommands
 from passgate.services.directory.commands import DirectoryCommands
+from passgate.services.directory.event_log import EventLog
 from passgate.services.directory.me import MeQueries
 from passgate.services.directory.scim import ScimCommands
 from passgate.services.organizations import OrganizationCommands
@@ -58,9 +60,6 @@ class Poster(HttpPoster, Protocol):
 class Container(Protocol):
     @property
     def settings(self) -> Settings: ...
-
-    @property
-    def uow_factory(self) -> UnitOfWorkFactory: ...
 
     @property
     def authenticator(self) -> Authenticator: ...
@@ -125,6 +124,12 @@ class Container(Protocol):
     def pairing(self) -> PairingCommands: ...
 
     @property
+    def event_log(self) -> EventLog: ...
+
+    @property
+    def pass_list(self) -> PassListQuery: ...
+
+    @property
     def provisioning(self) -> PassProvisioning: ...
 
     @property
@@ -157,3 +162,13 @@ class Container(Protocol):
     def reader_feed(self) -> ReaderChangeFeed: ...
 
     def close(self) -> None: ...
+
+
+class ServiceWiring(Container, Protocol):
+    """The container as a service that is built from all of it sees it (the reader
+    hub): the entry points' view plus the unit-of-work factory. Routes, the worker and
+    the CLI get ``Container``, which has no ``uow_factory``: they call the commands and
+    queries above, which open their own transactions."""
+
+    @property
+    def uow_factory(self) -> UnitOfWorkFactory: ...

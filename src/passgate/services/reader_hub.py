@@ -40,7 +40,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from passgate.domain.errors import PassgateError, Unauthenticated
 from passgate.proto import link as wire
 from passgate.proto import snapshot as snap
-from passgate.services.container import Container
+
+# The hub owns the link's transactions, so it sees the unit-of-work factory too.
+from passgate.services.container import ServiceWiring as Container
 from passgate.services.credentials import aliro_groups
 from passgate.services.readers import door_commands, reader_events, reader_gateway, reader_state
 

@@ -18,7 +18,6 @@ from passgate.domain.passes import DeviceClaim, normalize_public_key
 from passgate.services.actors import Actor
 from passgate.services.container import Container
 from passgate.services.credentials import pass_admin
-from passgate.services.credentials.pass_list import PassList
 from passgate.services.credentials.passes import ProvisionResult
 from passgate.services.paging import COUNT_CAP
 from passgate.web.api import API_PREFIX
@@ -214,7 +213,7 @@ def router() -> APIRouter:
         device: Literal["iphone", "watch", "both", "none"] | None = None,
         q: Annotated[str | None, Query(max_length=200, description="member name or email")] = None,
     ) -> list[dict[str, Any]]:
-        page = PassList.of(c).page(
+        page = c.pass_list.page(
             who,
             status=status,
             device=device,

@@ -14,7 +14,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from passgate.services import reader_hub
 from passgate.services.credentials import aliro_groups
-from passgate.services.readers import reader_gateway
 from passgate.web.api import API_PREFIX
 from passgate.web.api.crud import ERRORS
 from passgate.web.deps import ActorDep, ContainerDep
@@ -114,8 +113,7 @@ def router() -> APIRouter:
     def pairing_code(
         reader_id: str = ReaderId, *, c: ContainerDep, who: ActorDep
     ) -> PairingCodeOut:
-        with c.uow_factory(who.require_org()) as uow:
-            made = reader_gateway.create_pairing_code(uow, who, reader_id, c.clock.now())
+        made = c.pairing.new_code(who, reader_id).code
         return PairingCodeOut(reader_id=made.reader_id, code=made.code, expires_at=made.expires_at)
 
     @r.post(
@@ -127,14 +125,8 @@ def router() -> APIRouter:
         responses=ERRORS,
     )
     def pair(body: PairIn, c: ContainerDep) -> PairOut:
-        done = reader_gateway.pair(
-            c.uow_factory,
-            c.reader_directory,
-            c.secret_box,
-            code=body.code,
-            public_key=body.public_key,
-            aliro_public_key=body.aliro_public_key,
-            now=c.clock.now(),
+        done = c.pairing.pair(
+            code=body.code, public_key=body.public_key, aliro_public_key=body.aliro_public_key
         )
         return PairOut(
             reader_id=done.reader_id,

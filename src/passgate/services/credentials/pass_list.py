@@ -8,7 +8,6 @@ cursor (services/paging.py); routes only translate HTTP.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
 
 from passgate.services.actors import Actor
 from passgate.services.authz import authorize
@@ -17,18 +16,9 @@ from passgate.services.paging import Page
 from passgate.services.ports import UnitOfWorkFactory
 
 
-class _Wiring(Protocol):
-    @property
-    def uow_factory(self) -> UnitOfWorkFactory: ...
-
-
 @dataclass(frozen=True)
 class PassList:
     uow_factory: UnitOfWorkFactory
-
-    @classmethod
-    def of(cls, container: _Wiring) -> PassList:
-        return cls(container.uow_factory)
 
     def page(
         self,

@@ -77,47 +77,15 @@ def _check_keys(uow: UnitOfWork, keys: KeyDirectory, claims: tuple[DeviceClaim, 
             )
 
 
-def provision_pass(
-    uow_factory: UnitOfWorkFactory,
-    cfg: WalletConfig,
-    keys: KeyDirectory,
-    actor: Actor,
-    *,
-    iphone: DeviceClaim,
-    watch: DeviceClaim | None,
-    mfa_max_age: timedelta,
-    box: SecretBox,
-    now: datetime,
-) -> ProvisionResult:
-    """Add the member's pass (or its devices to the live one), in one transaction.
-
-    A concurrent add by the same member can win the race to create the pass (the
-    one-live-pass index refuses the loser with a WriteConflict); the command then runs
-    once more, which applies this request to the pass that won.
-    """
-
-    def once() -> ProvisionResult:
-        return _provision_once(
-            uow_factory, cfg, keys, actor,
-            iphone=iphone, watch=watch, mfa_max_age=mfa_max_age, box=box, now=now,
-        )  # fmt: skip
-
-    try:
-        return once()
-    except WriteConflict:
-        return once()
-
-
 def _provision_once(
     uow_factory: UnitOfWorkFactory,
     cfg: WalletConfig,
     keys: KeyDirectory,
+    box: SecretBox,
+    mfa_max_age: timedelta,
     actor: Actor,
-    *,
     iphone: DeviceClaim,
     watch: DeviceClaim | None,
-    mfa_max_age: timedelta,
-    box: SecretBox,
     now: datetime,
 ) -> ProvisionResult:
     if actor.kind is not ActorKind.MEMBER:
@@ -282,7 +250,7 @@ def _render_all(
 @dataclass(frozen=True)
 class PassProvisioning:
     """Adding a member's own Apple Pass as a whole command (the app's API): checks the
-    caller's role, reads the clock; :func:`provision_pass` owns the transaction."""
+    caller's role, reads the clock and owns the transaction."""
 
     uow_factory: UnitOfWorkFactory
     cfg: WalletConfig
@@ -294,15 +262,16 @@ class PassProvisioning:
     def provision(
         self, actor: Actor, *, iphone: DeviceClaim, watch: DeviceClaim | None
     ) -> ProvisionResult:
+        """Add the member's pass (or its devices to the live one), in one transaction.
+
+        A concurrent add by the same member can win the race to create the pass (the
+        one-live-pass index refuses the loser with a WriteConflict); the command then
+        runs once more, which applies this request to the pass that won.
+        """
         authorize(actor, "provision_apple_pass")
-        return provision_pass(
-            self.uow_factory,
-            self.cfg,
-            self.keys,
-            actor,
-            iphone=iphone,
-            watch=watch,
-            mfa_max_age=self.mfa_max_age,
-            box=self.box,
-            now=self.clock.now(),
-        )
+        now = self.clock.now()
+        parts = (self.uow_factory, self.cfg, self.keys, self.box, self.mfa_max_age)
+        try:
+            return _provision_once(*parts, actor, iphone, watch, now)
+        except WriteConflict:
+            return _provision_once(*parts, actor, iphone, watch, now)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, TypeVar
 
 from passgate.domain import model as m
 from passgate.domain.readiness import DoorReadiness
@@ -61,22 +61,6 @@ class MemberFile:
     tap_total: int
 
 
-class _Settings(Protocol):
-    @property
-    def reader_offline_after_s(self) -> float: ...
-
-
-class _Wiring(Protocol):
-    @property
-    def uow_factory(self) -> UnitOfWorkFactory: ...
-
-    @property
-    def clock(self) -> Clock: ...
-
-    @property
-    def settings(self) -> _Settings: ...
-
-
 @dataclass(frozen=True)
 class DirectoryCommands:
     uow_factory: UnitOfWorkFactory
@@ -85,11 +69,6 @@ class DirectoryCommands:
     topic: str | None
     # A reader not heard from for this long is offline (the dashboard's door status).
     offline_after: timedelta = timedelta(seconds=90)
-
-    @classmethod
-    def of(cls, wiring: _Wiring, topic: str | None) -> DirectoryCommands:
-        offline_after = timedelta(seconds=wiring.settings.reader_offline_after_s)
-        return cls(wiring.uow_factory, wiring.clock, topic, offline_after)
 
     # --- the five operations of every kind of object ---
     def page(

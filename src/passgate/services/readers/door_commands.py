@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -104,39 +104,13 @@ def _expire(cmd: DoorCommand, now: datetime) -> bool:
     return False
 
 
-class _Settings(Protocol):
-    @property
-    def reader_offline_after_s(self) -> float: ...
-
-
-class _Wiring(Protocol):
-    """What the commands take from the composition root (the Container has it)."""
-
-    @property
-    def uow_factory(self) -> UnitOfWorkFactory: ...
-
-    @property
-    def clock(self) -> Clock: ...
-
-    @property
-    def settings(self) -> _Settings: ...
-
-
 @dataclass(frozen=True)
 class DoorCommands:
     """Remote unlock as whole commands: each checks the role, owns its transaction."""
 
     uow_factory: UnitOfWorkFactory
     clock: Clock
-    offline_after: timedelta
-
-    @classmethod
-    def of(cls, container: _Wiring) -> DoorCommands:
-        return cls(
-            container.uow_factory,
-            container.clock,
-            timedelta(seconds=container.settings.reader_offline_after_s),
-        )
+    offline_after: timedelta  # a reader not heard from for this long is offline
 
     def request_unlock(self, actor: Actor, door_id: str) -> DoorCommand:
         authorize(actor, "unlock_door")

@@ -8,7 +8,6 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from passgate.domain import model as m
 from passgate.domain.errors import ValidationError
-from passgate.services.directory.event_log import EventLog
 from passgate.services.events import EVENT_LIST, EventFilter
 from passgate.services.organizations import OrganizationOverview
 from passgate.services.paging import COUNT_CAP
@@ -243,7 +242,7 @@ def router() -> APIRouter:
         response: Response,
         query: Annotated[EventFilter, Depends(event_filter)],
     ) -> list[m.Event]:
-        page = EventLog.of(c).page(who, query, limit=pg.limit, cursor=pg.cursor, offset=pg.offset)
+        page = c.event_log.page(who, query, limit=pg.limit, cursor=pg.cursor, offset=pg.offset)
         set_page_headers(request, response, EVENT_LIST, page)
         return page.items
 

@@ -9,7 +9,6 @@ from fastapi import APIRouter, Response
 from pydantic import BaseModel
 
 from passgate.services.directory import me
-from passgate.services.directory.event_log import EventLog
 from passgate.web.api import API_PREFIX
 from passgate.web.api.crud import ERRORS
 from passgate.web.deps import ActorDep, ContainerDep, PageDep, set_total
@@ -104,7 +103,7 @@ def router() -> APIRouter:
     def list_my_events(
         c: ContainerDep, who: ActorDep, pg: PageDep, response: Response
     ) -> list[dict[str, Any]]:
-        items, total = EventLog.of(c).own_taps(who, limit=pg.limit, offset=pg.offset)
+        items, total = c.event_log.own_taps(who, limit=pg.limit, offset=pg.offset)
         set_total(response, total)
         return [e.__dict__ for e in items]
 

@@ -13,7 +13,6 @@ import csv
 import dataclasses
 import io
 from collections.abc import Iterator
-from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
@@ -22,10 +21,9 @@ from fastapi.responses import HTMLResponse, Response, StreamingResponse
 
 from passgate.domain import model as m
 from passgate.domain.access import Reason
-from passgate.services.container import Container
+from passgate.services.directory.event_log import Chart, Export, Search
 from passgate.services.events import EVENT_LIST, EventFilter
-from passgate.services.paging import Position, decode_cursor, encode_cursor
-from passgate.services.ports import UnitOfWork
+from passgate.services.paging import decode_cursor, encode_cursor
 from passgate.web.dashboard import charts
 from passgate.web.dashboard.auth import DashboardActor
 from passgate.web.dashboard.pages import render
@@ -34,9 +32,7 @@ from passgate.web.deps import ContainerDep
 
 PAGE = 50
 EXPORT_CHUNK = 1000
-CHART_DAYS = 7  # charts cover the filtered range, or the last week when it has no start
 REASONS = [r.value for r in Reason if r is not Reason.GRANTED]
-_BUCKETS = (300, 900, 3600, 3 * 3600, 6 * 3600, 86400)
 # A spreadsheet runs a cell that starts with one of these as a formula.
 _FORMULA = ("=", "+", "-", "@", "\t", "\r")
 
@@ -87,71 +83,19 @@ def form(
 FormDep = Annotated[Form, Depends(form)]
 
 
-@dataclasses.dataclass(frozen=True)
-class Resolved:
-    query: EventFilter
-    person: m.Member | None  # the one member the person filter names
-    note: str | None  # why the person filter matched nobody (then nothing is listed)
-
-
-def _time(value: str, field: str) -> datetime | None:
-    return _local_time(value or None, field)
-
-
-def resolve(uow: UnitOfWork, f: Form) -> Resolved:
-    """The SQL filter a form asks for; a person is a name or email fragment naming one
-    member (ValidationError names the field of a bad time)."""
-    member_id = f.member_id or None
-    person, note = None, None
-    if f.person:
-        found, total = uow.repo(m.Member).list(
-            search=(("display_name", "email"), f.person), limit=2
-        )
-        if total == 1:
-            person = found[0]
-            member_id = person.id
-        else:
-            note = (
-                f"No person matches “{f.person}”."
-                if total == 0
-                else f"{total} people match “{f.person}”: type more of the name or the email."
-            )
-            member_id = "-"  # no member has this id: the list stays empty
-    elif member_id:
-        person = uow.repo(m.Member).find(member_id)
+def search(f: Form) -> Search:
+    """The service's search for a form (ValidationError names the field of a bad time)."""
     query = EventFilter(
         type=f.type or None,
         granted={"granted": True, "denied": False}.get(f.result),
         reason=f.reason or None,
         door_id=f.door_id or None,
         reader_id=f.reader_id or None,
-        member_id=member_id,
-        since=_time(f.since, "since"),
-        until=_time(f.until, "until"),
+        member_id=f.member_id or None,
+        since=_local_time(f.since or None, "since"),
+        until=_local_time(f.until or None, "until"),
     )
-    return Resolved(query=query, person=person, note=note)
-
-
-def _names(uow: UnitOfWork, events: list[m.Event]) -> dict[str, str]:
-    """Member names for the events shown: by member id, or (a denial of a known pass
-    whose member the reader did not send) through the pass the credential id names."""
-    member_ids = {e.member_id for e in events if e.member_id}
-    via_pass: dict[str, str] = {}
-    for e in events:
-        if not e.member_id and e.credential_id and e.credential_id not in via_pass:
-            found = uow.repo(m.ApplePass).find(e.credential_id)
-            if found is not None:
-                via_pass[e.credential_id] = found.member_id
-                member_ids.add(found.member_id)
-    names = {}
-    for member_id in member_ids:
-        member = uow.repo(m.Member).find(member_id)
-        if member is not None:
-            names[member_id] = member.display_name
-    for credential_id, member_id in via_pass.items():
-        if member_id in names:
-            names[credential_id] = names[member_id]
-    return names
+    return Search(query=query, person=f.person or None)
 
 
 def _who(e: m.Event, names: dict[str, str]) -> dict[str, Any]:
@@ -166,44 +110,33 @@ def _who(e: m.Event, names: dict[str, str]) -> dict[str, Any]:
     return {"name": actor, "member_id": None, "note": e.object_type}
 
 
-def _rows(uow: UnitOfWork, events: list[m.Event]) -> list[dict[str, Any]]:
-    names = _names(uow, events)
-    return [{"e": e, "who": _who(e, names)} for e in events]
-
-
 def _csv_cell(value: Any) -> str:
     text = "" if value is None else str(value)
     return "'" + text if text.startswith(_FORMULA) else text
 
 
-def _export(c: Container, org_id: str, f: Form) -> Iterator[str]:
-    columns = [
-        "occurred_at",
-        "type",
-        "result",
-        "reason",
-        "door",
-        "reader",
-        "person",
-        "member_id",
-        "actor",
-        "object_type",
-        "object_id",
-        "event_id",
-    ]
+COLUMNS = [
+    "occurred_at",
+    "type",
+    "result",
+    "reason",
+    "door",
+    "reader",
+    "person",
+    "member_id",
+    "actor",
+    "object_type",
+    "object_id",
+    "event_id",
+]
+
+
+def _csv(export: Export) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(columns)
-    after: Position | None = None
-    with c.uow_factory(org_id, write=False) as uow:
-        resolved = resolve(uow, f)
-        doors = {d.id: d.name for d in uow.repo(m.Door).all_where()}
-        readers = {r.id: r.name for r in uow.repo(m.Reader).all_where()}
-    while True:
-        with c.uow_factory(org_id, write=False) as uow:
-            page = uow.events.page(resolved.query, limit=EXPORT_CHUNK, after=after)
-            names = _names(uow, page.items)
-        for e in page.items:
+    writer.writerow(COLUMNS)
+    for events, names in export.chunks:
+        for e in events:
             result = "" if e.granted is None else ("granted" if e.granted else "denied")
             who = _who(e, names)
             writer.writerow(
@@ -214,8 +147,8 @@ def _export(c: Container, org_id: str, f: Form) -> Iterator[str]:
                         e.type,
                         result,
                         e.reason,
-                        doors.get(e.door_id or "", e.door_id),
-                        readers.get(e.reader_id or "", e.reader_id),
+                        export.door_names.get(e.door_id or "", e.door_id),
+                        export.reader_names.get(e.reader_id or "", e.reader_id),
                         who["name"] if e.category == m.EventCategory.ACCESS else "",
                         e.member_id,
                         e.actor_name or e.actor_type,
@@ -228,47 +161,14 @@ def _export(c: Container, org_id: str, f: Form) -> Iterator[str]:
         yield buffer.getvalue()
         buffer.seek(0)
         buffer.truncate()
-        if page.next is None:
-            return
-        after = page.next
 
 
-def _bucket(span_s: float) -> int:
-    for size in _BUCKETS:
-        if span_s / size <= 60:
-            return size
-    return _BUCKETS[-1]
-
-
-def _chart(c: Container, org_id: str, f: Form, kind: str) -> str:
-    with c.uow_factory(org_id, write=False) as uow:
-        q = resolve(uow, f).query
-        until = q.until or c.clock.now()
-        since = q.since or until - timedelta(days=CHART_DAYS)
-        q = dataclasses.replace(q, since=since, until=until, category="access")
-        if kind == "time":
-            size = _bucket((until - since).total_seconds())
-            series: dict[int, list[int]] = {}
-            for slot, granted in ((0, True), (1, False)):
-                if q.granted not in (None, granted):
-                    continue
-                part = dataclasses.replace(q, granted=granted)
-                for start, n in uow.events.counts(part, "time", bucket_s=size):
-                    series.setdefault(int(start), [0, 0])[slot] = n
-            buckets = [(k, v[0], v[1]) for k, v in sorted(series.items())]
-            return charts.timeline("Taps over time", buckets, size)
-        if kind == "reasons":
-            if q.granted is True:
-                return charts.bars("Denials by reason", [])
-            rows = uow.events.counts(dataclasses.replace(q, granted=False), "reason")
-            labels = [(str(k).replace("_", " "), n) for k, n in rows]
-            return charts.bars("Denials by reason", labels, color="#b8403a")
-        doors = {d.id: d.name for d in uow.repo(m.Door).all_where()}
-        rows = uow.events.counts(q, "door_id")
-        return charts.bars(
-            "Taps per door",
-            [(doors.get(str(k), "no door") if k else "no door", n) for k, n in rows],
-        )
+def _svg(chart: Chart) -> str:
+    if chart.kind == "time":
+        return charts.timeline("Taps over time", chart.timeline, chart.bucket_s)
+    if chart.kind == "reasons":
+        return charts.bars("Denials by reason", chart.bars, color="#b8403a")
+    return charts.bars("Taps per door", chart.bars)
 
 
 def router() -> APIRouter:
@@ -283,15 +183,11 @@ def router() -> APIRouter:
         partial: bool = False,
         cursor: Annotated[str | None, Query(max_length=200)] = None,
     ) -> Response:
-        org_id = who.require_org()
         after = decode_cursor(EVENT_LIST, cursor) if cursor else None
-        with c.uow_factory(org_id, write=False) as uow:
-            org = uow.organizations.get(org_id)
-            resolved = resolve(uow, f)
-            page = uow.events.page(resolved.query, limit=PAGE, after=after)
-            rows = _rows(uow, page.items)
-            doors = uow.repo(m.Door).all_where()
-            readers = uow.repo(m.Reader).all_where()
+        found = c.event_log.investigate(who, search(f), limit=PAGE, after=after)
+        page, resolved, org = found.page, found.resolved, found.organization
+        doors, readers = found.doors, found.readers
+        rows = [{"e": e, "who": _who(e, found.names)} for e in page.items]
         context: dict[str, Any] = {
             "rows": rows,
             "door_names": {d.id: d.name for d in doors},
@@ -325,13 +221,11 @@ def router() -> APIRouter:
 
     @r.get("/events.csv")
     def event_export(c: ContainerDep, who: DashboardActor, f: FormDep) -> Response:
-        org_id = who.require_org()
-        with c.uow_factory(org_id, write=False) as uow:
-            resolve(uow, f)  # a bad filter is a clear error before the download starts
-            slug = uow.organizations.get(org_id).slug
+        export = c.event_log.export(who, search(f), chunk=EXPORT_CHUNK)
+        slug = export.organization.slug
         stamp = c.clock.now().strftime("%Y%m%d-%H%M%S")
         return StreamingResponse(
-            _export(c, org_id, f),
+            _csv(export),
             media_type="text/csv; charset=utf-8",
             headers={
                 "Content-Disposition": f'attachment; filename="events-{slug}-{stamp}.csv"',
@@ -346,7 +240,7 @@ def router() -> APIRouter:
         f: FormDep,
         chart: Literal["time", "reasons", "doors"] = "time",
     ) -> Response:
-        svg = _chart(c, who.require_org(), f, chart)
+        svg = _svg(c.event_log.chart(who, search(f), chart))
         return Response(
             svg,
             media_type="image/svg+xml",
