@@ -14,7 +14,7 @@ from passgate.web import (
     openapi,
     passes,
     passkit,
-    reader_gateway,
+    reader_link,
     scim,
     sso,
 )
@@ -69,7 +69,7 @@ def create_app(container: Container) -> FastAPI:
     dashboard_views.mount_static(app)
     # Area routers (SSO, Apple Passes, PassKit web service, reader gateway) follow, one per line.
     app.include_router(sso.router())
-    app.include_router(reader_gateway.router())
+    app.include_router(reader_link.router())
     app.include_router(passes.router())
     app.include_router(app_credentials.router())
     app.include_router(scim.router())

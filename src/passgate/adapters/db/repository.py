@@ -9,6 +9,7 @@ tenant repositories at all.
 from __future__ import annotations
 
 import builtins
+import contextlib
 import dataclasses
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
@@ -21,7 +22,7 @@ from sqlalchemy.engine import Engine
 from passgate.adapters.db import change_log
 from passgate.adapters.db import tables as t
 from passgate.adapters.db.bulk import bulk_insert_new
-from passgate.adapters.db.engine import IMMEDIATE
+from passgate.adapters.db.engine import IMMEDIATE, writer_turn
 from passgate.adapters.db.lists import (
     SqlPassList,
     after_position,
@@ -555,14 +556,22 @@ class SqlUnitOfWork:
         self.reader_notes = change_log.ChangeNotes()
         self._conn: sa.Connection | None = None
         self._tx: sa.RootTransaction | None = None
+        self._turn: contextlib.AbstractContextManager[Any] | None = None
         self.changed_serials: set[str] = set()
 
     def __enter__(self) -> SqlUnitOfWork:
-        conn = self._engine.connect()
         if self._write:
-            conn = conn.execution_options(**{IMMEDIATE: True})
-        self._conn = conn
-        self._tx = conn.begin()
+            self._turn = writer_turn(self._engine)
+            self._turn.__enter__()
+        try:
+            conn = self._engine.connect()
+            if self._write:
+                conn = conn.execution_options(**{IMMEDIATE: True})
+            self._conn = conn
+            self._tx = conn.begin()
+        except BaseException:
+            self._end_turn()
+            raise
         self.organizations = SqlOrganizations(conn, self.org_id, self.reader_notes)
         self.events = SqlEvents(conn, self.org_id)
         self.outbox = SqlOutbox(conn, self.org_id)
@@ -600,11 +609,19 @@ class SqlUnitOfWork:
             else:
                 self._tx.rollback()
         finally:
-            self._conn.close()
+            try:
+                self._conn.close()
+            finally:
+                self._end_turn()
         if isinstance(exc, sa.exc.IntegrityError):
             # The database refused a write a concurrent transaction made impossible (a
             # unique index): callers see the domain's Conflict, never the driver's error.
             raise WriteConflict(_CONFLICT) from exc
+
+    def _end_turn(self) -> None:
+        turn, self._turn = self._turn, None
+        if turn is not None:
+            turn.__exit__(None, None, None)
 
     def find_api_key(self, key_id: str) -> m.ApiKey | None:
         """Unscoped look-up by key id: authentication runs before the tenant is known."""

@@ -1,4 +1,4 @@
-"""The reader gateway's web side: pairing, the pairing-code API, and the readers' WebSocket.
+"""The reader link's web side: pairing, the pairing-code API, and the readers' WebSocket.
 
 The WebSocket endpoint only moves frames: a reader's whole session (authentication, sync,
 its messages) is ``services.reader_hub.serve_reader`` over the socket as a channel.
