@@ -436,14 +436,19 @@ class Hub:
         metrics = self._metrics
         if metrics is None:
             return
+        # A countdown on the sends' own completion, O(1) per send: asyncio.wait over
+        # 5,000 sends registered and removed a callback on each (py-spy: 15% of a
+        # server's CPU during a 10,000-reader revocation).
+        left = len(sends)
 
-        async def observe() -> None:
-            await asyncio.wait(sends)
-            metrics.observe_push(time.monotonic() - commit_at)
+        def sent(_: asyncio.Task[None]) -> None:
+            nonlocal left
+            left -= 1
+            if left == 0:
+                metrics.observe_push(time.monotonic() - commit_at)
 
-        task = asyncio.get_running_loop().create_task(observe())
-        self._sending.add(task)
-        task.add_done_callback(self._sending.discard)
+        for task in sends:
+            task.add_done_callback(sent)
 
     async def refresh(self, org_id: str, forced: set[Link]) -> list[asyncio.Task[None]]:
         """One pass for ``org_id``; returns the sends of changed content (not heartbeats)."""
