@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -77,23 +78,51 @@ def test_bad_signature_gap_rollback_wrong_reader_and_digest_are_rejected() -> No
 
 
 def _beat(version: int, *, nonce: str = "link-1", seq: int = 1, at: int = 1000) -> dict[str, Any]:
-    return snap.make_heartbeat(
-        KEY, reader_id="rdr_1", version=version, link_nonce=nonce, seq=seq, at_ms=at
+    beat: dict[str, Any] = json.loads(
+        snap.heartbeat_text(
+            KEY, reader_id="rdr_1", version=version, link_nonce=nonce, seq=seq, at_ms=at
+        )
     )
+    return beat
 
 
-def test_heartbeat_confirms_only_the_current_version_of_this_connection_once() -> None:
-    state = snap.CacheState("rdr_1", KEY.public_key(), link_nonce="link-1")
-    first = snap.make_frame(
+def _first(nonce: str) -> dict[str, Any]:
+    """The first snapshot of a connection whose reader nonce is ``nonce``."""
+    return snap.make_frame(
         KEY,
         kind="snapshot",
         reader_id="rdr_1",
         version=10,
         body=V1,
         result_digest=snap.digest(V1),
-        link_nonce="link-1",
+        link_nonce=nonce,
     )
-    assert isinstance(state.receive(first), snap.Accepted)
+
+
+def test_heartbeat_text_is_the_canonical_signed_heartbeat() -> None:
+    # A nonce is the reader's own string: quotes and a look-alike of the keys stay inside it.
+    for nonce in ("link-1", 'x","type":"heartbeat","version":1,"sig":"', "\u00e9\\"):
+        text = snap.heartbeat_text(
+            KEY, reader_id="rdr_1", version=10, link_nonce=nonce, seq=3, at_ms=1000
+        )
+        beat = json.loads(text)
+        assert text.encode() == snap.canonical(beat)
+        assert {k: v for k, v in beat.items() if k != "sig"} == {
+            "type": "heartbeat",
+            "reader_id": "rdr_1",
+            "version": 10,
+            "nonce": nonce,
+            "seq": 3,
+            "at": 1000,
+        }
+        state = snap.CacheState("rdr_1", KEY.public_key(), link_nonce=nonce)
+        assert isinstance(state.receive(_first(nonce)), snap.Accepted)
+        assert state.confirms(beat)
+
+
+def test_heartbeat_confirms_only_the_current_version_of_this_connection_once() -> None:
+    state = snap.CacheState("rdr_1", KEY.public_key(), link_nonce="link-1")
+    assert isinstance(state.receive(_first("link-1")), snap.Accepted)
     assert not state.confirms(_beat(9))  # another version
     assert state.confirms(_beat(10, seq=1, at=1000))
     assert not state.confirms(_beat(10, seq=1, at=1000))  # the same beat replayed

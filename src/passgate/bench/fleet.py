@@ -29,7 +29,7 @@ import secrets
 import socket
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from multiprocessing.connection import Connection
@@ -37,6 +37,8 @@ from typing import Any
 
 import click
 import httpx
+
+from passgate.proto import snapshot as snap
 
 CHUNK = 5_000
 FULL_MODEL = "reader_pro_2_1"  # receives Apple Pass keys (R13)
@@ -343,13 +345,18 @@ class LightReader:
     watched_key: str
     reader_id: str = ""
     server_key: Any = None
+    server_pem: str = ""
     link_key: Any = None
     state: Any = None
     synced_at: float | None = None  # monotonic time of the first complete snapshot
     connected_at: float = 0.0
     reason: str | None = None
     frames: int = 0
+    snapshots: int = 0  # complete snapshots taken (a resumed reader should take none)
     rejected: list[str] = field(default_factory=list)
+    # A cache to start from (version, content, shares): the worker's template reader's
+    # content with this reader's own section, which the database records it applied.
+    preset: tuple[int, dict[str, Any], dict[str, int]] | None = None
 
 
 async def _pair(http: httpx.AsyncClient, reader: LightReader) -> None:
@@ -373,16 +380,12 @@ async def _pair(http: httpx.AsyncClient, reader: LightReader) -> None:
                 raise
             await asyncio.sleep(0.5)
             continue
-        if r.status_code == 409 and attempt < 4:
-            # Concurrent first pairings race to create the organization's signing key;
-            # the loser is told to try again.
-            await asyncio.sleep(0.2)
-            continue
         if r.status_code != 200:
             raise click.ClickException(f"pairing refused ({r.status_code}): {r.text[:200]}")
         made = r.json()
         reader.reader_id = made["reader_id"]
-        reader.server_key = snap.load_public_pem(made["server_public_key"], "server_public_key")
+        reader.server_pem = made["server_public_key"]
+        reader.server_key = snap.load_public_pem(reader.server_pem, "server_public_key")
         return
 
 
@@ -411,11 +414,117 @@ def _reason(content: dict[str, Any], key_id: str) -> str:
     return verdict.decision.reason.value
 
 
+class SharedSections:
+    """The large sections (credentials, members) the readers of one worker process hold.
+
+    Ten thousand readers of an organization with 100,000 credentials hold the same rows;
+    a copy each would not fit in memory. Each reader keeps its own top-level content
+    (its small sections are its own) whose large sections are shared objects, found by
+    (section, digest share): a delta never changes a shared section in place, the
+    first reader to take it makes the new section (a copy with the rows changed) and
+    every reader taking the same change after it gets that same object.
+
+    Also memoizes the signature check of shared statements (``shared_delta``): the one
+    frame the server signs for every reader in the same state arrives byte-identical at
+    each of them, and each real reader checks it on its own hardware; here one check per
+    worker process stands for them (the benchmark measures the server). Every other
+    check (body hash, base version and shares, digest, nonce, rollback) runs per reader.
+    """
+
+    KEEP = 64  # distinct sections kept findable (older ones live on in their holders)
+
+    def __init__(self) -> None:
+        self._sections: dict[tuple[str, int], dict[str, Any]] = {}
+        self._verified: dict[tuple[str, str, bytes], bool] = {}
+
+    def find(self, name: str, share: int) -> dict[str, Any] | None:
+        return self._sections.get((name, share))
+
+    def keep(self, name: str, share: int, section: dict[str, Any]) -> dict[str, Any]:
+        """The shared object for this section (``section`` itself if it is the first)."""
+        found = self._sections.setdefault((name, share), section)
+        while len(self._sections) > self.KEEP:
+            del self._sections[next(iter(self._sections))]
+        return found
+
+    def verified(self, key_pem: str, sig: str, message: bytes, check: Any) -> bool:
+        memo = (key_pem, sig, message)
+        found = self._verified.get(memo)
+        if found is None:
+            if len(self._verified) > 10_000:
+                self._verified.clear()
+            found = self._verified[memo] = bool(check())
+        return found
+
+
+SHARED_MIN_ROWS = 64  # sections smaller than this stay each reader's own
+
+
+class LightCache(snap.CacheState):
+    """A ``proto.snapshot.CacheState`` whose large sections are shared (see SharedSections)."""
+
+    def __init__(
+        self,
+        reader_id: str,
+        server_key: Any,
+        key_pem: str,
+        shared: SharedSections,
+        link_nonce: str,
+    ) -> None:
+        super().__init__(reader_id, server_key, link_nonce=link_nonce)
+        self._key_pem, self._sections = key_pem, shared
+
+    def _verify(self, sig: str, message: bytes) -> bool:
+        if not message.startswith(snap.SHARED_CONTEXT):
+            return super()._verify(sig, message)
+        return self._sections.verified(
+            self._key_pem, sig, message, lambda: super(LightCache, self)._verify(sig, message)
+        )
+
+    def _apply(self, body: dict[str, Any], sums: dict[str, int | None]) -> None:
+        content = self.content
+        assert content is not None
+        sets, unsets = body.get("set", {}), body.get("unset", {})
+        for name in {*sets, *unsets}:
+            share = sums[name]
+            section = None if share is None else self._sections.find(name, share)
+            if section is None:
+                section = dict(content[name])  # never changed in place: others hold it
+                section.update(sets.get(name, {}))
+                for key in unsets.get(name, []):
+                    section.pop(key, None)
+                if share is not None and len(section) >= SHARED_MIN_ROWS:
+                    section = self._sections.keep(name, share, section)
+            content[name] = section
+        content.update(body.get("replace", {}))
+        for name in body.get("drop", []):
+            content.pop(name, None)
+
+    def _take_snapshot(
+        self, version: int, content: dict[str, Any], wanted: str
+    ) -> snap.Accepted | snap.Rejected:
+        verdict = super()._take_snapshot(version, content, wanted)
+        if isinstance(verdict, snap.Accepted):
+            for name, value in list(content.items()):
+                if isinstance(value, dict) and len(value) >= SHARED_MIN_ROWS:
+                    content[name] = self._sections.keep(name, self._sums[name], value)
+        return verdict
+
+    def adopt(self, version: int, content: dict[str, Any], sums: dict[str, int]) -> None:
+        """Hold ``content`` at ``version`` (the caller computed its shares)."""
+        self.version, self.content, self._sums = version, content, dict(sums)
+
+    def held(self) -> tuple[int, dict[str, Any], dict[str, int]]:
+        assert self.content is not None
+        return self.version, self.content, self._sums
+
+
 class Fleet:
     """The readers of one worker process, and what the parent asked to watch for."""
 
     def __init__(self, readers: list[LightReader], conn: Connection) -> None:
         self.readers = readers
+        self.shared = SharedSections()
         self.conn = conn
         self.wanted: str | None = None
         self.reached: dict[int, float] = {}
@@ -446,12 +555,21 @@ async def _session(fleet: Fleet, reader: LightReader, stop: asyncio.Event) -> No
     import websockets
 
     from passgate.proto import link as wire
-    from passgate.proto import snapshot as snap
 
     url = "ws" + reader.base.removeprefix("http") + "/reader/v1/ws"
     nonce = secrets.token_urlsafe(24)
-    state = snap.CacheState(reader.reader_id, reader.server_key, link_nonce=nonce)
+    state = LightCache(reader.reader_id, reader.server_key, reader.server_pem, fleet.shared, nonce)
+    # Like the agent, a reader that holds a cache says its version and digest.
+    held: tuple[int, dict[str, Any], dict[str, int]] | None = None
+    if reader.preset is not None:
+        held, reader.preset = reader.preset, None
+    elif reader.state is not None and reader.state.content is not None:
+        held = reader.state.held()
+    if held is not None:
+        state.adopt(*held)
     reader.state = state
+    if held is not None:
+        fleet.judge(reader)
     reader.connected_at = time.monotonic()
     async with websockets.connect(
         url, max_size=snap.MAX_FRAME_BYTES, open_timeout=120, ping_interval=None
@@ -465,7 +583,8 @@ async def _session(fleet: Fleet, reader: LightReader, stop: asyncio.Event) -> No
             reader_id=reader.reader_id,
             reader_nonce=nonce,
             signature=signature,
-            version=0,
+            version=state.version,
+            digest=state.digest,
             # As the agent does: deltas signed once for every reader in one state.
             shared_deltas=True,
         )
@@ -478,7 +597,9 @@ async def _session(fleet: Fleet, reader: LightReader, stop: asyncio.Event) -> No
                 verdict = state.receive(msg.frame)
                 reader.frames += 1
                 if isinstance(verdict, snap.Accepted):
-                    if reader.synced_at is None and verdict.changes is None:
+                    if verdict.changes is None:
+                        reader.snapshots += 1
+                    if reader.synced_at is None:
                         reader.synced_at = time.monotonic()
                     fleet.judge(reader)
                     # As the agent does once the frame is in its store.
@@ -487,6 +608,8 @@ async def _session(fleet: Fleet, reader: LightReader, stop: asyncio.Event) -> No
                     reader.rejected.append(verdict.reason)
                     await ws.send(wire.encode(wire.Resync(reason=verdict.reason)))
             elif msg.type == "heartbeat" and state.confirms(msg.frame):
+                if reader.synced_at is None:
+                    reader.synced_at = time.monotonic()  # a resumed cache, confirmed current
                 await ws.send(wire.encode(wire.Ping()))
 
 
@@ -503,21 +626,33 @@ async def _keep_connected(fleet: Fleet, reader: LightReader, stop: asyncio.Event
 
 
 async def _fleet_main(
-    shares: list[tuple[int, str, str]], watched_key: str, conn: Connection, connect_gap_s: float
+    shares: list[tuple[int, str, str]],
+    watched_key: str,
+    conn: Connection,
+    connect_gap_s: float,
+    presync: bool,
 ) -> None:
     readers = [LightReader(i, base, code, watched_key) for i, base, code in shares]
     fleet = Fleet(readers, conn)
-    limits = httpx.Limits(max_connections=4)  # pairing is a write: SQLite takes one at a time
+    limits = httpx.Limits(max_connections=16)  # pairing is a write: the server serializes it
     async with httpx.AsyncClient(timeout=120, limits=limits) as http:
         pending = [asyncio.create_task(_pair(http, r)) for r in readers]
         await asyncio.gather(*pending)
     conn.send(("paired",))
     stop = asyncio.Event()
     tasks = []
-    for r in readers:
+    loop = asyncio.get_running_loop()
+    rest = readers
+    if presync and len(readers) > 1:
+        template, rest = readers[0], readers[1:]
+        tasks.append(asyncio.create_task(_keep_connected(fleet, template, stop)))
+        while template.synced_at is None:
+            await asyncio.sleep(0.1)  # its full snapshot (the parent's wait is bounded)
+        conn.send(("presync", _presets(template, rest)))
+        await loop.run_in_executor(None, conn.recv)  # ("presynced",): recorded as applied
+    for r in rest:
         tasks.append(asyncio.create_task(_keep_connected(fleet, r, stop)))
         await asyncio.sleep(connect_gap_s)  # no thundering herd of snapshots
-    loop = asyncio.get_running_loop()
     try:
         while True:
             command = await loop.run_in_executor(None, conn.recv)
@@ -529,7 +664,18 @@ async def _fleet_main(
                 synced = [r.synced_at - r.connected_at for r in readers if r.synced_at]
                 frames = sum(r.frames for r in readers)
                 rejected = sum(len(r.rejected) for r in readers)
-                conn.send(("stats", {"synced": synced, "frames": frames, "rejected": rejected}))
+                snapshots = sum(r.snapshots for r in readers)
+                conn.send(
+                    (
+                        "stats",
+                        {
+                            "synced": synced,
+                            "frames": frames,
+                            "rejected": rejected,
+                            "snapshots": snapshots,
+                        },
+                    )
+                )
     finally:
         stop.set()
         for task in tasks:
@@ -537,12 +683,44 @@ async def _fleet_main(
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
+def _presets(template: LightReader, others: list[LightReader]) -> list[tuple[str, int, str]]:
+    """Give ``others`` the template's cache, each with its own reader section; returns
+    (reader, version, digest) of each, for the database's record of applied versions."""
+    assert template.state is not None
+    version, content, sums = template.state.held()
+    rows = []
+    for r in others:
+        own = {**content["reader"], "id": r.reader_id}
+        mine = {**sums, "reader": snap.section_hash("reader", own)}
+        r.preset = (version, {**content, "reader": own}, mine)
+        rows.append((r.reader_id, version, snap.format_digest(sum(mine.values()))))
+    return rows
+
+
+def record_applied(database_url: str, org_id: str, rows: list[tuple[str, int, str]]) -> None:
+    """Store what the readers hold as versions they reported applied (``reader_sync``),
+    as the hub would after their acks: they connect with that version and digest and
+    the server checks both (a mismatch gets a full snapshot)."""
+    from passgate.adapters.db.engine import create_engine
+    from passgate.adapters.db.repository import SqlUnitOfWork
+
+    engine = create_engine(database_url)
+    now = datetime.now(UTC)
+    with SqlUnitOfWork(engine, None) as uow:
+        uow.reader_changes.record_applied([(r, org_id, v, d, now) for r, v, d in rows])
+    engine.dispose()
+
+
 def fleet_worker(
-    shares: list[tuple[int, str, str]], watched_key: str, conn: Connection, connect_gap_s: float
+    shares: list[tuple[int, str, str]],
+    watched_key: str,
+    conn: Connection,
+    connect_gap_s: float,
+    presync: bool = False,
 ) -> None:
     """One worker process of the fleet (spawned); a failure is reported to the parent."""
     try:
-        asyncio.run(_fleet_main(shares, watched_key, conn, connect_gap_s))
+        asyncio.run(_fleet_main(shares, watched_key, conn, connect_gap_s, presync))
     except (click.ClickException, httpx.HTTPError, OSError) as exc:
         conn.send(("error", str(exc)))
 
@@ -561,16 +739,29 @@ def receive(conn: Connection, kind: str, limit: float, what: str) -> Any:
 
 @contextlib.contextmanager
 def fleet(
-    bases: list[str], codes: list[str], watched_key: str, workers: int, connect_gap_s: float = 0.0
+    bases: list[str],
+    codes: list[str],
+    watched_key: str,
+    workers: int,
+    connect_gap_s: float = 0.0,
+    presync: Callable[[list[tuple[str, int, str]]], None] | None = None,
 ) -> Iterator[list[Connection]]:
-    """Worker processes with the readers (reader i on server i mod P); yields their pipes."""
+    """Worker processes with the readers (reader i on server i mod P); yields their pipes.
+
+    With ``presync``, one reader per worker syncs its full snapshot and the others
+    start from a copy of its cache (shared sections, their own reader section), which
+    ``presync`` records as applied, the way a fleet of readers that were synced before
+    reconnects (after a server restart): the server resumes each of them from the log.
+    """
     ctx = multiprocessing.get_context("spawn")
     everyone = [(i, bases[i % len(bases)], code) for i, code in enumerate(codes)]
     shares = [everyone[w::workers] for w in range(workers) if everyone[w::workers]]
     pipes = [ctx.Pipe() for _ in shares]
     procs = [
         ctx.Process(
-            target=fleet_worker, args=(share, watched_key, child, connect_gap_s), daemon=True
+            target=fleet_worker,
+            args=(share, watched_key, child, connect_gap_s, presync is not None),
+            daemon=True,
         )
         for share, (_, child) in zip(shares, pipes, strict=True)
     ]
@@ -579,7 +770,11 @@ def fleet(
         p.start()
     try:
         for c in conns:
-            receive(c, "paired", 600, "readers paired")
+            receive(c, "paired", 1800, "readers paired")
+        if presync is not None:
+            for c in conns:
+                presync(receive(c, "presync", 600, "a template reader synced")[1])
+                c.send(("presynced",))
         yield conns
     finally:
         for c in conns:
@@ -601,13 +796,12 @@ def expect(conns: list[Connection], reason: str, limit: float, what: str) -> lis
 
 
 def stats(conns: list[Connection]) -> dict[str, Any]:
-    out: dict[str, Any] = {"synced": [], "frames": 0, "rejected": 0}
+    out: dict[str, Any] = {"synced": [], "frames": 0, "rejected": 0, "snapshots": 0}
     for c in conns:
         c.send(("stats",))
         got = receive(c, "stats", 60, "fleet stats")[1]
-        out["synced"] += got["synced"]
-        out["frames"] += got["frames"]
-        out["rejected"] += got["rejected"]
+        for name in out:
+            out[name] += got[name]
     return out
 
 

@@ -516,7 +516,10 @@ def shared_delta(
     return frame
 
 
-def make_heartbeat(
+_BEAT_TAIL = b',"type":"heartbeat","version":'
+
+
+def heartbeat_text(
     key: ec.EllipticCurvePrivateKey,
     *,
     reader_id: str,
@@ -524,24 +527,35 @@ def make_heartbeat(
     link_nonce: str,
     seq: int,
     at_ms: int,
-) -> dict[str, Any]:
-    """The server's signed word that ``version`` is still current, for one connection.
+) -> str:
+    """The server's signed word that ``version`` is still current, for one connection,
+    as its frame text.
 
     ``link_nonce`` is the reader's own nonce from this connection's auth message and
     ``seq`` counts this connection's heartbeats, so a heartbeat recorded earlier (another
     connection, or an earlier beat of this one) cannot be replayed to keep a cache that
     misses a revocation looking fresh. ``at_ms`` is the server's clock.
+
+    One JSON encoding, not two: the signed message is the canonical JSON of the
+    heartbeat without ``sig``; its keys are sorted, so ``sig`` goes right before
+    ``type`` (the last two keys, after ``seq`` whose value is an integer), and the frame
+    is that message with ``,"sig":"..."`` put in. Strings in JSON carry no unescaped
+    quote, so the last ``,"type":"heartbeat",`` is the key itself. The text is exactly
+    the canonical JSON of the signed heartbeat object.
     """
-    beat: dict[str, Any] = {
-        "type": "heartbeat",
-        "reader_id": reader_id,
-        "version": version,
-        "nonce": link_nonce,
-        "seq": seq,
-        "at": at_ms,
-    }
-    beat["sig"] = sign(key, canonical(beat))
-    return beat
+    message = canonical(
+        {
+            "type": "heartbeat",
+            "reader_id": reader_id,
+            "version": version,
+            "nonce": link_nonce,
+            "seq": seq,
+            "at": at_ms,
+        }
+    )
+    cut = message.rfind(_BEAT_TAIL)
+    signature = sign(key, message)
+    return (message[:cut] + b',"sig":"' + signature.encode() + b'"' + message[cut:]).decode()
 
 
 @dataclass(frozen=True)
@@ -622,6 +636,17 @@ class CacheState:
         self._beat_seq = -1
         self._beat_at = -1
 
+    def _verify(self, sig: str, message: bytes) -> bool:
+        """The server key's signature check (a subclass may memoize identical frames)."""
+        return verify(self._key, sig, message)
+
+    def _apply(self, body: dict[str, Any], sums: dict[str, int | None]) -> None:
+        """Apply an accepted delta to the held content; ``sums`` are the new section
+        hashes of the sections it changes (None: removed). The agent changes its
+        content in place; a holder that shares sections between readers may copy."""
+        assert self.content is not None
+        apply_in_place(self.content, body)
+
     @property
     def digest(self) -> str | None:
         """The digest of the content held (None: none), as a frame would carry it."""
@@ -637,7 +662,7 @@ class CacheState:
             message = canonical({k: v for k, v in frame.items() if k != "sig"})
         except SnapshotError:
             return Rejected("malformed")
-        if not verify(self._key, sig, message):
+        if not self._verify(sig, message):
             return Rejected("bad_signature")
         if frame.get("reader_id") != self.reader_id:
             return Rejected("wrong_reader")
@@ -703,7 +728,7 @@ class CacheState:
                 self._validate(self.content, body)
             except ValidationError:
                 return Rejected("unusable")
-        apply_in_place(self.content, body)
+        self._apply(body, sums)
         self._sums = {k: v for k, v in merged.items() if v is not None}
         self.version = version
         return Accepted(version, self.content, total, body)
@@ -735,7 +760,7 @@ class CacheState:
             message = SHARED_CONTEXT + canonical(statement)
         except SnapshotError:
             return Rejected("malformed")
-        if not verify(self._key, sig, message):
+        if not self._verify(sig, message):
             return Rejected("bad_signature")
         if frame.get("reader_id") != self.reader_id:
             return Rejected("wrong_reader")
@@ -765,7 +790,7 @@ class CacheState:
                 self._validate(self.content, body)
             except ValidationError:
                 return Rejected("unusable")
-        apply_in_place(self.content, body)
+        self._apply(body, sums)
         self._sums = {k: v for k, v in merged.items() if v is not None}
         self.version = version
         return Accepted(version, self.content, total, body)
@@ -830,7 +855,7 @@ class CacheState:
             message = canonical({k: v for k, v in frame.items() if k != "sig"})
         except SnapshotError:
             return False
-        if not verify(self._key, sig, message) or frame.get("version") != self.version:
+        if not self._verify(sig, message) or frame.get("version") != self.version:
             return False
         self._beat_seq, self._beat_at = seq, at
         return True

@@ -89,6 +89,11 @@ class OrganizationRepository(Protocol):
 
     def update(self, org: Organization) -> None: ...
 
+    def lock(self, org_id: str) -> None:
+        """Hold ``org_id``'s row until the commit: serializes the first-use creation of
+        an organization's singletons (reader signing key, current Aliro group) across
+        transactions. Rows referencing the organization can still be inserted meanwhile."""
+
 
 class GroupDoorLinks(Protocol):
     def doors_of(self, group_id: str) -> list[str]: ...

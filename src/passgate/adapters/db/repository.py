@@ -244,6 +244,16 @@ class SqlOrganizations:
             raise NotFound("organization not found", field="org_id")
         return _row_to(m.Organization, row)
 
+    def lock(self, org_id: str) -> None:
+        # FOR NO KEY UPDATE: waits for another holder of the lock only, not for the
+        # transactions inserting rows that reference the organization (their foreign-key
+        # checks take FOR KEY SHARE). SQLite's BEGIN IMMEDIATE already serializes writers.
+        stmt = self._visible(sa.select(t.organizations.c.id)).where(t.organizations.c.id == org_id)
+        if self._conn.dialect.name == "postgresql":
+            stmt = stmt.with_for_update(key_share=True)
+        if self._conn.execute(stmt).first() is None:
+            raise NotFound("organization not found", field="org_id")
+
     def find_by_slug(self, slug: str) -> m.Organization | None:
         stmt = self._visible(sa.select(t.organizations)).where(t.organizations.c.slug == slug)
         row = self._conn.execute(stmt).mappings().first()

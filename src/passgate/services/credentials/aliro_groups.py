@@ -79,11 +79,20 @@ def _new_group(
 
 
 def current_group(uow: UnitOfWork, org_id: str, box: SecretBox, now: datetime) -> AliroReaderGroup:
-    """The group readers are certified under, created on first use."""
-    for group in _groups(uow):
-        if group.state == "current":
-            return group
-    return _new_group(uow, org_id, box, now, "current")
+    """The group readers are certified under, created on first use.
+
+    Created under the organization's lock and looked for again once it is held, so
+    readers pairing at the same moment all get the one group (no index would refuse a
+    second "current" group: the lock is what keeps it single)."""
+    found = _current(uow)
+    if found is None:
+        uow.organizations.lock(org_id)
+        found = _current(uow)  # made by the transaction that held the lock before us
+    return found or _new_group(uow, org_id, box, now, "current")
+
+
+def _current(uow: UnitOfWork) -> AliroReaderGroup | None:
+    return next((g for g in _groups(uow) if g.state == "current"), None)
 
 
 def trusted_groups(uow: UnitOfWork) -> tuple[tuple[str, str], ...]:

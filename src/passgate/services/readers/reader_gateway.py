@@ -90,11 +90,20 @@ def create_pairing_code(
 
 
 def org_key(uow: UnitOfWork, org_id: str, box: SecretBox, now: datetime) -> ReaderOrgKey:
-    """The organization's snapshot-signing key, created on first use."""
+    """The organization's snapshot-signing key, created on first use.
+
+    Readers of a new site pair at the same moment: the creation runs under the
+    organization's lock (``OrganizationRepository.lock``) and looks again once it holds
+    it, so the first transaction creates the key and the others wait for it and use it
+    (no unique-index refusal, no second key)."""
     repo = uow.repo(ReaderOrgKey)
     found = repo.all_where()
     if found:
         return found[0]
+    uow.organizations.lock(org_id)
+    found = repo.all_where()
+    if found:
+        return found[0]  # made by the transaction that held the lock before us
     private = ec.generate_private_key(ec.SECP256R1())
     key = ReaderOrgKey(
         id=m.new_id("rok"),
