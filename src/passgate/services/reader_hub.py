@@ -716,7 +716,11 @@ def _freeze_heap() -> None:
     ``gc.freeze`` moves every object alive now into the permanent generation (O(1));
     reference counting still frees them when they are dropped (a state reloaded or
     unloaded: it holds no reference cycles), only cyclic garbage among them would stay.
+    A collection first, so that garbage already waiting is freed rather than frozen (it
+    runs once per load of an organization, not per change); what stays is bounded by
+    the cycles alive at a load that die later (a request in flight, say).
     """
+    gc.collect()
     gc.freeze()
 
 
