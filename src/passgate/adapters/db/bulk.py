@@ -1,4 +1,5 @@
-"""One multi-row INSERT for a batch of rows, skipping those whose unique key exists.
+"""One multi-row INSERT for a batch of rows: skipping those whose unique key exists
+(``bulk_insert_new``), or updating them (``bulk_upsert``).
 
 SQLAlchemy's generic multi-row insert spends its time building and binding thousands
 of parameters per statement; this renders the statement once per batch shape and binds
@@ -9,17 +10,21 @@ other statement: aware datetimes to UTC, JSON to text, booleans):
   column, so the statement text is the same for any batch size;
 * SQLite: ``INSERT ... VALUES (?, ...), (?, ...)``, one group per row.
 
-Both end in ``ON CONFLICT (key) DO NOTHING RETURNING key``, so the caller learns which
-rows went in; the database's unique index decides, also between concurrent batches.
+``bulk_insert_new`` ends in ``ON CONFLICT (key) DO NOTHING RETURNING key``, so the caller
+learns which rows went in; the database's unique index decides, also between concurrent
+batches. ``bulk_upsert`` ends in ``ON CONFLICT (key) DO UPDATE`` of the other columns.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import sqlalchemy as sa
+
+# SQLite binds at most 32,766 values per statement (its default since 3.32).
+_SQLITE_MAX_VALUES = 32_000
 
 
 def bulk_insert_new(
@@ -31,14 +36,43 @@ def bulk_insert_new(
 ) -> list[Any]:
     """Insert ``rows`` (values in the order of ``names``); returns the ``key`` of each row
     stored now. Rows whose key already exists, or repeats an earlier row's, are skipped."""
+    quote = conn.dialect.identifier_preparer.quote
+    tail = f"ON CONFLICT ({quote(key)}) DO NOTHING RETURNING {quote(key)}"
+    return [row[0] for part in _insert(conn, table, names, rows, tail) for row in part]
+
+
+def bulk_upsert(
+    conn: sa.Connection,
+    table: sa.Table,
+    names: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    key: str,
+) -> None:
+    """Insert ``rows``, or update every other named column of the row whose ``key``
+    exists. Each key may appear once in ``rows`` (PostgreSQL refuses to update a row
+    twice in one statement)."""
+    quote = conn.dialect.identifier_preparer.quote
+    sets = ", ".join(f"{quote(n)} = excluded.{quote(n)}" for n in names if n != key)
+    for _ in _insert(conn, table, names, rows, f"ON CONFLICT ({quote(key)}) DO UPDATE SET {sets}"):
+        pass
+
+
+def _insert(
+    conn: sa.Connection,
+    table: sa.Table,
+    names: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    tail: str,
+) -> Iterator[sa.CursorResult[Any]]:
+    """Run the insert, ending in ``tail``; one statement on PostgreSQL, as few on SQLite
+    as its limit on bound values allows. Yields each statement's result."""
     if not rows:
-        return []
+        return
     dialect = conn.dialect
     quote = dialect.identifier_preparer.quote
     columns = [table.c[n] for n in names]
     procs = [c.type._cached_bind_processor(dialect) for c in columns]
     target = f"{quote(table.name)} ({', '.join(quote(n) for n in names)})"
-    tail = f"ON CONFLICT ({quote(key)}) DO NOTHING RETURNING {quote(key)}"
     if dialect.name == "postgresql":
         arrays, casts, selects = [], [], []
         for i, col in enumerate(columns):
@@ -59,13 +93,15 @@ def bulk_insert_new(
         sql = f"INSERT INTO {target} SELECT {picked} FROM {source} {tail}"  # noqa: S608
         # %b: psycopg sends the arrays in binary, without quoting and escaping each
         # element as text would.
-        result = conn.exec_driver_sql(sql, tuple(arrays))
-    else:
+        yield conn.exec_driver_sql(sql, tuple(arrays))
+        return
+    group = "(" + ", ".join("?" * len(columns)) + ")"
+    per_statement = max(1, _SQLITE_MAX_VALUES // len(columns))
+    for start in range(0, len(rows), per_statement):
+        part = rows[start : start + per_statement]
         flat: list[Any] = []
-        for r in rows:
+        for r in part:
             flat.extend(proc(v) if proc else v for proc, v in zip(procs, r, strict=True))
-        group = "(" + ", ".join("?" * len(columns)) + ")"
-        groups = ", ".join([group] * len(rows))
+        groups = ", ".join([group] * len(part))
         sql = f"INSERT INTO {target} VALUES {groups} {tail}"  # noqa: S608
-        result = conn.exec_driver_sql(sql, tuple(flat))
-    return [row[0] for row in result]
+        yield conn.exec_driver_sql(sql, tuple(flat))

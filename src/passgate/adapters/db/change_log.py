@@ -43,6 +43,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from passgate.adapters.db.bulk import bulk_upsert
 from passgate.adapters.db.tables import ID, UTCDateTime, metadata
 from passgate.services.readers.door_commands import NOTE as COMMAND
 
@@ -310,7 +311,8 @@ class SqlReaderChanges:
 
     def record_applied(self, rows: Iterable[tuple[str, str, int, str, datetime]]) -> None:
         """Store (reader, org, version, digest, at) acks, the latest per reader: one
-        upsert statement for the whole batch (a change acked by a thousand readers)."""
+        upsert statement for the whole batch (a change acked by a thousand readers),
+        its values bound as one array per column (adapters/db/bulk.py)."""
         latest: dict[str, dict[str, Any]] = {}
         for reader_id, org_id, version, digest, at in rows:
             known = latest.get(reader_id)
@@ -324,21 +326,6 @@ class SqlReaderChanges:
                 }
         if not latest:
             return
-        if self._conn.dialect.name == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
-        stmt = insert(reader_sync)
-        excluded = stmt.excluded
-        self._conn.execute(
-            stmt.on_conflict_do_update(
-                index_elements=[reader_sync.c.reader_id],
-                set_={
-                    "org_id": excluded.org_id,
-                    "applied_version": excluded.applied_version,
-                    "applied_digest": excluded.applied_digest,
-                    "applied_at": excluded.applied_at,
-                },
-            ),
-            [latest[k] for k in sorted(latest)],
-        )
+        names = ["reader_id", "org_id", "applied_version", "applied_digest", "applied_at"]
+        values = [[latest[k][n] for n in names] for k in sorted(latest)]
+        bulk_upsert(self._conn, reader_sync, names, values, "reader_id")
