@@ -492,7 +492,7 @@ class Hub:
         now = c.clock.now()
         private = self._signing_key(org_id)
         state = self._states.get(org_id)
-        reload = False
+        reload = loaded = False
         resumes: dict[Link, list[tuple[str, str]] | None] = {}
         with c.uow_factory(org_id, write=False) as uow:
             log = uow.reader_changes
@@ -509,7 +509,7 @@ class Hub:
                 commands = commands or reload  # entries were skipped: look for commands
                 state = self._states[org_id] = reader_state.OrgState(org_id)
                 state.load(uow, head, now)
-                _freeze_heap()
+                loaded = True
             else:
                 state.begin_pass()
                 if entries:
@@ -519,6 +519,8 @@ class Hub:
                 stored = log.applied(org_id)
                 for link in waiting:
                     resumes[link] = self._resume_entries(log, link, stored, state.seq)
+        if loaded:
+            _freeze_heap()  # after the read transaction: the collection takes a moment
         upcoming = state.next_change
         if upcoming is None:
             self._scheduled.pop(org_id, None)

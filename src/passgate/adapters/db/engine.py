@@ -30,6 +30,7 @@ def _sqlite_engine(url: str, *, echo: bool) -> Engine:
     if database and database != ":memory:":
         _private_file(Path(database))
     engine = sa.create_engine(url, echo=echo, connect_args={"check_same_thread": False})
+    _WRITERS[engine] = threading.RLock()
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -65,12 +66,8 @@ def writer_turn(engine: Engine) -> contextlib.AbstractContextManager[Any]:
     process instead, the next writer starts the moment the previous one commits.
     Writers in other processes still meet the busy handler. PostgreSQL: nothing.
     """
-    if engine.dialect.name != "sqlite":
-        return contextlib.nullcontext()
-    lock = _WRITERS.get(engine)
-    if lock is None:
-        lock = _WRITERS.setdefault(engine, threading.RLock())
-    return lock
+    lock = _WRITERS.get(engine)  # made with each SQLite engine (_sqlite_engine)
+    return contextlib.nullcontext() if lock is None else lock
 
 
 def _private_file(path: Path) -> None:
