@@ -114,3 +114,21 @@ def test_rows_changed_in_a_section_the_statement_does_not_name_are_refused() -> 
     assert _state("r", content).receive(_frame("r", statement, sig, body)) == snap.Rejected(
         "malformed"
     )
+
+
+def test_the_text_encoded_once_is_each_readers_canonical_frame() -> None:
+    """The hub encodes a statement's frame once and puts in each reader's routing fields:
+    the text must be byte for byte the canonical JSON of that reader's frame, and the
+    reader must take it."""
+    statement, sig = _signed()
+    texts = snap.SharedDeltaText(statement, sig, BODY)
+    for reader, nonce in (("rdr_a", "x" * 20), ('rdr_"q\\ü', "é\n" * 5), ("rdr_b", None)):
+        frame = snap.shared_delta(statement, sig, reader_id=reader, body=BODY, link_nonce=nonce)
+        text = texts.for_reader(reader, nonce)
+        assert text == snap.canonical(frame).decode()
+        assert link.encode(frame) == text
+    state = _state("rdr_a", _content("rdr_a"))
+    state.link_nonce = "x" * 20
+    arrived = link.decode(texts.for_reader("rdr_a", "x" * 20))
+    assert isinstance(arrived, link.Signed)
+    assert isinstance(state.receive(arrived.frame), snap.Accepted)

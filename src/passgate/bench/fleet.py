@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import hashlib
 import multiprocessing
 import os
@@ -357,6 +358,10 @@ class LightReader:
     # A cache to start from (version, content, shares): the worker's template reader's
     # content with this reader's own section, which the database records it applied.
     preset: tuple[int, dict[str, Any], dict[str, int]] | None = None
+    # The parsed small sections (org, door, reader) and the raw objects they came from:
+    # like the agent, which re-parses only what a delta changed, a frame that leaves
+    # them as they were is judged without parsing them again.
+    header: tuple[tuple[Any, ...], Any] | None = None
 
 
 async def _pair(http: httpx.AsyncClient, reader: LightReader) -> None:
@@ -389,8 +394,9 @@ async def _pair(http: httpx.AsyncClient, reader: LightReader) -> None:
         return
 
 
-def _reason(content: dict[str, Any], key_id: str) -> str:
-    """The reader's decision for ``key_id``, from the rows that decision reads."""
+def _reason(content: dict[str, Any], key_id: str, reader: LightReader | None = None) -> str:
+    """The reader's decision for ``key_id``, from the rows that decision reads (the small
+    sections parsed again only when they are other objects than last time)."""
     from passgate.domain.access import UnlockMethod
     from passgate.domain.reader_cache import (
         decide_tap,
@@ -406,7 +412,14 @@ def _reason(content: dict[str, Any], key_id: str) -> str:
         member_raw = content.get("members", {}).get(cred.view.member_id)
         if member_raw is not None:
             members[cred.view.member_id] = parse_member(cred.view.member_id, member_raw)
-    view = parse_header(content, creds, members)
+    raw_header = (content.get("org"), content.get("door"), content.get("reader"))
+    held = reader.header if reader is not None else None
+    if held is not None and all(a is b for a, b in zip(held[0], raw_header, strict=True)):
+        view = dataclasses.replace(held[1], credentials=creds, members=members)
+    else:
+        view = parse_header(content, creds, members)
+        if reader is not None:
+            reader.header = (raw_header, view)  # holding the objects keeps their identity
     now = datetime.now(UTC)
     verdict = decide_tap(
         view, key_id=key_id, method=UnlockMethod.NFC, now=now, synced_at=now, halted=False
@@ -534,7 +547,7 @@ class Fleet:
         content = reader.state.content
         if content is None:
             return
-        reader.reason = _reason(content, reader.watched_key)
+        reader.reason = _reason(content, reader.watched_key, reader)
         if self.wanted is not None and reader.reason == self.wanted:
             self.reached.setdefault(reader.index, time.monotonic())
             self.report_if_done()

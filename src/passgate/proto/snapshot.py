@@ -516,6 +516,39 @@ def shared_delta(
     return frame
 
 
+class SharedDeltaText:
+    """The text of one shared statement's ``shared_delta`` frame, encoded once for every
+    reader it goes to: :meth:`for_reader` puts in the two routing fields.
+
+    The frame is canonical JSON, keys sorted: ``body`` first, then ``nonce`` and
+    ``reader_id`` (the per-reader part), then ``sig``, ``statement``, ``type`` and
+    ``version``, which are the same for every reader. So the frame of reader R is the
+    head, R's fields and the tail; the text is exactly ``canonical(shared_delta(...))``
+    (tests/proto/test_shared_delta.py holds the two equal).
+    """
+
+    __slots__ = ("_head", "_tail")
+
+    def __init__(self, statement: Mapping[str, Any], signature: str, body: Mapping[str, Any]):
+        self._head = '{"body":' + canonical(dict(body)).decode()
+        rest = canonical(
+            {
+                "sig": signature,
+                "statement": dict(statement),
+                "type": "shared_delta",
+                "version": statement["version"],
+            }
+        ).decode()
+        self._tail = "," + rest[1:]  # its keys sort after reader_id: '{"sig":...' -> ',"sig":...'
+
+    def for_reader(self, reader_id: str, link_nonce: str | None = None) -> str:
+        ids = json.dumps(reader_id, ensure_ascii=False)
+        if link_nonce is None:
+            return f'{self._head},"reader_id":{ids}{self._tail}'
+        nonce = json.dumps(link_nonce, ensure_ascii=False)
+        return f'{self._head},"nonce":{nonce},"reader_id":{ids}{self._tail}'
+
+
 _BEAT_TAIL = b',"type":"heartbeat","version":'
 
 
