@@ -15,7 +15,10 @@ store). After each accepted frame it judges the watched key with
 ``domain.reader_cache.decide_tap`` over the rows that key needs, and records when the
 verdict first equals what the parent waits for. Like the agent it says it takes shared
 deltas (one signature for every reader in the same state), reports each accepted frame
-``applied``, and answers heartbeats (the server then records its "last seen").
+``applied``, and answers heartbeats (the server then records its "last seen"). Its
+WebSocket is websockets' sans-I/O client protocol on an asyncio transport
+(``_LightLink``), offering compression as the agent's client does; each frame is handled
+as it arrives, with no task or queue per message.
 """
 
 from __future__ import annotations
@@ -564,9 +567,97 @@ class Fleet:
             self.conn.send(("done", list(self.reached.values())))
 
 
-async def _session(fleet: Fleet, reader: LightReader, stop: asyncio.Event) -> None:
-    import websockets
+class _LightLink(asyncio.Protocol):
+    """One light reader's WebSocket: websockets' sans-I/O client protocol on an asyncio
+    transport. Frames are handled as they arrive (``data_received``), with no task,
+    queue or future per message; ten thousand readers on two cores cannot afford the
+    asyncio client's per-message machinery (about twice the reader's own work per
+    frame). Pings are answered by the protocol; text messages go to ``on_text``.
+    """
 
+    def __init__(self, uri: str, on_text: Callable[[_LightLink, str], None]) -> None:
+        from websockets.client import ClientProtocol
+        from websockets.extensions.permessage_deflate import ClientPerMessageDeflateFactory
+        from websockets.uri import parse_uri
+
+        loop = asyncio.get_running_loop()
+        self.ws = ClientProtocol(
+            parse_uri(uri),
+            # As the agent's client does (websockets' default): offer compression.
+            extensions=[ClientPerMessageDeflateFactory(compress_settings={"memLevel": 5})],
+            max_size=snap.MAX_FRAME_BYTES,
+        )
+        self.on_text = on_text
+        self.opened: asyncio.Future[None] = loop.create_future()
+        self.closed: asyncio.Future[str] = loop.create_future()
+        self.transport: asyncio.Transport | None = None
+        self._parts: list[bytes] = []
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        self.ws.send_request(self.ws.connect())
+        self._flush()
+
+    def data_received(self, data: bytes) -> None:
+        from websockets.frames import Frame, Opcode
+        from websockets.http11 import Response
+
+        self.ws.receive_data(data)
+        for event in self.ws.events_received():
+            if isinstance(event, Response):
+                if self.ws.handshake_exc is not None:
+                    self._end(f"handshake: {self.ws.handshake_exc}")
+                elif not self.opened.done():
+                    self.opened.set_result(None)
+            elif isinstance(event, Frame) and event.opcode in (Opcode.TEXT, Opcode.CONT):
+                self._parts.append(bytes(event.data))
+                if event.fin:
+                    text, self._parts = b"".join(self._parts).decode(), []
+                    self.on_text(self, text)
+        self._flush()
+
+    def send_text(self, text: str) -> None:
+        from websockets.protocol import State
+
+        if self.ws.state is State.OPEN:
+            self.ws.send_text(text.encode())
+            self._flush()
+
+    def close(self) -> None:
+        from websockets.protocol import State
+
+        if self.ws.state is State.OPEN:
+            self.ws.send_close(1000)
+            self._flush()
+        if self.transport is not None:
+            self.transport.close()
+
+    def _flush(self) -> None:
+        if self.transport is None:
+            return
+        for data in self.ws.data_to_send():
+            if data:
+                self.transport.write(data)
+            elif self.transport.can_write_eof():
+                self.transport.write_eof()  # the protocol's end of its side
+        if self.ws.close_expected():
+            self.transport.close()
+
+    def _end(self, why: str) -> None:
+        if not self.closed.done():
+            self.closed.set_result(why)
+        if self.transport is not None:
+            self.transport.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.ws.receive_eof()
+        if not self.opened.done():
+            self.opened.set_exception(OSError(f"connection lost before the handshake: {exc}"))
+        self._end(f"closed {self.ws.close_code}" if exc is None else f"lost: {exc}")
+
+
+async def _session(fleet: Fleet, reader: LightReader, stop: asyncio.Event) -> None:
     from passgate.proto import link as wire
 
     url = "ws" + reader.base.removeprefix("http") + "/reader/v1/ws"
@@ -584,55 +675,65 @@ async def _session(fleet: Fleet, reader: LightReader, stop: asyncio.Event) -> No
     if held is not None:
         fleet.judge(reader)
     reader.connected_at = time.monotonic()
-    async with websockets.connect(
-        url, max_size=snap.MAX_FRAME_BYTES, open_timeout=120, ping_interval=None
-    ) as ws:
-        challenge = wire.decode(await ws.recv())
-        if not isinstance(challenge, wire.Challenge):
-            raise OSError("the server did not send a challenge")
-        proof = snap.auth_message(challenge.nonce, reader.reader_id)
-        signature = snap.sign(reader.link_key, proof)
-        auth = wire.Auth(
-            reader_id=reader.reader_id,
-            reader_nonce=nonce,
-            signature=signature,
-            version=state.version,
-            digest=state.digest,
-            # As the agent does: deltas signed once for every reader in one state.
-            shared_deltas=True,
-        )
-        await ws.send(wire.encode(auth))
-        while not stop.is_set():
-            msg = wire.decode(await ws.recv())
-            if not isinstance(msg, wire.Signed):
-                continue
-            if msg.type in ("snapshot", "delta", "snapshot_part", "shared_delta"):
-                verdict = state.receive(msg.frame)
-                reader.frames += 1
-                if isinstance(verdict, snap.Accepted):
-                    if verdict.changes is None:
-                        reader.snapshots += 1
-                    if reader.synced_at is None:
-                        reader.synced_at = time.monotonic()
-                    fleet.judge(reader)
-                    # As the agent does once the frame is in its store.
-                    await ws.send(wire.encode(wire.Applied(version=verdict.version)))
-                elif isinstance(verdict, snap.Rejected):
-                    reader.rejected.append(verdict.reason)
-                    await ws.send(wire.encode(wire.Resync(reason=verdict.reason)))
-            elif msg.type == "heartbeat" and state.confirms(msg.frame):
+
+    def on_text(link: _LightLink, text: str) -> None:
+        msg = wire.decode(text)
+        if isinstance(msg, wire.Challenge):
+            proof = snap.auth_message(msg.nonce, reader.reader_id)
+            auth = wire.Auth(
+                reader_id=reader.reader_id,
+                reader_nonce=nonce,
+                signature=snap.sign(reader.link_key, proof),
+                version=state.version,
+                digest=state.digest,
+                # As the agent does: deltas signed once for every reader in one state.
+                shared_deltas=True,
+            )
+            link.send_text(wire.encode(auth))
+            return
+        if not isinstance(msg, wire.Signed):
+            return
+        if msg.type in ("snapshot", "delta", "snapshot_part", "shared_delta"):
+            verdict = state.receive(msg.frame)
+            reader.frames += 1
+            if isinstance(verdict, snap.Accepted):
+                if verdict.changes is None:
+                    reader.snapshots += 1
                 if reader.synced_at is None:
-                    reader.synced_at = time.monotonic()  # a resumed cache, confirmed current
-                await ws.send(wire.encode(wire.Ping()))
+                    reader.synced_at = time.monotonic()
+                fleet.judge(reader)
+                # As the agent does once the frame is in its store.
+                link.send_text(wire.encode(wire.Applied(version=verdict.version)))
+            elif isinstance(verdict, snap.Rejected):
+                reader.rejected.append(verdict.reason)
+                link.send_text(wire.encode(wire.Resync(reason=verdict.reason)))
+        elif msg.type == "heartbeat" and state.confirms(msg.frame):
+            if reader.synced_at is None:
+                reader.synced_at = time.monotonic()  # a resumed cache, confirmed current
+            link.send_text(wire.encode(wire.Ping()))
+
+    host, _, port = reader.base.removeprefix("http://").partition(":")
+    loop = asyncio.get_running_loop()
+    _, link = await asyncio.wait_for(
+        loop.create_connection(lambda: _LightLink(url, on_text), host, int(port)), 120
+    )
+    try:
+        await asyncio.wait_for(link.opened, 120)
+        stopping: asyncio.Future[Any] = asyncio.ensure_future(stop.wait())
+        ended: asyncio.Future[Any] = link.closed
+        await asyncio.wait({stopping, ended}, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        if link.closed.done() and not stop.is_set():
+            raise OSError(link.closed.result())  # counted as a link failure; it reconnects
+    finally:
+        link.close()
 
 
 async def _keep_connected(fleet: Fleet, reader: LightReader, stop: asyncio.Event) -> None:
-    import websockets
-
     while not stop.is_set():
         try:
             await _session(fleet, reader, stop)
-        except (OSError, websockets.WebSocketException, TimeoutError) as exc:
+        except (OSError, TimeoutError, snap.SnapshotError) as exc:
             reader.rejected.append(f"link: {type(exc).__name__}")
         if not stop.is_set():
             await asyncio.sleep(0.2)

@@ -143,9 +143,13 @@ def revocation(
         each: list[float] = []
         headers = {"Authorization": f"Bearer {seeded.token}"}
         with contextlib.ExitStack() as clients:
+            # A new connection for each call: a kept-alive one idle past the server's
+            # keep-alive time (5 s; a round at 10,000 readers takes seconds and the
+            # calls go to each process in turn) can be reset as the next call is sent.
+            fresh = httpx.Limits(max_keepalive_connections=0)
             https = [
                 clients.enter_context(
-                    httpx.Client(base_url=b + "/api/v1", headers=headers, timeout=60)
+                    httpx.Client(base_url=b + "/api/v1", headers=headers, timeout=60, limits=fresh)
                 )
                 for b in bases
             ]
