@@ -179,25 +179,26 @@ class _Templates:
         cert = identity.certificate
         self.load_certificate = None if cert is None else _LOAD_CERTIFICATE.make(cert)
         self.certificate_tlv = b"" if cert is None else encode_tlv(c.TAG_READER_CERTIFICATE, cert)
-        self._salt_heads: dict[tuple[bytes, int, int], bytes] = {}
-        self._auth0_heads: dict[tuple[int, int, int], bytes] = {}
+        # Made on first use; the FAST path reads them without a call.
+        self.salt_heads: dict[tuple[bytes, int, int], bytes] = {}
+        self.auth0_heads: dict[tuple[int, int, int], bytes] = {}
 
     def salt_head(self, label: bytes, interface: int, version: int) -> bytes:
         """salt(label) up to the reader ephemeral key: key X, label, rid, interface, 5C."""
         key = (label, interface, version)
-        head = self._salt_heads.get(key)
+        head = self.salt_heads.get(key)
         if head is None:
             head = self.group_x + label + self.reader_id + bytes((interface, 0x5C, 2))
-            head = self._salt_heads[key] = head + version.to_bytes(2, "big")
+            head = self.salt_heads[key] = head + version.to_bytes(2, "big")
         return head
 
     def auth0_head(self, flags: int, policy: int, version: int) -> bytes:
         """AUTH0 data up to the ephemeral key's value: 41, 42, 5C and the 87 header."""
         key = (flags, policy, version)
-        head = self._auth0_heads.get(key)
+        head = self.auth0_heads.get(key)
         if head is None:
             head = bytes((0x41, 1, flags, 0x42, 1, policy, 0x5C, 2, version >> 8, version & 0xFF))
-            head = self._auth0_heads[key] = head + b"\x87\x41"
+            head = self.auth0_heads[key] = head + b"\x87\x41"
         return head
 
 
@@ -407,7 +408,8 @@ class ReaderTransaction:
         eph_x = self._reader_x = ephemeral_public[1:33]
         self._tail = eph_x + tid + bytes((flags, policy)) + fci.proprietary
         t = self._templates
-        body = t.auth0_head(flags, policy, version) + ephemeral_public
+        head = t.auth0_heads.get((flags, policy, version)) or t.auth0_head(flags, policy, version)
+        body = head + ephemeral_public
         body += b"\x4c\x10" + tid + t.reader_id_tlv
         if self._extension is not None:
             body += encode_tlv(c.TAG_READER_EXTENSION, self._extension)
@@ -450,7 +452,10 @@ class ReaderTransaction:
         """
         if len(cryptogram) != c.CRYPTOGRAM_LEN:
             return None
-        salt = self._templates.salt_head(c.LABEL_FAST, self._interface, self._version)
+        t, interface, version = self._templates, self._interface, self._version
+        salt = t.salt_heads.get((c.LABEL_FAST, interface, version)) or t.salt_head(
+            c.LABEL_FAST, interface, version
+        )
         salt += self._tail
         prefix = None
         tried = False

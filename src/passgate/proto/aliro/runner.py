@@ -113,7 +113,13 @@ def run_transaction(
     """
     outcome = run_until_result(reader, link)
     granted = outcome.authenticated and (decide(outcome) if decide else True)
-    exchange(link, reader.finish(granted), max_command=reader.max_command)  # close()
+    command = reader.finish(granted)  # close(), with exchange() inline for one APDU
+    if len(command.data) <= SHORT_MAX_DATA:
+        answer = link.transceive(command.wire)
+        if len(answer) >= 2 and answer[-2] == 0x61:
+            _collect(link, answer)
+    else:
+        exchange(link, command, max_command=reader.max_command)
     return outcome
 
 
