@@ -48,6 +48,24 @@ def test_json_has_every_figure_and_stdout_holds_only_it() -> None:
     }
     assert all(v > 0 for v in figures["floor_standard_ops_ms"].values())
     assert result.stderr == ""  # no progress bar with --json
+    # The devices run on another core unless only one is usable (and then it says why).
+    if figures["device"] == "other-core":
+        assert figures["device_core"] not in (None, figures["reader_core"])
+        assert figures["device_fallback"] is None
+    else:
+        assert figures["device"] == "in-process" and figures["device_fallback"]
+
+
+def test_in_process_devices_on_request() -> None:
+    result = CliRunner().invoke(
+        main,
+        ["bench", "tap", "--taps", "2", "--credentials", "3", "--device", "in-process", "--json"],
+    )
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.stdout)
+    assert figures["device"] == "in-process" and figures["device_core"] is None
+    assert figures["device_fallback"] is None  # asked for, not a fallback
+    assert figures["ratio_fast"] > 0 and figures["agent_fast_median_ms"] > 0
 
 
 def test_text_report_and_help() -> None:
@@ -57,6 +75,7 @@ def test_text_report_and_help() -> None:
     assert "agent tap FAST" in result.stdout and " ms" in result.stdout
     assert "bare/floor STANDARD" in result.stdout
     assert "agent BLE wave FAST" in result.stdout
+    assert "NFC devices: " in result.stdout
     assert "Tapping" in result.stderr  # the progress bar goes to stderr
     helped = runner.invoke(main, ["bench", "tap", "--help"])
     assert helped.exit_code == 0

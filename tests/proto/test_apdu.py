@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from passgate.proto.apdu import SW_OK, ApduError, CommandApdu, ResponseApdu
+from passgate.proto.apdu import SW_OK, ApduError, CommandApdu, CommandKind, ResponseApdu
 
 H = bytes.fromhex
 
@@ -94,6 +94,33 @@ def test_arbitrary_command_bytes_parse_or_apdu_error(raw: bytes) -> None:
 def test_command_round_trip(cla: int, ins: int, data: bytes, le: int | None) -> None:
     apdu = CommandApdu(cla, ins, 1, 2, data, le)
     assert CommandApdu.parse(apdu.encode()) == apdu
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.integers(0, 255),
+    st.integers(0, 255),
+    st.one_of(st.binary(max_size=300), st.integers(250, 70_000).map(bytes)),
+    st.one_of(st.none(), st.integers(1, 256)),
+)
+def test_a_command_kind_makes_what_the_constructor_makes(
+    cla: int, ins: int, data: bytes, le: int | None
+) -> None:
+    kind = CommandKind(cla, ins, le)
+    if len(data) > 65535:
+        with pytest.raises(ApduError, match="65535"):
+            kind.make(data)
+        return
+    made, built = kind.make(data), CommandApdu(cla, ins, 0, 0, data, le)
+    assert made == built and made.wire == built.encode()
+    assert CommandApdu.parse(made.wire) == built
+
+
+def test_a_command_kind_checks_its_fields_once() -> None:
+    with pytest.raises(ApduError, match="one byte"):
+        CommandKind(0x100, 0x80, None)
+    with pytest.raises(ApduError, match="short form"):
+        CommandKind(0x80, 0x80, 257)
 
 
 @settings(max_examples=100, deadline=None)

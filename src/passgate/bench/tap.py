@@ -1,18 +1,26 @@
 """`passgate bench tap`: the reader's CPU time per Tap to Unlock transaction, and its floor.
 
-One run, pinned to one core, measures with the calling thread's CPU clock
-(``time.thread_time_ns``), the emulated device's own work excluded (its ``process`` is
-wrapped and the thread time spent inside it subtracted), interleaved tap by tap:
+One run, the reader pinned to one core, measures with the calling thread's CPU clock
+(``time.thread_time_ns``), interleaved block by block, with the emulated NFC devices
+where a real tap has the phone: on another machine. By default (``--device other-core``)
+they run in a forked process pinned to the other core and answer through shared memory
+(:mod:`passgate.bench.other_core`), and the thread time of each hand-off (copying the
+command out, spinning until the answer is there, copying it in) is taken off the reader's
+figure, as a radio's I/O wait would be. ``--device in-process`` runs them in the reader's
+thread instead (their ``process`` wrapped and its thread time subtracted): their work
+then evicts the reader's caches in the middle of every tap. With one usable core the
+bench falls back to in-process and says so. Paths:
 
 * bare: the reader side of the Aliro transaction alone (SELECT to the closing EXCHANGE),
   FAST and STANDARD, STANDARD with the reader certificate sent by LOAD CERTIFICATE;
 * agent: ``ReaderAgent.tap`` with a real :class:`AgentStore` in a temporary directory
   (fsync'ed event commit), the cache look-up, the access decision, the simulated relay
-  and the closing EXCHANGE;
+  and the closing EXCHANGE (its device placed like the bare path's);
 * agent BLE: ``ReaderAgent.ble_transaction`` (MotionSense, R27): the same transaction with
   interface C3 for the app's own credential, framed for the Bluetooth LE link
   (``proto.motionsense``), with the DECISION message at the end; the app's framing and
-  applet are the device's work and excluded;
+  applet are the device's work and excluded (in the reader's thread: the framed link
+  is the reader's own code);
 * floor: the primitive operations the reader cannot avoid in each flow, in a tight loop.
 
 The reader cache holds ``--credentials`` keys, each with a persistent key (a busy door:
@@ -27,6 +35,7 @@ not CPU time and is not counted.
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import hashlib
 import hmac
@@ -41,13 +50,14 @@ from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from pathlib import Path
 from time import thread_time_ns
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import click
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from passgate.bench.other_core import devices_on_other_core, usable
 from passgate.domain.passes import key_id_of
 from passgate.proto import motionsense as ms
 from passgate.proto import snapshot as snap
@@ -77,6 +87,7 @@ TARGET_AGENT_STANDARD_MS = 1.0
 TARGET_RATIO = 1.3
 WARMUP_TAPS = 5
 BLOCK = 10  # taps of one path in a row
+OTHER_CORE, IN_PROCESS = "other-core", "in-process"
 T = TypeVar("T")
 
 
@@ -89,8 +100,22 @@ def _clock_overhead_ns() -> int:
     return int(statistics.median(b - a for a, b in pairwise(readings)))
 
 
+class Device(Protocol):
+    """An emulated device as the bench drives it: the thread CPU time it takes from the
+    reader's thread (``spent_ns``, over ``calls`` commands) is kept apart."""
+
+    spent_ns: int
+    calls: int
+
+    def process(self, command: bytes) -> bytes: ...
+
+    def transmit(self, command: bytes) -> bytes: ...
+
+    def transceive(self, command: bytes) -> bytes: ...
+
+
 class TimedDevice:
-    """The emulated device; thread CPU time spent inside ``process`` is kept apart."""
+    """The emulated device in the reader's thread; CPU time inside ``process`` kept apart."""
 
     def __init__(self, applet: DeviceApplet) -> None:
         self.applet = applet
@@ -159,7 +184,7 @@ class Meter:
 
     def measure(
         self,
-        device: TimedDevice | TimedPhone,
+        device: Device | TimedPhone,
         run: Callable[[], T],
         store: TimedStore | None = None,
     ) -> T:
@@ -298,7 +323,7 @@ class BareReader:
     def candidates(self) -> Iterable[KnownEndpoint]:
         return reversed(self.endpoints.values())
 
-    def transaction(self, device: TimedDevice, fast: bool) -> TransactionResult:
+    def transaction(self, device: Device, fast: bool) -> TransactionResult:
         tx = ReaderTransaction(
             self.identity,
             lookup=self.endpoints.get,
@@ -460,16 +485,17 @@ def _median_p99(samples: list[int]) -> tuple[float, float]:
 
 
 @contextlib.contextmanager
-def _one_core() -> Iterator[int | None]:
-    """Pin this thread to one core for the run (Linux), restoring the affinity after."""
+def _one_core() -> Iterator[tuple[int | None, set[int]]]:
+    """Pin this thread to one core for the run (Linux), restoring the affinity after;
+    yields that core and the cores this process may use."""
     if not hasattr(os, "sched_setaffinity"):
-        yield None
+        yield None, set()
         return
     before = os.sched_getaffinity(0)
     core = min(before)
     os.sched_setaffinity(0, {core})
     try:
-        yield core
+        yield core, set(before)
     finally:
         os.sched_setaffinity(0, before)
 
@@ -486,7 +512,8 @@ def _agent_ok(outcome: TapResult | None, flow: str) -> None:
         raise click.ClickException(f"an agent {flow} tap was not granted as {flow}: {outcome}")
 
 
-def _run(taps: int, credentials: int, progress: bool) -> dict[str, Any]:
+def _run(taps: int, credentials: int, progress: bool, device_core: int | None) -> dict[str, Any]:
+    """Measure every path; the NFC devices run on ``device_core`` (None: in-process)."""
     overhead = _clock_overhead_ns()
     group = Group(os.urandom(16), ec.generate_private_key(P256))
     tapper = ec.generate_private_key(P256)
@@ -500,9 +527,9 @@ def _run(taps: int, credentials: int, progress: bool) -> dict[str, Any]:
         [tapper_public, *(public for public, _ in others)], crypto.public_bytes(app_key)
     )
 
-    def applet() -> TimedDevice:
-        return TimedDevice(
-            DeviceApplet(tapper, reader_groups={group.identifier: group.public}, persistent_keys={})
+    def applet() -> DeviceApplet:
+        return DeviceApplet(
+            tapper, reader_groups={group.identifier: group.public}, persistent_keys={}
         )
 
     phone = TimedPhone(
@@ -525,16 +552,16 @@ def _run(taps: int, credentials: int, progress: bool) -> dict[str, Any]:
     )
     endpoints = {public: KnownEndpoint(public, secret) for public, secret in others}
     bare = BareReader(identity, endpoints)
-    bare_standard_device, bare_fast_device, agent_device = applet(), applet(), applet()
-    learned = run_transaction(
+    applets = (applet(), applet(), applet())  # bare STANDARD, bare FAST, the agent's
+    learned = run_transaction(  # before any fork: the device keeps what it learns
         ReaderTransaction(
             identity, lookup=lambda _: KnownEndpoint(tapper_public), fast_candidates=list
         ),
-        InMemory(bare_fast_device),
+        InMemory(applets[1]),
     )
     _bare_ok(learned, "standard")
     endpoints[tapper_public] = KnownEndpoint(tapper_public, learned.new_persistent_key)
-    floor = Floor(reader_key, bare_fast_device.applet.fci, overhead)
+    floor = Floor(reader_key, applets[1].fci, overhead)
 
     meters = {
         name: Meter(overhead)
@@ -548,43 +575,50 @@ def _run(taps: int, credentials: int, progress: bool) -> dict[str, Any]:
         )
     }
     floor_samples: dict[str, list[list[int]]] = {"fast": [], "standard": []}
-    with tempfile.TemporaryDirectory(prefix="passgate-bench-tap-") as tmp:
+    with (
+        tempfile.TemporaryDirectory(prefix="passgate-bench-tap-") as tmp,
+        contextlib.ExitStack() as placed,
+    ):
+        devices: list[Device]
+        if device_core is None:
+            devices = [TimedDevice(a) for a in applets]
+        else:
+            devices = list(placed.enter_context(devices_on_other_core(applets, device_core)))
+        bare_standard_device, bare_fast_device, agent_device = devices
         agent, store = _agent(Path(tmp), group, content, others)
         try:
             # The tapping credential's first tap is STANDARD: the agent learns its key.
             _agent_ok(agent.tap(agent_device, prefer_fast=True), "standard")
             _agent_ok(agent.ble_transaction(FramedLink(phone), prefer_fast=True), "standard")
 
+            # What each timed region runs, bound beforehand: a partial calls through in C,
+            # where a lambda would add a Python frame of the bench's to the reader's time.
+            tap_standard = functools.partial(bare.transaction, bare_standard_device, False)
+            tap_fast = functools.partial(bare.transaction, bare_fast_device, True)
+            agent_tap_standard = functools.partial(agent.tap, agent_device, prefer_fast=False)
+            agent_tap_fast = functools.partial(agent.tap, agent_device, prefer_fast=True)
+
             def bare_standard() -> None:
                 _bare_ok(
-                    meters["standard"].measure(
-                        bare_standard_device,
-                        lambda: bare.transaction(bare_standard_device, fast=False),
-                    ),
+                    meters["standard"].measure(bare_standard_device, tap_standard),
                     "standard",
                 )
 
             def bare_fast() -> None:
                 _bare_ok(
-                    meters["fast"].measure(
-                        bare_fast_device, lambda: bare.transaction(bare_fast_device, fast=True)
-                    ),
+                    meters["fast"].measure(bare_fast_device, tap_fast),
                     "fast",
                 )
 
             def agent_standard() -> None:
                 _agent_ok(
-                    meters["agent_standard"].measure(
-                        agent_device, lambda: agent.tap(agent_device, prefer_fast=False), store
-                    ),
+                    meters["agent_standard"].measure(agent_device, agent_tap_standard, store),
                     "standard",
                 )
 
             def agent_fast() -> None:
                 _agent_ok(
-                    meters["agent_fast"].measure(
-                        agent_device, lambda: agent.tap(agent_device, prefer_fast=True), store
-                    ),
+                    meters["agent_fast"].measure(agent_device, agent_tap_fast, store),
                     "fast",
                 )
 
@@ -664,17 +698,25 @@ def _run(taps: int, credentials: int, progress: bool) -> dict[str, Any]:
     return result
 
 
-def _report(r: dict[str, Any], core: int | None) -> None:
+def _report(r: dict[str, Any]) -> None:
     met = r["targets_met"]
 
     def verdict(ok: bool) -> str:
         return "met" if ok else "MISSED"
 
+    core, device_core = r["reader_core"], r["device_core"]
     where = f"core {core}" if core is not None else "one thread"
     click.echo(
         f"Reader CPU time per tap, {r['taps']} taps, {r['credentials']} credentials, {where}"
         " (thread time, device excluded)"
     )
+    if device_core is not None:
+        click.echo(
+            f"NFC devices: a process on core {device_core}, shared memory (hand-off excluded)"
+        )
+    else:
+        why = f" ({r['device_fallback']})" if r["device_fallback"] else ""
+        click.echo(f"NFC devices: in the reader's thread{why}")
     click.echo(f"{'':24}{'median':>10}{'p99':>12}")
     rows = (
         ("bare FAST", "fast", ""),
@@ -722,25 +764,42 @@ def _report(r: dict[str, Any], core: int | None) -> None:
     help="Credential keys in the reader cache, each with a persistent key.",
 )
 @click.option(
+    "--device",
+    type=click.Choice([OTHER_CORE, IN_PROCESS]),
+    default=OTHER_CORE,
+    show_default=True,
+    help="Where the emulated NFC devices run: a process pinned to the other core, answering"
+    " through shared memory (in-process when only one core is usable), or the reader's"
+    " thread.",
+)
+@click.option(
     "--json", "as_json", is_flag=True, help="Print one JSON object on stdout, nothing else."
 )
-def tap(taps: int, credentials: int, as_json: bool) -> None:
+def tap(taps: int, credentials: int, device: str, as_json: bool) -> None:
     """Reader CPU time per Tap to Unlock, FAST and STANDARD, against the crypto floor.
 
-    In one run on one core, with thread CPU time and the emulated device's own work
-    excluded: the bare Aliro transaction on the reader side (STANDARD presents the reader
-    certificate with LOAD CERTIFICATE), the agent's real tap (ReaderAgent.tap with an
+    In one run, the reader on one core, with thread CPU time and the emulated device's own
+    work excluded (by default the NFC devices run in a process on the other core, as a
+    phone is another machine, and the hand-off is excluded like radio I/O): the bare
+    Aliro transaction on the reader side (STANDARD presents the reader certificate with
+    LOAD CERTIFICATE), the agent's real tap (ReaderAgent.tap with an
     fsync'ed SQLite store in a temporary directory, cache look-up, access decision, relay,
     closing EXCHANGE), the agent's MotionSense exchange over Bluetooth LE (the app
     credential, interface C3, framed), and the minimum primitive operations of each flow.
     Prints medians and p99 in ms and the bare/floor ratio. Targets: agent FAST < 0.5 ms,
     STANDARD < 1 ms, bare within 1.3x of the floor.
     """
-    with _one_core() as core:
+    with _one_core() as (core, cores):
+        device_core, note = None, None
+        if device == OTHER_CORE:
+            device_core, note = (None, "no CPU affinity") if core is None else usable(cores, core)
         if not as_json:
             click.echo(f"Preparing a cache of {credentials} credentials...", err=True)
-        result = _run(taps, credentials, progress=not as_json)
+        result = _run(taps, credentials, progress=not as_json, device_core=device_core)
+    result["device"] = IN_PROCESS if device_core is None else OTHER_CORE
+    result["device_fallback"] = note  # why other-core was asked for and not used
+    result["reader_core"], result["device_core"] = core, device_core
     if as_json:
         click.echo(json.dumps(result))
     else:
-        _report(result, core)
+        _report(result)

@@ -59,24 +59,6 @@ class CommandApdu:
         if self.le is not None and not 0 < self.le <= EXTENDED_MAX_LE:
             raise ApduError("le must be between 1 and 65536", field="le")
 
-    @classmethod
-    def prepared(
-        cls, cla: int, ins: int, data: bytes, le: int | None, wire: bytes | None = None
-    ) -> CommandApdu:
-        """A command whose fields the caller built from constants (P1 = P2 = 00, data of at
-        most 65535 bytes, le None or 256), optionally with its short encoding already made.
-
-        Skips the field checks and the encoding on a hot path; ``wire`` must equal
-        :meth:`encode` (the reader's templates are tested against it).
-        """
-        command = object.__new__(cls)
-        state = command.__dict__
-        state["cla"], state["ins"], state["p1"], state["p2"] = cla, ins, 0, 0
-        state["data"], state["le"] = data, le
-        if wire is not None:
-            state["wire"] = wire
-        return command
-
     @cached_property
     def wire(self) -> bytes:
         """The encoding (:meth:`encode`), made once."""
@@ -140,6 +122,44 @@ class CommandApdu:
         if len(rest) == 2:  # case 4 extended
             return cls(cla, ins, p1, p2, data, int.from_bytes(rest, "big") or EXTENDED_MAX_LE)
         raise ApduError("trailing bytes after the command", field="le")
+
+
+_LC = tuple(bytes((n,)) for n in range(256))  # the one-byte Lc of a short command
+
+
+class CommandKind:
+    """Commands of one kind (CLA, INS, P1 = P2 = 00, one Le) made on a hot path.
+
+    The fields are checked once, here; :meth:`make` then builds a command without checks
+    and with its short encoding (``wire``) already made when the data fits one.
+    """
+
+    __slots__ = ("_fields", "_head", "_le")
+
+    def __init__(self, cla: int, ins: int, le: int | None) -> None:
+        CommandApdu(cla, ins, 0, 0, b"", le)  # the checks, once
+        if le is not None and le > SHORT_MAX_LE:
+            raise ApduError("a command kind's le must fit the short form", field="le")
+        self._fields = {"cla": cla, "ins": ins, "p1": 0, "p2": 0, "le": le}
+        self._head = bytes((cla, ins, 0, 0))
+        self._le = b"" if le is None else bytes((le & 0xFF,))  # 256 -> 00
+
+    def make(self, data: bytes) -> CommandApdu:
+        """The command with ``data`` (at most 65535 bytes); equal to the one the
+        constructor makes, ``wire`` equal to :meth:`CommandApdu.encode`."""
+        command = _new(CommandApdu)
+        state = command.__dict__
+        state.update(self._fields)
+        state["data"] = data
+        n = len(data)
+        if 0 < n <= SHORT_MAX_DATA:
+            state["wire"] = b"".join((self._head, _LC[n], data, self._le))
+        elif n > EXTENDED_MAX_DATA:
+            raise ApduError("command data longer than 65535 bytes", field="data")
+        return command
+
+
+_new = object.__new__
 
 
 @dataclass(frozen=True)

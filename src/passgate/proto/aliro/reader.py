@@ -45,7 +45,7 @@ from passgate.proto.aliro.messages import (
     Fci,
     parse_fci,
 )
-from passgate.proto.apdu import CommandApdu
+from passgate.proto.apdu import CommandApdu, CommandKind
 from passgate.proto.tlv import encode_tlv
 
 Flow = Literal["fast", "standard"]
@@ -144,12 +144,17 @@ _USAGE_READER = b"\x93\x04" + c.READER_USAGE
 _USAGE_DEVICE = b"\x93\x04" + c.DEVICE_USAGE
 
 
-def _command(cla: int, ins: int, data: bytes, le: int | None) -> CommandApdu:
-    """A command of this module (P1 P2 00 00), its short encoding made here when it fits."""
-    if len(data) > 255:
-        return CommandApdu(cla, ins, 0, 0, data, le)
-    wire = bytes((cla, ins, 0, 0, len(data))) + data
-    return CommandApdu.prepared(cla, ins, data, le, wire if le is None else wire + b"\x00")
+# The commands this module makes (P1 P2 00 00), each with its short encoding when it fits.
+_AUTH0 = CommandKind(c.CLA_PROPRIETARY, c.INS_AUTH0, LE)
+_AUTH1 = CommandKind(c.CLA_PROPRIETARY, c.INS_AUTH1, LE)
+_LOAD_CERTIFICATE = CommandKind(c.CLA_PROPRIETARY, c.INS_LOAD_CERTIFICATE, None)
+_EXCHANGE = CommandKind(c.CLA_PROPRIETARY, c.INS_EXCHANGE, LE)
+_CONTROL_FLOW = CommandKind(c.CLA_PROPRIETARY, c.INS_CONTROL_FLOW, None)
+_GRANTED = b"\x97\x02" + c.READER_STATUS_GRANTED.to_bytes(2, "big")  # EXCHANGE plaintext
+_tuple = tuple.__new__  # a NamedTuple made without its Python-level __new__
+_generate = ec.generate_private_key
+_P256 = ec.SECP256R1()
+_urandom = os.urandom
 
 
 @functools.lru_cache(maxsize=64)
@@ -172,31 +177,28 @@ class _Templates:
         self.reader_id_tlv = b"\x4d\x20" + self.reader_id
         self.group_x = crypto.x_of(identity.group_public_key)
         cert = identity.certificate
-        self.load_certificate = (
-            None
-            if cert is None
-            else _command(c.CLA_PROPRIETARY, c.INS_LOAD_CERTIFICATE, cert, None)
-        )
+        self.load_certificate = None if cert is None else _LOAD_CERTIFICATE.make(cert)
         self.certificate_tlv = b"" if cert is None else encode_tlv(c.TAG_READER_CERTIFICATE, cert)
-        self._salt_heads: dict[tuple[bytes, int, int], bytes] = {}
-        self._auth0_heads: dict[tuple[int, int, int], bytes] = {}
+        # Made on first use; the FAST path reads them without a call.
+        self.salt_heads: dict[tuple[bytes, int, int], bytes] = {}
+        self.auth0_heads: dict[tuple[int, int, int], bytes] = {}
 
     def salt_head(self, label: bytes, interface: int, version: int) -> bytes:
         """salt(label) up to the reader ephemeral key: key X, label, rid, interface, 5C."""
         key = (label, interface, version)
-        head = self._salt_heads.get(key)
+        head = self.salt_heads.get(key)
         if head is None:
             head = self.group_x + label + self.reader_id + bytes((interface, 0x5C, 2))
-            head = self._salt_heads[key] = head + version.to_bytes(2, "big")
+            head = self.salt_heads[key] = head + version.to_bytes(2, "big")
         return head
 
     def auth0_head(self, flags: int, policy: int, version: int) -> bytes:
         """AUTH0 data up to the ephemeral key's value: 41, 42, 5C and the 87 header."""
         key = (flags, policy, version)
-        head = self._auth0_heads.get(key)
+        head = self.auth0_heads.get(key)
         if head is None:
             head = bytes((0x41, 1, flags, 0x42, 1, policy, 0x5C, 2, version >> 8, version & 0xFF))
-            head = self._auth0_heads[key] = head + b"\x87\x41"
+            head = self.auth0_heads[key] = head + b"\x87\x41"
         return head
 
 
@@ -263,7 +265,6 @@ class ReaderTransaction:
         "_result",
         "_rng",
         "_seal_key",
-        "_started",
         "_step",
         "_tail",
         "_templates",
@@ -273,6 +274,14 @@ class ReaderTransaction:
         "max_command",
         "max_response",
     )
+    # Set by the steps before anything reads them (not in __init__: one is made every tap).
+    _version: int
+    _ephemeral: ec.EllipticCurvePrivateKey | None
+    _reader_x: bytes  # X of our ephemeral key
+    _device_x: bytes  # X of the device's ephemeral key
+    _tail: bytes  # salt after the label's part: reader eph X, tid, 41, 42, A5
+    _info: bytes  # HKDF info: device ephemeral X [|| B1/B2 TLVs]
+    _kdh: bytes
 
     def __init__(
         self,
@@ -297,7 +306,7 @@ class ReaderTransaction:
         if mode != "none" and identity.certificate is None:
             raise AliroError("a certificate mode needs a reader certificate", field="certificate")
         self._identity = identity
-        self._templates = _templates(identity)
+        self._templates = identity.__dict__.get("_templates") or _templates(identity)
         self._lookup = lookup
         self._lookup_slot = lookup_slot
         self._fast_candidates = fast_candidates
@@ -309,19 +318,11 @@ class ReaderTransaction:
         self._extension = extension
         self._interface = interface
         self._step: Callable[[bytes], CommandApdu | TransactionResult] | None = None
-        self._started = False
         self._result: TransactionResult | None = None
         self._finished = False
-        self._version = 0
-        self._ephemeral: ec.EllipticCurvePrivateKey | None = None
         self._transaction_id = b""
-        self._reader_x = b""  # X of our ephemeral key
-        self._device_x = b""  # X of the device's ephemeral key
-        self._tail = b""  # salt after the label's part: reader eph X, tid, 41, 42, A5
-        self._info = b""  # HKDF info: device ephemeral X [|| B1/B2 TLVs]
-        self._kdh = b""
-        self._channel: crypto.SecureChannel | None = None  # STANDARD: opened the AUTH1 answer
         self._seal_key: bytes | None = None  # SKReader, once the device proved it has it
+        self._channel: crypto.SecureChannel | None = None  # STANDARD: opened the AUTH1 answer
         self.max_command: int | None = None  # the device's 7F66 limits, once known
         self.max_response: int | None = None
 
@@ -334,9 +335,8 @@ class ReaderTransaction:
         return self._transaction_id
 
     def start(self) -> CommandApdu:
-        if self._started:
+        if self._step is not None or self._result is not None:
             raise AliroError("transaction already started")
-        self._started = True
         self._step = self._on_select
         return _SELECT
 
@@ -369,17 +369,15 @@ class ReaderTransaction:
         self._finished = True
         key, self._seal_key, self._channel = self._seal_key, None, None
         if key is not None:
-            status = (
-                c.READER_STATUS_GRANTED
-                if granted
-                else _EXCHANGE_STATUS.get(result.error or "", c.READER_STATUS_DENIED)
-            )
+            if granted:
+                plain = _GRANTED
+            else:
+                status = _EXCHANGE_STATUS.get(result.error or "", c.READER_STATUS_DENIED)
+                plain = b"\x97\x02" + status.to_bytes(2, "big")
             # The reader's first (and only) message in the channel: counter 1.
-            body = AESGCM(key).encrypt(_READER_IV, b"\x97\x02" + status.to_bytes(2, "big"), None)
-            return _command(c.CLA_PROPRIETARY, c.INS_EXCHANGE, body, LE)
+            return _EXCHANGE.make(AESGCM(key).encrypt(_READER_IV, plain, None))
         s2 = c.S2_NO_COMMON_VERSION if result.error == "unsupported_version" else c.S2_GENERIC
-        body = ControlFlow(c.S1_FAILURE, s2).encode()
-        return _command(c.CLA_PROPRIETARY, c.INS_CONTROL_FLOW, body, None)
+        return _CONTROL_FLOW.make(ControlFlow(c.S1_FAILURE, s2).encode())
 
     # --- steps ----------------------------------------------------------------------
 
@@ -399,21 +397,24 @@ class ReaderTransaction:
             raise _Failed("unsupported_version")
         self.max_command, self.max_response = fci.max_command, fci.max_response
         self._version = version
-        self._ephemeral = crypto.private_key_from_rng(self._rng)
-        ephemeral_public = crypto.ephemeral_point(self._ephemeral)
-        tid = self._transaction_id = self._rng(c.TRANSACTION_ID_LEN)
+        rng = self._rng  # the library makes the key itself from the system's randomness
+        eph = _generate(_P256) if rng is _urandom else crypto.private_key_from_rng(rng)
+        self._ephemeral = eph
+        ephemeral_public = crypto.ephemeral_point(eph)
+        tid = self._transaction_id = rng(c.TRANSACTION_ID_LEN)
         if len(tid) != c.TRANSACTION_ID_LEN:
             raise AliroError("random source returned the wrong length")
         flags, policy = self._flags, self._policy
         eph_x = self._reader_x = ephemeral_public[1:33]
         self._tail = eph_x + tid + bytes((flags, policy)) + fci.proprietary
         t = self._templates
-        body = t.auth0_head(flags, policy, version) + ephemeral_public
+        head = t.auth0_heads.get((flags, policy, version)) or t.auth0_head(flags, policy, version)
+        body = head + ephemeral_public
         body += b"\x4c\x10" + tid + t.reader_id_tlv
         if self._extension is not None:
             body += encode_tlv(c.TAG_READER_EXTENSION, self._extension)
         self._step = self._on_auth0
-        return _command(c.CLA_PROPRIETARY, c.INS_AUTH0, body, LE)
+        return _AUTH0.make(body)
 
     def _on_auth0(self, data: bytes) -> CommandApdu | TransactionResult:
         device_ephemeral, cryptogram, device_extension = _auth0_answer(data)
@@ -451,7 +452,10 @@ class ReaderTransaction:
         """
         if len(cryptogram) != c.CRYPTOGRAM_LEN:
             return None
-        salt = self._templates.salt_head(c.LABEL_FAST, self._interface, self._version)
+        t, interface, version = self._templates, self._interface, self._version
+        salt = t.salt_heads.get((c.LABEL_FAST, interface, version)) or t.salt_head(
+            c.LABEL_FAST, interface, version
+        )
         salt += self._tail
         prefix = None
         tried = False
@@ -479,12 +483,15 @@ class ReaderTransaction:
             self._seal_key = digest(prk, cryptogram_sk + self._info + b"\x02", "sha256")
             # The plaintext 5E 02 .. 91 14 .. 92 14 .. (48 bytes), cut by position.
             if p[:2] == b"\x5e\x02" and p[4:6] == b"\x91\x14" and p[26:28] == b"\x92\x14":
-                status = CredentialStatus(p[2:4], p[6:26], p[28:48])
+                status = _tuple(CredentialStatus, (p[2:4], p[6:26], p[28:48]))
             else:
                 status = CredentialStatus.parse_cryptogram_plaintext(p)
-            return self._end(
-                TransactionResult(True, "fast", endpoint.public_key, None, None, status)
+            # As _end, inline: the transaction is over.
+            self._step = self._ephemeral = None
+            result = self._result = _tuple(
+                TransactionResult, (True, "fast", endpoint.public_key, None, None, status)
             )
+            return result
         return None
 
     def _on_load_certificate(self, data: bytes) -> CommandApdu:
@@ -515,7 +522,7 @@ class ReaderTransaction:
         if self._mode == "auth1":
             body += t.certificate_tlv
         self._step = self._on_auth1
-        return _command(c.CLA_PROPRIETARY, c.INS_AUTH1, body, LE)
+        return _AUTH1.make(body)
 
     def _on_auth1(self, data: bytes) -> TransactionResult:
         # HKDF(K_dh, salt("Volatile****"), info): of its five keys the reader uses SKReader

@@ -82,6 +82,11 @@ def exchange(link: Transceiver, command: CommandApdu, *, max_command: int | None
     raw = link.transceive(command.wire)
     if len(raw) < 2 or raw[-2] != 0x61:
         return raw
+    return _collect(link, raw)
+
+
+def _collect(link: Transceiver, raw: bytes) -> bytes:
+    """The whole answer that began with ``raw`` (ending 61xx), by GET RESPONSE."""
     body = b""
     for _ in range(MAX_GET_RESPONSE):
         body += raw[:-2]
@@ -108,21 +113,33 @@ def run_transaction(
     """
     outcome = run_until_result(reader, link)
     granted = outcome.authenticated and (decide(outcome) if decide else True)
-    close(reader, link, granted)
+    command = reader.finish(granted)  # close(), with exchange() inline for one APDU
+    if len(command.data) <= SHORT_MAX_DATA:
+        answer = link.transceive(command.wire)
+        if len(answer) >= 2 and answer[-2] == 0x61:
+            _collect(link, answer)
+    else:
+        exchange(link, command, max_command=reader.max_command)
     return outcome
 
 
 def run_until_result(reader: ReaderTransaction, link: Transceiver) -> TransactionResult:
-    command: CommandApdu | TransactionResult = reader.start()
+    command = reader.start()
+    transceive = link.transceive
     for _ in range(MAX_EXCHANGES):
-        assert isinstance(command, CommandApdu)
         try:
-            response = exchange(link, command, max_command=reader.max_command)
+            if len(command.data) <= SHORT_MAX_DATA:  # one APDU: exchange() without a call
+                response = transceive(command.wire)
+                if len(response) >= 2 and response[-2] == 0x61:
+                    response = _collect(link, response)
+            else:
+                response = exchange(link, command, max_command=reader.max_command)
         except AliroError:
             response = b"\x6f\x00"
-        command = reader.receive(response)
-        if isinstance(command, TransactionResult):
-            return command
+        answer = reader.receive(response)
+        if isinstance(answer, TransactionResult):
+            return answer
+        command = answer
     raise AliroError("reader did not finish within the expected number of exchanges")
 
 
