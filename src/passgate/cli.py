@@ -167,6 +167,7 @@ def _serve(settings: Settings, *, migrate_first: bool, banner: str | None = None
     from passgate.adapters.db import migrate as mig
     from passgate.logs import configure_logging
     from passgate.web.app import create_app
+    from passgate.web.ws_server import PassgateWebSockets
     from passgate.worker.dispatcher import Dispatcher
 
     configure_logging(settings.log_level, settings.log_format)
@@ -195,6 +196,7 @@ def _serve(settings: Settings, *, migrate_first: bool, banner: str | None = None
             log_config=None,
             # Forwarded headers are judged by web.proxy against PASSGATE_TRUSTED_PROXIES.
             proxy_headers=False,
+            ws=PassgateWebSockets,  # only large messages compressed (web.ws_server)
         )
     finally:
         if dispatcher is not None:

@@ -24,6 +24,7 @@ from passgate.reader.store import AgentStore
 from passgate.reader.sync import SyncClient, pair
 from passgate.services.credentials import aliro_groups
 from passgate.web.app import create_app
+from passgate.web.ws_server import PassgateWebSockets
 
 
 def wait_until(condition: Callable[[], bool], what: str, limit_s: float = 15.0) -> None:
@@ -38,7 +39,7 @@ def wait_until(condition: Callable[[], bool], what: str, limit_s: float = 15.0) 
 @contextmanager
 def live_server(container: Container) -> Iterator[str]:
     config = uvicorn.Config(
-        create_app(container), host="127.0.0.1", port=0, log_level="warning", ws="websockets-sansio"
+        create_app(container), host="127.0.0.1", port=0, log_level="warning", ws=PassgateWebSockets
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

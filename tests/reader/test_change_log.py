@@ -305,6 +305,64 @@ def test_a_reader_back_within_the_horizon_gets_a_delta_and_past_it_a_snapshot(
             ra.stop()
 
 
+def test_a_reader_ahead_of_its_last_recorded_ack_resumes_with_a_delta_not_a_snapshot(
+    client: TestClient, container: Container, tmp_path: Path
+) -> None:
+    """Agents report their version at most every couple of seconds and the hub writes the
+    reports once a second, so a reader can come back holding a later version than the
+    one recorded (its report was never sent, or died with a server process). It gets one
+    delta counted from the recorded version, which leads to the current cache from its
+    own version too, and no snapshot."""
+    world = World(client, container)
+    _add_keys(world, 20)
+    path = tmp_path / "agent.db"
+    with live_server(container) as server:
+        ra = RunningAgent(str(path))
+        ra.pair(server, world.pairing_code(world.reader))
+        ra.start()
+        wait_until(lambda: ra.agent.view is not None, "first snapshot")
+        recorded = ra.agent.version
+        wait_until(lambda: _applied(container, world.reader) == recorded, "the applied ack")
+        ra.stop()
+
+        # A connection whose report never goes out: it applies a suspension unreported.
+        ra = RunningAgent(str(path))
+        ra.client.ack_delay_s = 3600.0
+        ra.start()
+        try:
+            # Before or after its reconnect, the suspension reaches it as a delta.
+            world.update(m.ApplePass, world.pass_id, status=m.PassStatus.SUSPENDED)
+            wait_until(
+                lambda: '"suspended"' in _stored_status(path, world.device.key_id),
+                "the suspension",
+            )
+            ahead = ra.agent.version
+        finally:
+            ra.stop()
+        assert ahead > recorded and _applied(container, world.reader) == recorded
+
+        # Offline, the pass is resumed; back, the reader says the version it holds.
+        world.update(m.ApplePass, world.pass_id, status=m.PassStatus.ACTIVE)
+        frames: list[str] = []
+        ra = RunningAgent(str(path))
+        _spy(ra, frames)
+        ra.start()
+        try:
+            wait_until(
+                lambda: '"active"' in _stored_status(path, world.device.key_id),
+                "the resumption after the reconnect",
+            )
+            assert frames.count("snapshot") == 0 and frames.count("delta") == 1
+            assert ra.client.rejections == []
+            assert reader_state.seq_of(ra.agent.version) == _head(container, world.org.id)[0]
+            assert ra.agent.content is not None
+            wait_until(
+                lambda: _applied(container, world.reader) == ra.agent.version, "the applied ack"
+            )
+        finally:
+            ra.stop()
+
+
 def test_an_applied_ack_is_recorded_only_for_a_version_this_connection_sent(
     client: TestClient, container: Container, tmp_path: Path
 ) -> None:

@@ -14,11 +14,11 @@ same code the agent uses, keeping the content in memory (not in the agent's SQLi
 store). After each accepted frame it judges the watched key with
 ``domain.reader_cache.decide_tap`` over the rows that key needs, and records when the
 verdict first equals what the parent waits for. Like the agent it says it takes shared
-deltas (one signature for every reader in the same state), reports each accepted frame
-``applied``, and answers heartbeats (the server then records its "last seen"). Its
-WebSocket is websockets' sans-I/O client protocol on an asyncio transport
-(``_LightLink``), offering compression as the agent's client does; each frame is handled
-as it arrives, with no task or queue per message.
+deltas (one signature for every reader in the same state), reports the latest accepted
+frame ``applied`` at most every ``reader.sync.ACK_DELAY_S``, and answers heartbeats (the
+server then records its "last seen"). Its WebSocket is websockets' sans-I/O client
+protocol on an asyncio transport (``_LightLink``), offering compression as the agent's
+client does; each frame is handled as it arrives, with no task or queue per message.
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ import click
 import httpx
 
 from passgate.proto import snapshot as snap
+from passgate.reader.sync import ACK_DELAY_S
 
 CHUNK = 5_000
 FULL_MODEL = "reader_pro_2_1"  # receives Apple Pass keys (R13)
@@ -62,6 +63,7 @@ def serve(database_url: str, port: int, operator: str, secret: str, deflate: boo
     from passgate.bootstrap import build_container
     from passgate.config import Settings
     from passgate.web.app import create_app
+    from passgate.web.ws_server import PassgateWebSockets
 
     settings = Settings(
         database_url=database_url,
@@ -78,6 +80,7 @@ def serve(database_url: str, port: int, operator: str, secret: str, deflate: boo
         port=port,
         log_level="error",
         ws_per_message_deflate=deflate,
+        ws=PassgateWebSockets,  # as `passgate serve` runs it
     )
 
 
@@ -675,6 +678,15 @@ async def _session(fleet: Fleet, reader: LightReader, stop: asyncio.Event) -> No
     if held is not None:
         fleet.judge(reader)
     reader.connected_at = time.monotonic()
+    loop = asyncio.get_running_loop()
+    # As the agent's reader.sync.Acks: the latest applied version, at most once per
+    # ACK_DELAY_S (a timer, not a task: ten thousand of them per change).
+    acking: list[Any] = [None, None]  # version to report, its timer
+
+    def report(link: _LightLink) -> None:
+        version, acking[0], acking[1] = acking[0], None, None
+        if version is not None:
+            link.send_text(wire.encode(wire.Applied(version=version)))
 
     def on_text(link: _LightLink, text: str) -> None:
         msg = wire.decode(text)
@@ -703,7 +715,9 @@ async def _session(fleet: Fleet, reader: LightReader, stop: asyncio.Event) -> No
                     reader.synced_at = time.monotonic()
                 fleet.judge(reader)
                 # As the agent does once the frame is in its store.
-                link.send_text(wire.encode(wire.Applied(version=verdict.version)))
+                acking[0] = verdict.version
+                if acking[1] is None:
+                    acking[1] = loop.call_later(ACK_DELAY_S, report, link)
             elif isinstance(verdict, snap.Rejected):
                 reader.rejected.append(verdict.reason)
                 link.send_text(wire.encode(wire.Resync(reason=verdict.reason)))
@@ -713,7 +727,6 @@ async def _session(fleet: Fleet, reader: LightReader, stop: asyncio.Event) -> No
             link.send_text(wire.encode(wire.Ping()))
 
     host, _, port = reader.base.removeprefix("http://").partition(":")
-    loop = asyncio.get_running_loop()
     _, link = await asyncio.wait_for(
         loop.create_connection(lambda: _LightLink(url, on_text), host, int(port)), 120
     )
@@ -726,6 +739,8 @@ async def _session(fleet: Fleet, reader: LightReader, stop: asyncio.Event) -> No
         if link.closed.done() and not stop.is_set():
             raise OSError(link.closed.result())  # counted as a link failure; it reconnects
     finally:
+        if acking[1] is not None:
+            acking[1].cancel()
         link.close()
 
 

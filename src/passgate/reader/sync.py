@@ -22,6 +22,7 @@ import json
 import logging
 import secrets
 import threading
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -37,6 +38,48 @@ from passgate.reader.agent import ReaderAgent
 
 log = logging.getLogger(__name__)
 BATCH = 200
+# The latest applied version is reported at most once per this many seconds (``Acks``).
+ACK_DELAY_S = 2.0
+
+
+class Acks:
+    """The agent's ``applied`` reports, coalesced: the latest version applied goes to
+    the server ``delay`` seconds after the first one not yet reported, with every version
+    applied meanwhile folded into it.
+
+    The server needs the reader's latest version, not each one: it shows which readers
+    applied a revocation and resumes a reconnecting reader from there. One report per
+    change cost a message each way per reader per change (a burst of changes to ten
+    thousand readers: ten thousand reports per change, received while the server still
+    sends that change to the others). Coalesced, a reader reports at most once per
+    ``delay``, however many changes arrive. A report not sent (the link dropped first)
+    costs nothing: the reader says its version when it reconnects, and the server
+    resumes it from the last version it recorded (services.reader_hub).
+    """
+
+    def __init__(self, send: Callable[[int], Awaitable[None]], delay: float = ACK_DELAY_S) -> None:
+        self._send, self._delay = send, delay
+        self._latest: int | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    def applied(self, version: int) -> None:
+        """``version`` is committed to the store: reported with the next report."""
+        self._latest = version
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._report())
+
+    async def _report(self) -> None:
+        await asyncio.sleep(self._delay)
+        version, self._latest = self._latest, None
+        if version is not None:
+            await self._send(version)
+
+    def cancel(self) -> None:
+        """The connection ends: a report still waiting is dropped (see above)."""
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
+        self._latest = None
 
 
 def pair(agent: ReaderAgent, server_url: str, code: str, *, timeout: float = 10.0) -> str:
@@ -91,8 +134,11 @@ class SyncClient:
         status: wire.ReaderStatus | None = None,
         idle_s: float = 0.05,
         fallback_urls: list[str] | None = None,
+        ack_delay_s: float = ACK_DELAY_S,
     ) -> None:
         self.agent = agent
+        self.ack_delay_s = ack_delay_s
+        self._acks: Acks | None = None
         self.fallback_urls = [u.rstrip("/") for u in fallback_urls or []]
         self._turn = 0  # which of the URLs the next attempt uses
         self.url: str | None = None  # the server of the current (or last) connection
@@ -177,9 +223,18 @@ class SyncClient:
             await ws.send(wire.encode(auth))
             await self._request_certificate(ws)
             sender = asyncio.create_task(self._send_events(ws, stop))
+
+            async def report(version: int) -> None:
+                # A link that closed meanwhile ends the session anyway; the version is
+                # said again at the reconnect (Acks).
+                with contextlib.suppress(websockets.ConnectionClosed):
+                    await ws.send(wire.encode(wire.Applied(version=version)))
+
+            self._acks = Acks(report, self.ack_delay_s)
             try:
                 await self._receive(ws, state, stop)
             finally:
+                self._acks.cancel()
                 sender.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await sender
@@ -239,7 +294,8 @@ class SyncClient:
                 else:
                     self.agent.apply_changes(verdict.version, verdict.content, verdict.changes)
                 # Committed to the store: the server records this version as applied here.
-                await ws.send(wire.encode(wire.Applied(version=verdict.version)))
+                assert self._acks is not None
+                self._acks.applied(verdict.version)
                 self.accepted += 1
                 self.connected.set()
                 await self._request_certificate(ws)  # a cleared tamper made a new key

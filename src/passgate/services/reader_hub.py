@@ -625,17 +625,32 @@ class Hub:
         stored: dict[str, tuple[int, str, Any]],
         head: int,
     ) -> list[tuple[str, str]] | None:
-        """The log entries a reconnecting reader missed; None when it needs a snapshot."""
+        """The log entries a reconnecting reader may have missed; None when it needs a
+        snapshot.
+
+        The entries count from the last version the reader reported applied and the
+        hub recorded. A reader may hold a later version than that (agents report their
+        version at most every couple of seconds, and acks are written once a second, so
+        a process that dies loses the last ones): then the entries since the recorded
+        version are a superset of what it missed, and the delta made from them sets
+        each of those rows to its current value, which is right from either version. The
+        reader checks the digest the delta leads to, so a cache that is not what it was
+        sent is refused there and resyncs whole; a claim that equals the recorded version
+        must carry the recorded digest too.
+        """
         assert link.resume is not None
         version, digest = link.resume
         seq = reader_state.seq_of(version)
         known = stored.get(link.reader_id)
-        if seq is None or seq > head or known is None or known[0] != version:
-            return None  # not a version it reported applied
-        if not hmac.compare_digest(known[1], digest):
+        if seq is None or seq > head or known is None or known[0] > version:
+            return None  # nothing recorded for it, or ahead of what the log has
+        since = reader_state.seq_of(known[0])
+        if since is None:
+            return None
+        if known[0] == version and not hmac.compare_digest(known[1], digest):
             return None  # its cache is not what it was sent
-        entries = log.after(link.org_id, seq, head)
-        if log.heads([link.org_id]).get(link.org_id, (0, 0))[1] > seq:
+        entries = log.after(link.org_id, since, head)
+        if log.heads([link.org_id]).get(link.org_id, (0, 0))[1] > since:
             return None  # past the horizon: the log no longer has them all
         return [(k, o) for _, k, o in entries]
 
