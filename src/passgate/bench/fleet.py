@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import gc
 import hashlib
 import multiprocessing
 import os
@@ -782,12 +783,22 @@ async def _fleet_main(
     for r in rest:
         tasks.append(asyncio.create_task(_keep_connected(fleet, r, stop)))
         await asyncio.sleep(connect_gap_s)  # no thundering herd of snapshots
+    frozen = False
     try:
         while True:
             command = await loop.run_in_executor(None, conn.recv)
             if command[0] == "stop":
                 break
             if command[0] == "expect":
+                if not frozen:
+                    # Every reader of this worker is connected and synced: its heap (ten
+                    # thousand readers' state in one process, which no real reader has)
+                    # leaves the collector's generations, so full collections of it do
+                    # not land in the middle of a measured round (see reader_hub's
+                    # _freeze_heap; bench only, what dies later is reclaimed at exit).
+                    gc.collect()
+                    gc.freeze()
+                    frozen = True
                 fleet.arm(command[1])
             elif command[0] == "stats":
                 synced = [r.synced_at - r.connected_at for r in readers if r.synced_at]

@@ -33,7 +33,7 @@ import gc
 import hmac
 import logging
 import time
-from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -135,6 +135,10 @@ class Link:
             del self.sent[min(self.sent)]
 
 
+# The heap of a process holding many readers (Hub._tend_heap).
+FREEZE_FROM_LINKS = 500
+REFREEZE_S = 60.0
+RECLAIM_S = 3600.0
 MIN_PASS_GAP_S = 0.02  # a burst of commits costs one pass per 20 ms, not one per commit
 # Readers' applied reports are written once a second, in one statement: the acks of a
 # change pushed to thousands of readers arrive over the push, and writing them in
@@ -185,6 +189,8 @@ class Hub:
         # Organizations whose pending door commands the next pass sends: the log named
         # a command for one of their connected readers, or one of their readers connected.
         self._commands_due: set[str] = set()
+        # When this process's heap was last frozen, and last reclaimed whole (_tend_heap).
+        self._frozen_at = self._reclaimed_at = time.monotonic()
 
     @property
     def container(self) -> Container:
@@ -333,8 +339,10 @@ class Hub:
             try:
                 if due:
                     await asyncio.to_thread(self._clock_changes, due)
-                for org_id in sorted(orgs):
-                    pushed += await self.refresh(org_id, {x for x in forced if x.org_id == org_id})
+                with _collector_paused():
+                    for org_id in sorted(orgs):
+                        forced_here = {x for x in forced if x.org_id == org_id}
+                        pushed += await self.refresh(org_id, forced_here)
             except Exception:
                 # The database went away mid-pass: what failed was not sent; the pass is
                 # tried again (for every organization; forced readers stay forced).
@@ -347,6 +355,7 @@ class Hub:
                 continue
             if commit_at is not None and pushed:
                 self._time_push(commit_at, pushed)
+            self._tend_heap()
             due_commands, self._commands_due = self._commands_due, set()
             if due_commands:  # remote unlock (services/readers/door_commands)
                 await self._send_door_commands(due_commands)
@@ -373,6 +382,31 @@ class Hub:
         if self._wake.is_set():
             return True  # set while the timed-out wait was being cancelled
         return scheduled is not None and time.time() >= scheduled
+
+    def _tend_heap(self) -> None:
+        """With many readers connected, keep full garbage collections short: after a pass,
+        at most every ``REFREEZE_S``, what is alive moves to the permanent generation.
+
+        Full collections walk every object the collector tracks; with thousands of
+        connections (uvicorn's, Starlette's and the hub's objects for each, some
+        470,000 objects at 2,000 readers per process besides the frozen state) one took
+        200 to 500 ms, landing before or in a push. Frozen, those objects are skipped,
+        and a full collection walks only what was made since. Young garbage is collected
+        first (cheap); objects frozen that later die in a reference cycle (a closed
+        connection's, say) are not reclaimed until ``RECLAIM_S`` has passed, when the
+        heap is unfrozen and collected whole once, between passes.
+        """
+        if len(self._links) < FREEZE_FROM_LINKS:
+            return
+        now = time.monotonic()
+        if now - self._reclaimed_at >= RECLAIM_S:
+            gc.unfreeze()
+            _freeze_heap()
+            self._frozen_at = self._reclaimed_at = now
+        elif now - self._frozen_at >= REFREEZE_S:
+            gc.collect(1)
+            gc.freeze()
+            self._frozen_at = now
 
     def _record_acks(self, acks: list[tuple[str, str, int, str, Any]]) -> None:
         with self._c.uow_factory(None) as uow:
@@ -728,6 +762,29 @@ class Hub:
         )
         link.took(version, view, digest, tick)
         return frame
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection while a pass builds and sends its frames.
+
+    A pass makes a few objects per reader (its view, the frame lists) that live until
+    the frames are written, a fraction of a second. Collections of the young
+    generations during that time promote them to the oldest one, and once enough have
+    been promoted Python runs a full collection, which walks every object of every
+    connection (uvicorn's and Starlette's per connection, the links): 200 to 770 ms
+    with 2,000 to 5,000 readers per process, in the middle of a push (gc.callbacks;
+    every push slower than about twice the median at 4,000 and 10,000 readers had one).
+    Paused, the pass's objects die by reference counting before the collector looks at
+    them; it resumes when the pass ends, with whatever cyclic garbage there is.
+    """
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def _freeze_heap() -> None:
