@@ -773,8 +773,9 @@ def _collector_paused() -> Iterator[None]:
     generations during that time promote them to the oldest one, and once enough have
     been promoted Python runs a full collection, which walks every object of every
     connection (uvicorn's and Starlette's per connection, the links): 200 to 770 ms
-    with 2,000 to 5,000 readers per process, in the middle of a push (gc.callbacks;
-    every push slower than about twice the median at 4,000 and 10,000 readers had one).
+    with 2,000 to 5,000 readers per process, in the middle of a push (gc.callbacks: the
+    slow pushes traced at 4,000 readers each had one; at 10,000 the slow pushes were
+    passes whose frames took 700 to 900 ms to build instead of about 75).
     Paused, the pass's objects die by reference counting before the collector looks at
     them; it resumes when the pass ends, with whatever cyclic garbage there is.
     """
