@@ -862,7 +862,8 @@ def fleet_worker(
     try:
         asyncio.run(_fleet_main(shares, watched_key, conn, connect_gap_s, presync))
     except (click.ClickException, httpx.HTTPError, OSError) as exc:
-        conn.send(("error", str(exc)))
+        # The type too: a timeout's message is empty.
+        conn.send(("error", f"{type(exc).__name__}: {exc}"))
 
 
 def receive(conn: Connection, kind: str, limit: float, what: str) -> Any:
