@@ -32,6 +32,7 @@ import functools
 import gc
 import hmac
 import logging
+import threading
 import time
 from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -110,8 +111,11 @@ class Link:
     reader_nonce: str | None = None
     beats: int = 0
     seen_at: float = field(default_factory=time.monotonic)
-    # Digests of the versions sent and not yet reported applied (the agent's acks).
+    # Digests of the versions sent and not yet reported applied (the agent's acks). A
+    # pass records them in a worker thread while the event loop takes the reports, so
+    # both hold ``guard`` (took, vouch).
     sent: dict[int, str] = field(default_factory=dict)
+    guard: threading.Lock = field(default_factory=threading.Lock, repr=False)
     applied_version: int = 0
     # The agent takes deltas signed once for every reader in the same state.
     shared_ok: bool = False
@@ -130,9 +134,20 @@ class Link:
         self.version, self.digest, self.sent_at, self.synced = version, digest, tick, True
         self.small = dict(view.small)
         self.credentials, self.members = view.credentials, view.members
-        self.sent[version] = digest
-        while len(self.sent) > 16:
-            del self.sent[min(self.sent)]
+        with self.guard:
+            self.sent[version] = digest
+            while len(self.sent) > 16:
+                del self.sent[min(self.sent)]
+
+    def vouch(self, version: int) -> str | None:
+        """The digest this connection sent with ``version``, forgetting it and every
+        earlier one; None if it sent no such version (or it was reported already)."""
+        with self.guard:
+            digest = self.sent.get(version)
+            if digest is not None:
+                for old in [v for v in self.sent if v <= version]:
+                    del self.sent[old]
+            return digest
 
 
 # The heap of a process holding many readers (Hub._tend_heap).
@@ -253,11 +268,9 @@ class Hub:
 
     def applied(self, link: Link, version: int) -> None:
         """The agent committed ``version`` to its store: recorded at the next pass."""
-        digest = link.sent.get(version)
+        digest = link.vouch(version)
         if digest is None:
             return  # not a version this connection sent: nothing to vouch for
-        for old in [v for v in link.sent if v <= version]:
-            del link.sent[old]
         link.applied_version = version
         self._acks.append((link.reader_id, link.org_id, version, digest, self._c.clock.now()))
         if self._ack_task is None or self._ack_task.done():
@@ -539,7 +552,9 @@ class Hub:
         private = self._signing_key(org_id)
         state = self._states.get(org_id)
         reload = loaded = False
-        resumes: dict[Link, list[tuple[str, str]] | None] = {}
+        # A reconnecting reader's claim, read once (the event loop may drop it meanwhile:
+        # a resync request) with the entries it missed, None when it needs a snapshot.
+        resumes: dict[Link, tuple[tuple[int, str], list[tuple[str, str]] | None]] = {}
         with c.uow_factory(org_id, write=False) as uow:
             log = uow.reader_changes
             head, horizon = log.heads([org_id]).get(org_id, (0, 0))
@@ -560,11 +575,12 @@ class Hub:
                 state.begin_pass()
                 if entries:
                     state.apply(uow, head, [(k, o) for _, k, o in entries], now)
-            waiting = [x for x in links if x.resume is not None and x not in forced]
-            if waiting:
+            claims = {x: held for x in links if x not in forced and (held := x.resume) is not None}
+            if claims:
                 stored = log.applied(org_id)
-                for link in waiting:
-                    resumes[link] = self._resume_entries(log, link, stored, state.seq)
+                for link, claim in claims.items():
+                    found = self._resume_entries(log, link, claim, stored, state.seq)
+                    resumes[link] = (claim, found)
         if loaded:
             _freeze_heap()  # after the read transaction: the collection takes a moment
         upcoming = state.next_change
@@ -585,9 +601,8 @@ class Hub:
                 out.append((link, None))  # deleted, or paired again with a new key
                 continue
             if link in resumes:
-                found = resumes[link]
-                assert link.resume is not None
-                link.digest, link.resume = link.resume[1], None  # what the reader holds
+                claim, found = resumes[link]
+                link.digest, link.resume = claim[1], None  # what the reader holds
                 if found is None:
                     forced.add(link)  # outside the log's horizon, or not what we sent
                 else:
@@ -656,6 +671,7 @@ class Hub:
         self,
         log: Any,
         link: Link,
+        claim: tuple[int, str],
         stored: dict[str, tuple[int, str, Any]],
         head: int,
     ) -> list[tuple[str, str]] | None:
@@ -672,8 +688,7 @@ class Hub:
         sent is refused there and resyncs whole; a claim that equals the recorded version
         must carry the recorded digest too.
         """
-        assert link.resume is not None
-        version, digest = link.resume
+        version, digest = claim
         seq = reader_state.seq_of(version)
         known = stored.get(link.reader_id)
         if seq is None or seq > head or known is None or known[0] > version:
@@ -698,7 +713,6 @@ class Hub:
         tick: float,
     ) -> list[dict[str, Any]]:
         """The reader at ``link.version`` (checked) gets one delta of what it missed."""
-        assert link.resume is None
         digest = view.digest()
         if digest == link.digest:
             link.took(link.version, view, digest, tick)  # nothing missed: heartbeats confirm
