@@ -371,6 +371,9 @@ class LightReader:
     header: tuple[tuple[Any, ...], Any] | None = None
 
 
+PAIRING_AT_ONCE = 16
+
+
 async def _pair(http: httpx.AsyncClient, reader: LightReader) -> None:
     from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -764,10 +767,19 @@ async def _fleet_main(
 ) -> None:
     readers = [LightReader(i, base, code, watched_key) for i, base, code in shares]
     fleet = Fleet(readers, conn)
-    limits = httpx.Limits(max_connections=16)  # pairing is a write: the server serializes it
+    # Pairing is a write (the server serializes it): a few pairings at a time, each
+    # waiting only for its own answer. A task per reader queued 5,000 requests on the
+    # client's pool, and with four server processes sharing two cores the last ones
+    # waited out the pool timeout (PoolTimeout) before being sent.
+    limits = httpx.Limits(max_connections=PAIRING_AT_ONCE)
+    todo = iter(readers)
+
+    async def pairing(http: httpx.AsyncClient) -> None:
+        for reader in todo:  # shared: each reader is taken by one of them
+            await _pair(http, reader)
+
     async with httpx.AsyncClient(timeout=120, limits=limits) as http:
-        pending = [asyncio.create_task(_pair(http, r)) for r in readers]
-        await asyncio.gather(*pending)
+        await asyncio.gather(*(pairing(http) for _ in range(PAIRING_AT_ONCE)))
     conn.send(("paired",))
     stop = asyncio.Event()
     tasks = []
