@@ -19,7 +19,7 @@ def test_revocation_reaches_every_reader_from_a_full_sync() -> None:
     assert result.exit_code == 0, result.output
     figures = json.loads(result.stdout)
     assert figures["suspends"] == 2
-    assert figures["frames_rejected"] == 0
+    assert (figures["frames_rejected"], figures["links_lost"], figures["reasons"]) == (0, 0, {})
     assert figures["initial_sync"] == "full"
     assert figures["snapshots_taken"] == 6  # each reader synced its own snapshot
     assert 0 < figures["median_ms"] <= figures["max_ms"]
@@ -39,5 +39,5 @@ def test_resumed_readers_on_two_processes_without_compression(postgres: str) -> 
     )
     assert result.exit_code == 0, result.output
     figures = json.loads(result.stdout)
-    assert (figures["suspends"], figures["frames_rejected"]) == (2, 0)
+    assert (figures["suspends"], figures["frames_rejected"], figures["links_lost"]) == (2, 0, 0)
     assert (figures["initial_sync"], figures["snapshots_taken"]) == ("resume", 2)

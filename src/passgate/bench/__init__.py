@@ -2,11 +2,29 @@
 
 from __future__ import annotations
 
+import signal
+import sys
+from types import FrameType
+
 import click
 
 from passgate.bench.issue import issue
 
-bench = click.Group("bench", help="Measure throughput and latency on this machine.")
+
+def _exit_on_term(signum: int, _frame: FrameType | None) -> None:
+    sys.exit(128 + signum)
+
+
+def _bench() -> None:
+    # A benchmark stopped with SIGTERM (kill, a CI timeout) unwinds like Ctrl-C: the
+    # server processes, reader workers and temporary PostgreSQL it started are stopped
+    # by its own cleanup instead of being left running.
+    signal.signal(signal.SIGTERM, _exit_on_term)
+
+
+bench = click.Group(
+    "bench", help="Measure throughput and latency on this machine.", callback=_bench
+)
 bench.add_command(issue)
 from passgate.bench.api import api  # noqa: E402
 from passgate.bench.idle import idle  # noqa: E402

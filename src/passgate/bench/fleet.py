@@ -34,6 +34,7 @@ import secrets
 import socket
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -361,7 +362,8 @@ class LightReader:
     reason: str | None = None
     frames: int = 0
     snapshots: int = 0  # complete snapshots taken (a resumed reader should take none)
-    rejected: list[str] = field(default_factory=list)
+    rejected: list[str] = field(default_factory=list)  # frames refused, with the reason
+    lost: list[str] = field(default_factory=list)  # connections that ended, with the error
     # A cache to start from (version, content, shares): the worker's template reader's
     # content with this reader's own section, which the database records it applied.
     preset: tuple[int, dict[str, Any], dict[str, int]] | None = None
@@ -753,7 +755,7 @@ async def _keep_connected(fleet: Fleet, reader: LightReader, stop: asyncio.Event
         try:
             await _session(fleet, reader, stop)
         except (OSError, TimeoutError, snap.SnapshotError) as exc:
-            reader.rejected.append(f"link: {type(exc).__name__}")
+            reader.lost.append(type(exc).__name__ + (f": {exc}" if str(exc) else ""))
         if not stop.is_set():
             await asyncio.sleep(0.2)
 
@@ -815,19 +817,15 @@ async def _fleet_main(
             elif command[0] == "stats":
                 synced = [r.synced_at - r.connected_at for r in readers if r.synced_at]
                 frames = sum(r.frames for r in readers)
-                rejected = sum(len(r.rejected) for r in readers)
-                snapshots = sum(r.snapshots for r in readers)
-                conn.send(
-                    (
-                        "stats",
-                        {
-                            "synced": synced,
-                            "frames": frames,
-                            "rejected": rejected,
-                            "snapshots": snapshots,
-                        },
-                    )
-                )
+                stats: dict[str, Any] = {
+                    "synced": synced,
+                    "frames": frames,
+                    "rejected": sum(len(r.rejected) for r in readers),
+                    "links_lost": sum(len(r.lost) for r in readers),
+                    "reasons": Counter(why for r in readers for why in (*r.rejected, *r.lost)),
+                    "snapshots": sum(r.snapshots for r in readers),
+                }
+                conn.send(("stats", stats))
     finally:
         stop.set()
         for task in tasks:
@@ -949,7 +947,14 @@ def expect(conns: list[Connection], reason: str, limit: float, what: str) -> lis
 
 
 def stats(conns: list[Connection]) -> dict[str, Any]:
-    out: dict[str, Any] = {"synced": [], "frames": 0, "rejected": 0, "snapshots": 0}
+    out: dict[str, Any] = {
+        "synced": [],
+        "frames": 0,
+        "rejected": 0,
+        "links_lost": 0,
+        "reasons": Counter(),
+        "snapshots": 0,
+    }
     for c in conns:
         c.send(("stats",))
         got = receive(c, "stats", 60, "fleet stats")[1]

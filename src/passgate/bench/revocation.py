@@ -192,6 +192,10 @@ def revocation(
         "initial_sync_s": round(sync_s, 1),
         "snapshots_taken": seen["snapshots"],
         "frames_rejected": seen["rejected"],
+        # Connections that ended during the run (each reconnects and resumes), and the
+        # most frequent reasons for both.
+        "links_lost": seen["links_lost"],
+        "reasons": dict(seen["reasons"].most_common(5)),
         "load_average": fleet.load_average(),
     }
     click.echo(
@@ -201,5 +205,6 @@ def revocation(
         f"{backend}: every reader denies after median {result['median_ms']} ms, "
         f"p99 {result['p99_ms']} ms, max {result['max_ms']} ms over {len(every)} suspends "
         f"(per reader: median {result['reader_median_ms']} ms, p99 {result['reader_p99_ms']} ms; "
-        f"load average {result['load_average']})"
+        f"load average {result['load_average']}); {result['frames_rejected']} frames "
+        f"rejected, {result['links_lost']} connections lost"
     )
