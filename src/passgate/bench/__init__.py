@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-import signal
-import sys
-from types import FrameType
-
 import click
 
+from passgate.bench import stop
 from passgate.bench.issue import issue
-
-
-def _exit_on_term(signum: int, _frame: FrameType | None) -> None:
-    sys.exit(128 + signum)
 
 
 def _bench() -> None:
     # A benchmark stopped with SIGTERM (kill, a CI timeout) unwinds like Ctrl-C: the
     # server processes, reader workers and temporary PostgreSQL it started are stopped
     # by its own cleanup instead of being left running.
-    signal.signal(signal.SIGTERM, _exit_on_term)
+    stop.install()
 
 
 bench = click.Group(

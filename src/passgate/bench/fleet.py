@@ -44,6 +44,7 @@ from typing import Any
 import click
 import httpx
 
+from passgate.bench import stop
 from passgate.proto import snapshot as snap
 from passgate.reader.sync import ACK_DELAY_S
 
@@ -879,8 +880,12 @@ def fleet_worker(
 def receive(conn: Connection, kind: str, limit: float, what: str) -> Any:
     deadline = time.monotonic() + limit
     while True:
-        if not conn.poll(max(0.0, deadline - time.monotonic())):
-            raise click.ClickException(f"gave up waiting: {what}")
+        # In slices of at most a second, so a SIGTERM whose exit was dropped is acted on.
+        while not conn.poll(min(1.0, max(0.0, deadline - time.monotonic()))):
+            stop.check()
+            if time.monotonic() >= deadline:
+                raise click.ClickException(f"gave up waiting: {what}")
+        stop.check()
         message = conn.recv()
         if message[0] == "error":
             raise click.ClickException(f"a reader worker failed: {message[1]}")

@@ -24,7 +24,7 @@ import time
 
 import click
 
-from passgate.bench import databases, fleet
+from passgate.bench import databases, fleet, stop
 
 
 def _wait_synced(conns: list, count: int, limit_s: float) -> dict:  # type: ignore[type-arg]
@@ -40,7 +40,7 @@ def _wait_synced(conns: list, count: int, limit_s: float) -> dict:  # type: igno
                 return seen
             if time.monotonic() > deadline:
                 raise click.ClickException(f"only {now} of {count} readers synced")
-            time.sleep(1)
+            stop.sleep(1)
 
 
 @click.command("idle")
@@ -139,7 +139,7 @@ def idle(
         time.sleep(3)  # the last snapshots' sends and "last seen" writes settle
         click.echo(f"sampling server CPU for {seconds:.0f} s with nothing changing...", err=True)
         cpu0, t0, frames0 = sum(map(fleet.cpu_seconds, pids)), time.monotonic(), fleet.stats(conns)
-        time.sleep(seconds)
+        stop.sleep(seconds)
         cpu1, t1, frames1 = sum(map(fleet.cpu_seconds, pids)), time.monotonic(), fleet.stats(conns)
         idle_pct = (cpu1 - cpu0) / (t1 - t0) * 100
         rss = sum(map(fleet.rss_mib, pids))

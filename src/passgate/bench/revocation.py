@@ -27,7 +27,7 @@ import time
 import click
 import httpx
 
-from passgate.bench import databases, fleet
+from passgate.bench import databases, fleet, stop
 from passgate.domain.access import Reason
 
 CONNECT_GAP_S = 0.002  # between a worker's connects: 10,000 readers come in over ten seconds
@@ -137,7 +137,7 @@ def revocation(
             # A resumed reader counts once the server confirmed its cache (a heartbeat).
             if time.monotonic() - started > 1800:
                 raise click.ClickException("resumed readers were not all confirmed")
-            time.sleep(1)
+            stop.sleep(1)
         sync_s = time.monotonic() - started
         every: list[float] = []
         each: list[float] = []
