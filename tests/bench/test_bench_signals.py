@@ -110,7 +110,7 @@ def test_a_sigterm_whose_exit_a_weakref_callback_dropped_is_raised_at_the_next_w
             pass
 
         thing = Thing()
-        ref = weakref.ref(thing, lambda _: os.kill(os.getpid(), signal.SIGTERM))
+        ref = weakref.ref(thing, lambda _: signal.raise_signal(signal.SIGTERM))
         del thing  # the callback runs, the handler raises in it, Python drops the exit
         assert ref() is None
         assert [type(e) for e in dropped] == [SystemExit]
