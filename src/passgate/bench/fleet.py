@@ -39,7 +39,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from multiprocessing.connection import Connection
-from typing import Any
+from typing import Any, cast
 
 import click
 import httpx
@@ -407,6 +407,25 @@ async def _pair(http: httpx.AsyncClient, reader: LightReader) -> None:
         return
 
 
+# Rows parsed, by the identity of the row object they were parsed from: the readers of a
+# worker hold one shared section (SharedSections), so after a change they hold the very
+# same row objects, and the row is parsed once per worker rather than once per reader
+# (each reader's decision still runs on its own view). Holding the row keeps its id.
+_ROWS_PARSED: dict[tuple[str, int], tuple[Any, Any]] = {}
+
+
+def _parsed(parse: Callable[[str, Any], Any], key: str, raw: Any) -> Any:
+    memo = (key, id(raw))
+    found = _ROWS_PARSED.get(memo)
+    if found is not None and found[0] is raw:
+        return found[1]
+    if len(_ROWS_PARSED) > 1_000:
+        _ROWS_PARSED.clear()
+    value = parse(key, raw)
+    _ROWS_PARSED[memo] = (raw, value)
+    return value
+
+
 def _reason(content: dict[str, Any], key_id: str, reader: LightReader | None = None) -> str:
     """The reader's decision for ``key_id``, from the rows that decision reads (the small
     sections parsed again only when they are other objects than last time)."""
@@ -421,10 +440,10 @@ def _reason(content: dict[str, Any], key_id: str, reader: LightReader | None = N
     creds, members = {}, {}
     raw = content.get("credentials", {}).get(key_id)
     if raw is not None:
-        cred = creds[key_id] = parse_credential(key_id, raw)
+        cred = creds[key_id] = _parsed(parse_credential, key_id, raw)
         member_raw = content.get("members", {}).get(cred.view.member_id)
         if member_raw is not None:
-            members[cred.view.member_id] = parse_member(cred.view.member_id, member_raw)
+            members[cred.view.member_id] = _parsed(parse_member, cred.view.member_id, member_raw)
     raw_header = (content.get("org"), content.get("door"), content.get("reader"))
     held = reader.header if reader is not None else None
     if held is not None and all(a is b for a, b in zip(held[0], raw_header, strict=True)):
@@ -587,14 +606,15 @@ class _LightLink(asyncio.Protocol):
 
     def __init__(self, uri: str, on_text: Callable[[_LightLink, str], None]) -> None:
         from websockets.client import ClientProtocol
-        from websockets.extensions.permessage_deflate import ClientPerMessageDeflateFactory
         from websockets.uri import parse_uri
+
+        from passgate.proto import ws_deflate
 
         loop = asyncio.get_running_loop()
         self.ws = ClientProtocol(
             parse_uri(uri),
-            # As the agent's client does (websockets' default): offer compression.
-            extensions=[ClientPerMessageDeflateFactory(compress_settings={"memLevel": 5})],
+            # As the agent's client does: offer compression, send small messages as they are.
+            extensions=[ws_deflate.client_factory()],
             max_size=snap.MAX_FRAME_BYTES,
         )
         self.on_text = on_text
@@ -604,8 +624,8 @@ class _LightLink(asyncio.Protocol):
         self._parts: list[bytes] = []
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # A stream transport (uvloop's are not asyncio.Transport subclasses).
+        self.transport = cast(asyncio.Transport, transport)
         self.ws.send_request(self.ws.connect())
         self._flush()
 
@@ -693,7 +713,7 @@ async def _session(fleet: Fleet, reader: LightReader, stop: asyncio.Event) -> No
     def report(link: _LightLink) -> None:
         version, acking[0], acking[1] = acking[0], None, None
         if version is not None:
-            link.send_text(wire.encode(wire.Applied(version=version)))
+            link.send_text(applied_text(version))
 
     def on_text(link: _LightLink, text: str) -> None:
         msg = wire.decode(text)
@@ -749,6 +769,12 @@ async def _session(fleet: Fleet, reader: LightReader, stop: asyncio.Event) -> No
         if acking[1] is not None:
             acking[1].cancel()
         link.close()
+
+
+def applied_text(version: int) -> str:
+    """``wire.encode(wire.Applied(version=version))``, without building the model (ten
+    thousand of them per change; tests/bench holds the two equal)."""
+    return f'{{"type":"applied","version":{int(version)}}}'
 
 
 async def _keep_connected(fleet: Fleet, reader: LightReader, stop: asyncio.Event) -> None:
@@ -825,6 +851,7 @@ async def _fleet_main(
                     "links_lost": sum(len(r.lost) for r in readers),
                     "reasons": Counter(why for r in readers for why in (*r.rejected, *r.lost)),
                     "snapshots": sum(r.snapshots for r in readers),
+                    "cpu_s": time.process_time(),  # this worker's CPU so far
                 }
                 conn.send(("stats", stats))
     finally:
@@ -862,6 +889,17 @@ def record_applied(database_url: str, org_id: str, rows: list[tuple[str, int, st
     engine.dispose()
 
 
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's event loop where it is installed (uvicorn's, as the servers run on it):
+    the workers' event loop handles a frame for every reader for every change, and
+    asyncio's own selector loop and transports cost about a tenth of a worker's CPU."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
+
+
 def fleet_worker(
     shares: list[tuple[int, str, str]],
     watched_key: str,
@@ -871,7 +909,8 @@ def fleet_worker(
 ) -> None:
     """One worker process of the fleet (spawned); a failure is reported to the parent."""
     try:
-        asyncio.run(_fleet_main(shares, watched_key, conn, connect_gap_s, presync))
+        with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+            runner.run(_fleet_main(shares, watched_key, conn, connect_gap_s, presync))
     except (click.ClickException, httpx.HTTPError, OSError) as exc:
         # The type too: a timeout's message is empty.
         conn.send(("error", f"{type(exc).__name__}: {exc}"))
@@ -959,6 +998,7 @@ def stats(conns: list[Connection]) -> dict[str, Any]:
         "links_lost": 0,
         "reasons": Counter(),
         "snapshots": 0,
+        "cpu_s": 0.0,
     }
     for c in conns:
         c.send(("stats",))

@@ -139,6 +139,10 @@ def revocation(
                 raise click.ClickException("resumed readers were not all confirmed")
             stop.sleep(1)
         sync_s = time.monotonic() - started
+        # CPU of the rounds alone: the servers' from /proc, the workers' their own count.
+        before = fleet.stats(conns)
+        server_cpu = sum(fleet.cpu_seconds(pid) for _, pid in servers)
+        rounds_started = time.monotonic()
         every: list[float] = []
         each: list[float] = []
         headers = {"Authorization": f"Bearer {seeded.token}"}
@@ -175,7 +179,11 @@ def revocation(
                         if action == "suspend":
                             every.append((max(times) - t0) * 1000)
                             each.extend((t - t0) * 1000 for t in times)
+        rounds_s = time.monotonic() - rounds_started
+        server_cpu = sum(fleet.cpu_seconds(pid) for _, pid in servers) - server_cpu
         seen = fleet.stats(conns)
+    reader_cpu = seen["cpu_s"] - before["cpu_s"]
+    frames = max(1, seen["frames"] - before["frames"])
     result = {
         "readers": readers,
         "credentials": credentials,
@@ -197,6 +205,12 @@ def revocation(
         "links_lost": seen["links_lost"],
         "reasons": dict(seen["reasons"].most_common(5)),
         "load_average": fleet.load_average(),
+        # Where the machine's CPU went during the rounds: the server processes, and the
+        # simulated readers' worker processes (which real readers would not share).
+        "server_cpu_cores": round(server_cpu / rounds_s, 2),
+        "reader_cpu_cores": round(reader_cpu / rounds_s, 2),
+        "server_cpu_us_per_frame": round(server_cpu / frames * 1e6, 1),
+        "reader_cpu_us_per_frame": round(reader_cpu / frames * 1e6, 1),
     }
     click.echo(
         json.dumps(result)
@@ -206,5 +220,7 @@ def revocation(
         f"p99 {result['p99_ms']} ms, max {result['max_ms']} ms over {len(every)} suspends "
         f"(per reader: median {result['reader_median_ms']} ms, p99 {result['reader_p99_ms']} ms; "
         f"load average {result['load_average']}); {result['frames_rejected']} frames "
-        f"rejected, {result['links_lost']} connections lost"
+        f"rejected, {result['links_lost']} connections lost; CPU per frame sent to a "
+        f"reader: {result['server_cpu_us_per_frame']} µs in the servers, "
+        f"{result['reader_cpu_us_per_frame']} µs in the simulated readers"
     )

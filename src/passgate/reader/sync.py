@@ -32,7 +32,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from passgate.domain.errors import PassgateError
 from passgate.proto import link as wire
 from passgate.proto import snapshot as snap
-from passgate.proto import unlock
+from passgate.proto import unlock, ws_deflate
 from passgate.proto.aliro import crypto
 from passgate.reader.agent import ReaderAgent
 
@@ -205,7 +205,12 @@ class SyncClient:
             link_nonce=link_nonce,
             validate=agent.check,
         )
-        async with websockets.connect(ws_url(url), max_size=snap.MAX_FRAME_BYTES) as ws:
+        async with websockets.connect(
+            ws_url(url),
+            max_size=snap.MAX_FRAME_BYTES,
+            # permessage-deflate as websockets offers it, small messages sent as they are.
+            extensions=[ws_deflate.client_factory()],
+        ) as ws:
             challenge = wire.decode(await asyncio.wait_for(ws.recv(), 10))
             if not isinstance(challenge, wire.Challenge):
                 raise PassgateError("expected a challenge")
