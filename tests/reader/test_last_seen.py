@@ -88,3 +88,26 @@ def test_the_agents_answers_to_heartbeats_keep_its_last_seen_current(
             assert reader.online
         finally:
             ra.stop()
+
+
+def test_a_batch_of_readers_last_seen_moves_in_one_statement_only_forward(
+    client: TestClient, container: Container, clock: FixedClock
+) -> None:
+    """The gateway writes the readers heard from within a second as one batch (an array
+    parameter on PostgreSQL, an IN list on SQLite); a later time than a reader's own
+    is never moved back."""
+    from passgate.services.readers import reader_events
+
+    world = World(client, container)
+    others = [world.add_reader("reader_pro_2_1", True) for _ in range(3)]
+    early, late = clock.current, clock.current.replace(year=clock.current.year + 1)
+    with container.uow_factory(world.org.id) as uow:
+        reader_events.touch_seen(uow, [others[0]], late)
+    with container.uow_factory(world.org.id) as uow:
+        reader_events.touch_seen(uow, [world.reader, *others], early)
+    assert [_last_seen(container, world, r) for r in (world.reader, *others)] == [
+        early,
+        late,
+        early,
+        early,
+    ]
