@@ -15,11 +15,11 @@ store). After each accepted frame it judges the watched key with
 ``domain.reader_cache.decide_tap`` over the rows that key needs, and records when the
 verdict first equals what the parent waits for. Like the agent it says it takes shared
 deltas (one signature for every reader in the same state), reports the latest accepted
-frame ``applied`` at most every ``reader.sync.ACK_DELAY_S`` (spread as the agent's
-reports are), and answers heartbeats (the server then records its "last seen"). Its
-WebSocket is websockets' sans-I/O client protocol on an asyncio transport
-(``_LightLink``, on uvloop where installed), offering compression as the agent's
-client does; each frame is handled as it arrives, with no task or queue per message.
+frame ``applied`` at most every ``reader.sync.ACK_DELAY_S``, and answers heartbeats (the
+server then records its "last seen"). Its WebSocket is websockets' sans-I/O client
+protocol on an asyncio transport (``_LightLink``, on uvloop where installed), offering
+compression as the agent's client does; each frame is handled as it arrives, with no
+task or queue per message.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ import httpx
 
 from passgate.bench import stop
 from passgate.proto import snapshot as snap
-from passgate.reader.sync import ACK_DELAY_S, ack_wait
+from passgate.reader.sync import ACK_DELAY_S
 
 CHUNK = 5_000
 FULL_MODEL = "reader_pro_2_1"  # receives Apple Pass keys (R13)
@@ -745,7 +745,7 @@ async def _session(fleet: Fleet, reader: LightReader, stop: asyncio.Event) -> No
                 # As the agent does once the frame is in its store.
                 acking[0] = verdict.version
                 if acking[1] is None:
-                    acking[1] = loop.call_later(ack_wait(ACK_DELAY_S), report, link)
+                    acking[1] = loop.call_later(ACK_DELAY_S, report, link)
             elif isinstance(verdict, snap.Rejected):
                 reader.rejected.append(verdict.reason)
                 link.send_text(wire.encode(wire.Resync(reason=verdict.reason)))

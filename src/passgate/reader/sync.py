@@ -20,7 +20,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import random
 import secrets
 import threading
 from collections.abc import Awaitable, Callable
@@ -39,28 +38,14 @@ from passgate.reader.agent import ReaderAgent
 
 log = logging.getLogger(__name__)
 BATCH = 200
-# The latest applied version is reported at most once per this many seconds (``Acks``),
-# each report a random part of ACK_SPREAD later again.
+# The latest applied version is reported at most once per this many seconds (``Acks``).
 ACK_DELAY_S = 2.0
-ACK_SPREAD = 0.5
-
-
-def ack_wait(delay: float = ACK_DELAY_S) -> float:
-    """How long a report waits: ``delay`` plus up to ``ACK_SPREAD`` of it, at random.
-
-    A change reaches every reader of an organization within a fraction of a second, so
-    reports waiting exactly ``delay`` would come back as one wave, from every reader at
-    once, into whatever the server is sending then (at 10,000 readers a wave landed in
-    about one push in three and made it the slowest; bench revocation). Spread over half
-    a delay, each wave is thinner and spread over more of the server's time.
-    """
-    return delay * (1.0 + ACK_SPREAD * random.random())  # noqa: S311 (timing, not secrets)
 
 
 class Acks:
     """The agent's ``applied`` reports, coalesced: the latest version applied goes to
-    the server ``delay`` seconds (and a random spread, ``ack_wait``) after the first one
-    not yet reported, with every version applied meanwhile folded into it.
+    the server ``delay`` seconds after the first one not yet reported, with every version
+    applied meanwhile folded into it.
 
     The server needs the reader's latest version, not each one: it shows which readers
     applied a revocation and resumes a reconnecting reader from there. One report per
@@ -84,7 +69,7 @@ class Acks:
             self._task = asyncio.get_running_loop().create_task(self._report())
 
     async def _report(self) -> None:
-        await asyncio.sleep(ack_wait(self._delay))
+        await asyncio.sleep(self._delay)
         version, self._latest = self._latest, None
         if version is not None:
             await self._send(version)
