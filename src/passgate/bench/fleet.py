@@ -832,15 +832,18 @@ async def _fleet_main(
             if command[0] == "stop":
                 break
             if command[0] == "expect":
+                # Every reader of this worker is connected and synced: its heap (ten
+                # thousand readers' state in one process, which no real reader has)
+                # leaves the collector's generations, so full collections of it do not
+                # land in the middle of a measured round (see reader_hub's _freeze_heap;
+                # bench only, what dies later is reclaimed at exit). Again before each
+                # change: what the last one left (each reader's new small sections) would
+                # otherwise build up to a full collection of 110 to 140 ms every 25 s or
+                # so at 5,000 readers per worker (gc.callbacks).
                 if not frozen:
-                    # Every reader of this worker is connected and synced: its heap (ten
-                    # thousand readers' state in one process, which no real reader has)
-                    # leaves the collector's generations, so full collections of it do
-                    # not land in the middle of a measured round (see reader_hub's
-                    # _freeze_heap; bench only, what dies later is reclaimed at exit).
                     gc.collect()
-                    gc.freeze()
                     frozen = True
+                gc.freeze()
                 fleet.arm(command[1])
             elif command[0] == "stats":
                 synced = [r.synced_at - r.connected_at for r in readers if r.synced_at]
