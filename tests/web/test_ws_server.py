@@ -14,7 +14,6 @@ from uvicorn.server import ServerState
 from websockets.client import ClientProtocol
 from websockets.extensions.base import ClientExtensionFactory, ServerExtensionFactory
 from websockets.extensions.permessage_deflate import (
-    ClientPerMessageDeflateFactory,
     ServerPerMessageDeflateFactory,
     enable_client_permessage_deflate,
 )
@@ -37,9 +36,7 @@ def _connected(
     """A client and server after the handshake (by default websockets' client, our server)."""
     client = ClientProtocol(
         parse_uri("ws://127.0.0.1/reader/v1/ws"),
-        extensions=[
-            client_side or ClientPerMessageDeflateFactory(compress_settings={"memLevel": 5})
-        ],
+        extensions=[client_side or enable_client_permessage_deflate(None)[0]],
     )
     server = ServerProtocol(extensions=[server_side or ws_server.deflate_factory()])
     client.send_request(client.connect())

@@ -121,9 +121,9 @@ class TenantRepository(Generic[T]):
 
     def _any_of(self, column: sa.Column[Any], values: tuple[Any, ...]) -> Any:
         """``column`` equals one of ``values``. On PostgreSQL the values go as one array
-        parameter (``= ANY(%s)``): an IN list binds one parameter each, and thousands of
-        them (the last seen of the readers that answered within a second) cost the
-        server more to render and convert than the statement costs the database."""
+        parameter (``= ANY(%s)``): an IN list binds one parameter each, which SQLAlchemy
+        renders and psycopg converts one by one for every batch (the last seen of the
+        thousands of readers that answered within a second)."""
         if self._conn.dialect.name == "postgresql" and len(values) > 1:
             array = postgresql.ARRAY(column.type)
             return column == sa.any_(sa.cast(sa.bindparam(None, list(values), type_=array), array))
