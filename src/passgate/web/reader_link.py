@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from passgate.services import reader_hub
 from passgate.services.credentials import aliro_groups
+from passgate.web import ws_server
 from passgate.web.api import API_PREFIX
 from passgate.web.api.crud import ERRORS
 from passgate.web.deps import ActorDep, ContainerDep
@@ -60,13 +61,19 @@ def _aliro_out(made: aliro_groups.ReaderCredentials) -> AliroOut:
     )
 
 
-class _WebSocketChannel:
+class WebSocketChannel:
     """A reader's WebSocket as the hub's :class:`reader_hub.Channel`."""
 
     def __init__(self, ws: WebSocket) -> None:
         self._ws = ws
+        # uvicorn with web.ws_server's protocol (as `passgate serve` runs): a direct send.
+        extensions = ws.scope.get("extensions") or {}
+        self._now: ws_server.SendNow | None = extensions.get(ws_server.SEND_NOW)
 
     async def send_text(self, text: str) -> None:
+        now = self._now
+        if now is not None and now(text):
+            return
         try:
             await self._ws.send_text(text)
         except (RuntimeError, WebSocketDisconnect, OSError) as exc:
@@ -139,6 +146,6 @@ def router() -> APIRouter:
     @r.websocket("/reader/v1/ws")
     async def reader_ws(ws: WebSocket) -> None:
         await ws.accept()
-        await reader_hub.serve_reader(_hub(ws), _WebSocketChannel(ws))
+        await reader_hub.serve_reader(_hub(ws), WebSocketChannel(ws))
 
     return r
