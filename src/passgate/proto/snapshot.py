@@ -547,11 +547,20 @@ class SharedDeltaText:
         self._tail = "," + rest[1:]  # its keys sort after reader_id: '{"sig":...' -> ',"sig":...'
 
     def for_reader(self, reader_id: str, link_nonce: str | None = None) -> str:
-        ids = json.dumps(reader_id, ensure_ascii=False)
-        if link_nonce is None:
-            return f'{self._head},"reader_id":{ids}{self._tail}'
-        nonce = json.dumps(link_nonce, ensure_ascii=False)
-        return f'{self._head},"nonce":{nonce},"reader_id":{ids}{self._tail}'
+        return self.routed(routing_text(reader_id, link_nonce))
+
+    def routed(self, routing: str) -> str:
+        """The frame for the reader whose :func:`routing_text` is ``routing`` (a
+        connection's routing never changes, so the hub encodes it once per connection)."""
+        return self._head + routing + self._tail
+
+
+def routing_text(reader_id: str, link_nonce: str | None = None) -> str:
+    """One reader's part of a shared delta's frame text: its ``nonce`` and ``reader_id``."""
+    ids = _CANONICAL.encode(reader_id)
+    if link_nonce is None:
+        return f',"reader_id":{ids}'
+    return f',"nonce":{_CANONICAL.encode(link_nonce)},"reader_id":{ids}'
 
 
 _BEAT_TAIL = b',"type":"heartbeat","version":'

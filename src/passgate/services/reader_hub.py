@@ -119,6 +119,8 @@ class Link:
     applied_version: int = 0
     # The agent takes deltas signed once for every reader in the same state.
     shared_ok: bool = False
+    # This connection's routing text in a shared delta, with the nonce it was made for.
+    _routing: tuple[str | None, str] | None = field(default=None, repr=False)
 
     async def send(self, *messages: wire.Message | dict[str, Any] | str) -> None:
         """Send messages in order, none interleaved (a snapshot's parts stay together).
@@ -129,6 +131,17 @@ class Link:
             for message in messages:
                 text = message if isinstance(message, str) else wire.encode(message)
                 await self.channel.send_text(text)
+
+    def routing(self) -> str:
+        """Its id and nonce as a shared delta's frame carries them (snap.routing_text),
+        encoded once per connection rather than once per frame."""
+        held = self._routing
+        if held is None or held[0] != self.reader_nonce:
+            held = self._routing = (
+                self.reader_nonce,
+                snap.routing_text(self.reader_id, self.reader_nonce),
+            )
+        return held[1]
 
     def took(self, version: int, view: reader_state.ReaderView, digest: str, tick: float) -> None:
         self.version, self.digest, self.sent_at, self.synced = version, digest, tick, True
@@ -652,7 +665,7 @@ class Hub:
         }
         key = (
             link.version,
-            tuple((name, id(section)) for name, section in touched.items()),
+            tuple([(name, id(section)) for name, section in touched.items()]),
             snap.canonical(body["replace"]) if body["replace"] else b"",
         )
         found = statements.get(key)
@@ -668,7 +681,7 @@ class Hub:
             signature = snap.sign_statement(private, statement)
             found = statements[key] = snap.SharedDeltaText(statement, signature, body)
         link.took(version, view, view.digest(), tick)
-        return found.for_reader(link.reader_id, link.reader_nonce)
+        return found.routed(link.routing())
 
     def _resume_entries(
         self,

@@ -22,6 +22,7 @@ with room for ``SEQ_UNIT - 1`` snapshots at one sequence number (a resync).
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -36,6 +37,10 @@ from passgate.proto import snapshot as snap
 from passgate.services.organizations import eligibility_of
 from passgate.services.ports import ReaderLink, UnitOfWork
 from passgate.services.readers.cache_rows import credential_status, iso, schedule_spec
+
+# A reader's readiness depends on its model and tamper setting alone, and the verdict is
+# immutable: judged once per pair, not once per reader per pass.
+_readiness = functools.lru_cache(maxsize=64)(reader_readiness)
 
 VERSION_BASE = 1 << 52  # above any microsecond timestamp until the 22nd century
 SEQ_UNIT = 1 << 20
@@ -144,8 +149,10 @@ class ReaderView:
 
     def digest(self) -> str:
         of = self.hashes.of if self.hashes is not None else snap.section_hash
-        total = sum(of(n, v) for n, v in self.small.items())
-        return snap.format_digest(total + self.credentials.share() + self.members.share())
+        total = self.credentials.share() + self.members.share()
+        for name, value in self.small.items():  # a loop: no generator per reader per pass
+            total += of(name, value)
+        return snap.format_digest(total)
 
 
 @dataclass
@@ -346,7 +353,7 @@ class OrgState:
         reader = self.readers.get(reader_id)
         if reader is None or reader.door_id not in self.doors:
             return None
-        verdict = reader_readiness(reader.model, reader.tamper_protection)
+        verdict = _readiness(reader.model, reader.tamper_protection)
         trusted = verdict.ready and not reader.tampered
         # R27: app keys reach every reader that is not tampered; R13: Apple Pass keys only
         # readers that may hold them; R14: a tampered reader gets no key material.
