@@ -696,7 +696,7 @@ class Hub:
 
         The entries count from the last version the reader reported applied and the
         hub recorded. A reader may hold a later version than that (agents report their
-        version at most every couple of seconds, and acks are written once a second, so
+        version at most every ``reader.sync.ACK_DELAY_S``, and acks are written once a second, so
         a process that dies loses the last ones): then the entries since the recorded
         version are a superset of what it missed, and the delta made from them sets
         each of those rows to its current value, which is right from either version. The
