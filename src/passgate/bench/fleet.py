@@ -44,9 +44,17 @@ from typing import Any, cast
 
 import click
 import httpx
+from websockets.client import ClientProtocol
+from websockets.frames import Frame, Opcode
+from websockets.http11 import Response
+from websockets.protocol import State
+from websockets.uri import parse_uri
 
 from passgate.bench import stop
+from passgate.domain.access import UnlockMethod
+from passgate.domain.reader_cache import decide_tap, parse_credential, parse_header, parse_member
 from passgate.proto import snapshot as snap
+from passgate.proto import ws_deflate
 from passgate.reader.sync import ACK_DELAY_S
 
 CHUNK = 5_000
@@ -430,14 +438,6 @@ def _parsed(parse: Callable[[str, Any], Any], key: str, raw: Any) -> Any:
 def _reason(content: dict[str, Any], key_id: str, reader: LightReader | None = None) -> str:
     """The reader's decision for ``key_id``, from the rows that decision reads (the small
     sections parsed again only when they are other objects than last time)."""
-    from passgate.domain.access import UnlockMethod
-    from passgate.domain.reader_cache import (
-        decide_tap,
-        parse_credential,
-        parse_header,
-        parse_member,
-    )
-
     creds, members = {}, {}
     raw = content.get("credentials", {}).get(key_id)
     if raw is not None:
@@ -606,11 +606,6 @@ class _LightLink(asyncio.Protocol):
     """
 
     def __init__(self, uri: str, on_text: Callable[[_LightLink, str], None]) -> None:
-        from websockets.client import ClientProtocol
-        from websockets.uri import parse_uri
-
-        from passgate.proto import ws_deflate
-
         loop = asyncio.get_running_loop()
         self.ws = ClientProtocol(
             parse_uri(uri),
@@ -631,9 +626,6 @@ class _LightLink(asyncio.Protocol):
         self._flush()
 
     def data_received(self, data: bytes) -> None:
-        from websockets.frames import Frame, Opcode
-        from websockets.http11 import Response
-
         self.ws.receive_data(data)
         for event in self.ws.events_received():
             if isinstance(event, Response):
@@ -649,15 +641,11 @@ class _LightLink(asyncio.Protocol):
         self._flush()
 
     def send_text(self, text: str) -> None:
-        from websockets.protocol import State
-
         if self.ws.state is State.OPEN:
             self.ws.send_text(text.encode())
             self._flush()
 
     def close(self) -> None:
-        from websockets.protocol import State
-
         if self.ws.state is State.OPEN:
             self.ws.send_close(1000)
             self._flush()
