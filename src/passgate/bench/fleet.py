@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import gc
 import hashlib
 import multiprocessing
@@ -380,7 +379,7 @@ class LightReader:
     # The parsed small sections (org, door, reader) and the raw objects they came from:
     # like the agent, which re-parses only what a delta changed, a frame that leaves
     # them as they were is judged without parsing them again.
-    header: tuple[tuple[Any, ...], Any] | None = None
+    header: tuple[tuple[Any, ...], Any, dict[str, Any], dict[str, Any]] | None = None
 
 
 PAIRING_AT_ONCE = 16
@@ -448,11 +447,18 @@ def _reason(content: dict[str, Any], key_id: str, reader: LightReader | None = N
     raw_header = (content.get("org"), content.get("door"), content.get("reader"))
     held = reader.header if reader is not None else None
     if held is not None and all(a is b for a, b in zip(held[0], raw_header, strict=True)):
-        view = dataclasses.replace(held[1], credentials=creds, members=members)
+        # The reader's own view, its row maps refilled (dataclasses.replace cost more
+        # than the rest of the lookup).
+        _, view, held_creds, held_members = held
+        held_creds.clear()
+        held_creds.update(creds)
+        held_members.clear()
+        held_members.update(members)
     else:
         view = parse_header(content, creds, members)
         if reader is not None:
-            reader.header = (raw_header, view)  # holding the objects keeps their identity
+            # Holding the objects keeps their identity; the maps are the view's own.
+            reader.header = (raw_header, view, creds, members)
     now = datetime.now(UTC)
     verdict = decide_tap(
         view, key_id=key_id, method=UnlockMethod.NFC, now=now, synced_at=now, halted=False
