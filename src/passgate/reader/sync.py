@@ -42,7 +42,7 @@ BATCH = 200
 # half a heartbeat. Each report costs the server about what sending a reader a frame
 # does (received, parsed, written to reader_sync), and in a burst of changes every
 # reader sends one per delay: at 10,000 readers with changes back to back, 2 s put a
-# report beside every second or third frame (bench revocation).
+# report beside about every third frame (bench revocation).
 ACK_DELAY_S = 5.0
 
 
@@ -52,13 +52,13 @@ class Acks:
     applied meanwhile folded into it.
 
     The server needs the reader's latest version, not each one: it resumes a
-    reconnecting reader from there. One report per
-    change cost a message each way per reader per change (a burst of changes to ten
-    thousand readers: ten thousand reports per change, received while the server still
-    sends that change to the others). Coalesced, a reader reports at most once per
-    ``delay``, however many changes arrive. A report not sent (the link dropped first)
-    costs nothing: the reader says its version when it reconnects, and the server
-    resumes it from the last version it recorded (services.reader_hub).
+    reconnecting reader from there. One report per change cost a message each way per
+    reader per change (a burst of changes to ten thousand readers: ten thousand reports
+    per change, received while the server still sends that change to the others).
+    Coalesced, a reader reports at most once per ``delay``, however many changes
+    arrive. A report not sent (the link dropped first) costs nothing: the reader says
+    its version when it reconnects, and the server resumes it from the last version it
+    recorded (services.reader_hub).
     """
 
     def __init__(self, send: Callable[[int], Awaitable[None]], delay: float = ACK_DELAY_S) -> None:
